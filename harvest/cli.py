@@ -1,0 +1,59 @@
+"""The ``harvest`` command line: a thin shell over the packages.
+
+Each area's commands live in ``harvest/commands/<area>.py`` and are registered below.
+Errors the user can fix (:class:`~harvest.errors.HarvestError`) print one sentence and
+exit 1; a traceback means a bug in Harvest.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harvest import output
+from harvest.errors import HarvestError
+from harvest.workspace import Workspace
+
+app = typer.Typer(
+    name="harvest",
+    help="Harvest: scrape the web into versioned datasets, clean them, train and validate models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="HARVEST_HOME", help="Workspace folder (default ~/.harvest)."),
+    ] = None,
+) -> None:
+    """Harvest: scrape the web into versioned datasets, clean them, train and validate models."""
+    ctx.obj = Workspace.at(home)
+
+
+def _register() -> None:
+    from harvest.commands import catalog as catalog_commands
+
+    catalog_commands.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``harvest`` console script."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except HarvestError as error:
+        output.fail(str(error))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        output.fail("Interrupted.")
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Command groups of the ``harvest`` CLI, one module per area, each with ``register(app)``."""
