@@ -42,8 +42,10 @@ def root(
 
 def _register() -> None:
     from harvest.commands import catalog as catalog_commands
+    from harvest.commands import orchestration
 
     catalog_commands.register(app)
+    orchestration.register(app)
 
 
 _register()
