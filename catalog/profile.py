@@ -75,7 +75,7 @@ def profile(
                 name=name,
                 type=type_name,
                 nulls=rows - int(count),
-                distinct=int(distinct) if distinct is not None else 0,
+                distinct=min(int(distinct), int(count)) if distinct is not None else 0,
                 min=low,
                 max=high,
                 mean=float(mean) if mean is not None else None,

@@ -19,13 +19,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from catalog.engine import LAKE, CatalogError, attach, first_line, load_extensions, retry
+from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
 from catalog.profile import profile, quote_ident
 from catalog.records import (
     STAGES,
@@ -118,20 +119,19 @@ class Catalog:
         """Open (creating if needed) the catalog of the workspace at ``home``."""
         workspace = home if isinstance(home, Workspace) else Workspace.at(home)
         workspace.ensure()
-        con = duckdb.connect()
-        load_extensions(con)
         catalog_file = workspace.catalog_file
-        if catalog_file is None:
-            attach(con, workspace)
-        else:
-            # Creating the catalog database is not safe to race; commits afterwards are.
-            with _file_lock(str(workspace.home / ".catalog.lock")):
-                fresh = not catalog_file.exists()
-                attach(con, workspace)
-                if fresh:
-                    sqlite3.connect(catalog_file).execute("PRAGMA journal_mode=WAL").fetchall()
-                for statement in _BOOTSTRAP:
-                    retry(lambda s=statement: con.execute(s), what="prepare the catalog")
+        lock = (
+            _file_lock(str(workspace.home / ".catalog.lock"))
+            if catalog_file
+            else contextlib.nullcontext()
+        )
+        with lock:  # creating the catalog database is not safe to race; commits afterwards are
+            fresh = catalog_file is not None and not catalog_file.exists()
+            con = connect(workspace)
+            if catalog_file is not None and fresh:
+                sqlite3.connect(catalog_file).execute("PRAGMA journal_mode=WAL").fetchall()
+            for statement in _BOOTSTRAP:
+                retry(partial(con.execute, statement), what="prepare the catalog")
         return cls(workspace, con)
 
     def close(self) -> None:
@@ -411,11 +411,12 @@ class Catalog:
 
         def write(c: duckdb.DuckDBPyConnection) -> int:
             number = int(
-                c.execute(
+                scalar(
+                    c,
                     f"SELECT coalesce(max(version), 0) + 1 FROM {META}.versions WHERE dataset = ?",
                     [ref.qualified],
-                ).fetchone()[0]
-            )  # type: ignore[index]
+                )
+            )
             if meta_changed:
                 self._save_dataset(c, ref.qualified, new_listing, new_key, volatile_cols)
             c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")

@@ -41,10 +41,10 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog as catalog_commands
-    from harvest.commands import orchestration
+    from harvest.commands import catalog, demo, orchestration
 
-    catalog_commands.register(app)
+    catalog.register(app)
+    demo.register(app)
     orchestration.register(app)
 
 
