@@ -7,6 +7,7 @@ exit 1; a traceback means a bug in Harvest.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,6 +45,7 @@ def _register() -> None:
     from harvest.commands import catalog as catalog_commands
 
     catalog_commands.register(app)
+    importlib.import_module("harvest.commands.scrape").register(app)
 
 
 _register()
