@@ -371,7 +371,7 @@ def _resolve(spec: SourceSpec, origin: str, base_url: str | None) -> SourceSpec:
         base = base.replace("{demo}", demo_url())
     urls = []
     for url in spec.start_urls:
-        if urlsplit(url).scheme in ("http", "https"):
+        if urlsplit(url).scheme:
             urls.append(url)
         elif base is None:
             raise InvalidInputError(
