@@ -167,7 +167,7 @@ def test_each_mistake_is_one_sentence_naming_the_key(keys: dict[str, Any], messa
 def test_missing_name_and_relative_url_without_base() -> None:
     with pytest.raises(InvalidInputError, match="`name` is required"):
         parse_spec({"start_urls": ["https://x.example/"]}, "s.yaml")
-    with pytest.raises(InvalidInputError, match="relative URL '/shop/'.*--base-url"):
+    with pytest.raises(InvalidInputError, match=r"relative URL '/shop/'.*--base-url"):
         parse_spec({"name": "s", "start_urls": ["/shop/"]}, "s.yaml")
     with pytest.raises(InvalidInputError, match="not an http"):
         parse_spec({"name": "s", "start_urls": ["ftp://x.example/"]}, "s.yaml")
@@ -176,7 +176,7 @@ def test_missing_name_and_relative_url_without_base() -> None:
 def test_not_yaml_not_a_mapping_and_missing_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")
-    with pytest.raises(InvalidInputError, match="broken.yaml is not valid YAML at line"):
+    with pytest.raises(InvalidInputError, match=r"broken\.yaml is not valid YAML at line"):
         load_spec(broken)
     listed = tmp_path / "list.yaml"
     listed.write_text("- a\n- b\n")
