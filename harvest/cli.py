@@ -42,6 +42,9 @@ def _register() -> None:
     from harvest.commands import catalog as catalog_commands
 
     catalog_commands.register(app)
+    from harvest.commands import site as site_commands
+
+    site_commands.register(app)
 
 
 _register()

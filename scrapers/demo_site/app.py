@@ -42,22 +42,40 @@ class SiteState:
 
     def page(self, request: web.Request, render: Callable[[str, int], str | None]) -> web.Response:
         """The page ``render(origin, day)`` makes, from the cache when it was made before."""
-        origin = f"{request.scheme}://{request.host}"
-        key = (origin, self.day, request.path_qs)
+        body = self._cached(_origin(request), request.path_qs, render)
+        if body is None:
+            return self.not_found(request)
+        return web.Response(text=body, content_type=HTML)
+
+    def _cached(
+        self, origin: str, path_qs: str, render: Callable[[str, int], str | None]
+    ) -> str | None:
+        key = (origin, self.day, path_qs)
         body = self._rendered.get(key)
         if body is None:
             body = render(origin, self.day)
-            if body is None:
-                return self.not_found(request)
-            self._rendered[key] = body
-            if len(self._rendered) > CACHE_PAGES:
-                self._rendered.popitem(last=False)
-        return web.Response(text=body, content_type=HTML)
+            if body is not None:
+                self._rendered[key] = body
+                if len(self._rendered) > CACHE_PAGES:
+                    self._rendered.popitem(last=False)
+        return body
+
+    def warm(self, origin: str) -> int:
+        """Render every page of the sitemap, and every product image, for ``origin`` and today.
+
+        Returns how many pages there are.
+        """
+        crawlable = self.pages.crawlable(self.day)
+        for page in crawlable:
+            self._cached(origin, page.path, page.render)
+        for product in self.data.day(self.day).products:
+            self.image(product)
+        return len(crawlable)
 
     def not_found(
         self, request: web.Request, message: str = "There is no page at this address."
     ) -> web.Response:
-        origin = f"{request.scheme}://{request.host}"
+        origin = _origin(request)
         return web.Response(
             status=404, text=self.pages.not_found(origin, message), content_type=HTML
         )
@@ -76,6 +94,10 @@ def check_day(day: int) -> int:
     if day < 1:
         raise ValueError(f"day must be 1 or later, not {day}")
     return day
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
 
 
 def _state(request: web.Request) -> SiteState:
@@ -205,16 +227,12 @@ async def tables(request: web.Request) -> web.Response:
 
 async def private(request: web.Request) -> web.Response:
     state = _state(request)
-    return web.Response(
-        text=state.pages.private(f"{request.scheme}://{request.host}"), content_type=HTML
-    )
+    return web.Response(text=state.pages.private(_origin(request)), content_type=HTML)
 
 
 async def faults_index(request: web.Request) -> web.Response:
     state = _state(request)
-    return web.Response(
-        text=state.pages.faults(f"{request.scheme}://{request.host}"), content_type=HTML
-    )
+    return web.Response(text=state.pages.faults(_origin(request)), content_type=HTML)
 
 
 async def fault_calendar(request: web.Request) -> web.Response:
@@ -226,12 +244,12 @@ async def fault_calendar(request: web.Request) -> web.Response:
 
 
 async def robots(request: web.Request) -> web.Response:
-    return web.Response(text=_state(request).pages.robots(f"{request.scheme}://{request.host}"))
+    return web.Response(text=_state(request).pages.robots(_origin(request)))
 
 
 async def sitemap(request: web.Request) -> web.Response:
     state = _state(request)
-    body = state.pages.sitemap(f"{request.scheme}://{request.host}", state.day)
+    body = state.pages.sitemap(_origin(request), state.day)
     return web.Response(text=body, content_type="application/xml")
 
 
@@ -244,6 +262,13 @@ async def admin_day(request: web.Request) -> web.Response:
             return web.json_response({"error": "day must be a whole number, 1 or more"}, status=400)
         state.day = int(raw)
     return web.json_response({"day": state.day})
+
+
+async def admin_warm(request: web.Request) -> web.Response:
+    """``POST``: render every crawlable page now, so that no crawl pays for rendering."""
+    if request.method != "POST":
+        raise web.HTTPMethodNotAllowed(request.method, ["POST"])
+    return web.json_response({"pages": _state(request).warm(_origin(request))})
 
 
 async def admin_hits(request: web.Request) -> web.Response:
@@ -293,6 +318,7 @@ def _add_routes(app: web.Application, state: SiteState) -> None:
     get("/faults/huge", faults.huge)
     app.router.add_route("*", "/_admin/day", admin_day)
     app.router.add_route("*", "/_admin/hits", admin_hits)
+    app.router.add_route("*", "/_admin/warm", admin_warm)
     app.router.add_static("/static", Path(str(files("scrapers.demo_site") / "static")))
 
 

@@ -12,6 +12,8 @@ import json
 from datetime import date
 from decimal import Decimal
 
+from markupsafe import Markup
+
 from scrapers.demo_site.model import Article, Offer, Product
 from scrapers.demo_site.words import CategoryWords
 
@@ -55,10 +57,10 @@ def availability_class(offer: Offer) -> str:
     return AVAILABILITY_LABELS[offer.availability][1]
 
 
-def script_json(document: object) -> str:
+def script_json(document: object) -> Markup:
     """JSON safe to put inside a ``<script>`` element (no ``</script>`` can appear)."""
-    text = json.dumps(document, ensure_ascii=False, indent=1)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = json.dumps(document, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def product_jsonld(

@@ -447,9 +447,19 @@ class ShopDay:
     date: date
     offers: dict[int, Offer]  # by product id, for every product in the pool
     products: tuple[Product, ...]  # on sale this day, by id
+    by_category: dict[str, tuple[Product, ...]]  # on sale this day, by category slug and id
 
     def in_category(self, slug: str) -> tuple[Product, ...]:
-        return tuple(p for p in self.products if p.category == slug)
+        return self.by_category.get(slug, ())
+
+
+def _shop_day(day: int, offers: dict[int, Offer], pool: tuple[Product, ...]) -> ShopDay:
+    products = tuple(p for p in pool if p.on_sale(day))
+    by_category: dict[str, list[Product]] = {}
+    for product in products:
+        by_category.setdefault(product.category, []).append(product)
+    grouped = {slug: tuple(items) for slug, items in by_category.items()}
+    return ShopDay(day, date_of(day), offers, products, grouped)
 
 
 class DemoData:
@@ -502,8 +512,7 @@ class DemoData:
             else:
                 before = self._days[current - 1].offers
                 offers = {p.id: _next_offer(self.seed, p, before[p.id], current) for p in self.pool}
-            products = tuple(p for p in self.pool if p.on_sale(current))
-            self._days[current] = ShopDay(current, date_of(current), offers, products)
+            self._days[current] = _shop_day(current, offers, self.pool)
         return self._days[day]
 
     def reviews(self, product: Product, day: int) -> tuple[Review, ...]:

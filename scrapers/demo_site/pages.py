@@ -12,7 +12,7 @@ import calendar
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -33,6 +33,18 @@ EVENT_TITLES = (
     "Seed swap",
     "Late opening",
 )
+
+
+Render = Callable[[str, int], "str | None"]  # (origin, day) -> the page, or None
+
+
+@dataclass(frozen=True)
+class Crawlable:
+    """A page a crawler should find, and how to render it."""
+
+    path: str  # path and query, as a crawler requests it
+    render: Render
+    lastmod: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +164,7 @@ class Pages:
         offer = shop.offers[product.id]
         category = next(c for c in CATEGORIES if c.slug == product.category)
         siblings = shop.in_category(product.category)
-        at = next(i for i, p in enumerate(siblings) if p.id == product.id)
+        at = siblings.index(product)
         related = [siblings[(at + k) % len(siblings)] for k in range(1, min(5, len(siblings)))]
         trail = [
             ("Shop", "/shop/"),
@@ -336,28 +348,51 @@ class Pages:
         ]
         return "\n".join(lines) + "\n"
 
-    def sitemap(self, origin: str, day: int) -> str:
-        """Every page a crawler should find: listings, products on sale today, articles."""
-        shop = self.data.day(day)
+    def crawlable(self, day: int) -> list[Crawlable]:
+        """Every page a crawler should find on ``day``: listings, products on sale, articles."""
         today = date_of(day).isoformat()
-        entries: list[tuple[str, str | None]] = [
-            ("/", None),
-            ("/shop/", today),
-            ("/magazine/", None),
-            ("/tables", None),
+        shop = self.data.day(day)
+        found = [
+            Crawlable("/", self.home),
+            Crawlable("/shop/", self.shop_index, today),
+            Crawlable("/magazine/", lambda origin, _day: self.magazine_index(origin)),
+            Crawlable("/magazine/infinite", lambda origin, _day: self.infinite(origin)),
+            Crawlable("/tables", lambda origin, _day: self.tables(origin)),
         ]
         for category in CATEGORIES:
             count = len(shop.in_category(category.slug))
-            pages = max(1, math.ceil(count / PRODUCTS_PER_PAGE))
-            entries += [
-                (page_urls(f"/shop/{category.slug}/")(n), today) for n in range(1, pages + 1)
-            ]
-        entries += [(p.path, today) for p in shop.products]
+            for number in range(1, max(1, math.ceil(count / PRODUCTS_PER_PAGE)) + 1):
+                render = partial(self._category_page, category.slug, number)
+                found.append(Crawlable(page_urls(f"/shop/{category.slug}/")(number), render, today))
+        found += [Crawlable(p.path, partial(self._product_page, p), today) for p in shop.products]
         for section in SECTIONS:
             count = len(self.data.articles_in(section.slug))
-            pages = max(1, math.ceil(count / ARTICLES_PER_PAGE))
-            entries += [
-                (page_urls(f"/magazine/{section.slug}/")(n), None) for n in range(1, pages + 1)
-            ]
-        entries += [(a.path, a.published.isoformat()) for a in self.data.articles]
+            for number in range(1, max(1, math.ceil(count / ARTICLES_PER_PAGE)) + 1):
+                render = partial(self._section_page, section.slug, number)
+                found.append(Crawlable(page_urls(f"/magazine/{section.slug}/")(number), render))
+        for article in self.data.articles:
+            render = partial(self._article_page, article)
+            found.append(Crawlable(article.path, render, article.published.isoformat()))
+        for author in self.data.authors:
+            found.append(Crawlable(author.path, partial(self._author_page, author.slug)))
+        return found
+
+    def _category_page(self, slug: str, page: int, origin: str, day: int) -> str | None:
+        return self.category(origin, day, slug, page)
+
+    def _product_page(self, product: Product, origin: str, day: int) -> str | None:
+        return self.product(origin, day, product)
+
+    def _section_page(self, slug: str, page: int, origin: str, _day: int) -> str | None:
+        return self.section(origin, slug, page)
+
+    def _article_page(self, article: Article, origin: str, _day: int) -> str | None:
+        return self.article(origin, article)
+
+    def _author_page(self, slug: str, origin: str, _day: int) -> str | None:
+        return self.author(origin, slug)
+
+    def sitemap(self, origin: str, day: int) -> str:
+        """The sitemap: every crawlable page, with a last-modified date where there is one."""
+        entries = [(page.path, page.lastmod) for page in self.crawlable(day)]
         return self._render("sitemap.xml", origin, entries=entries)

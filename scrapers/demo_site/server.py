@@ -55,9 +55,9 @@ class _Controls:
 
     url: str
 
-    def _call(self, method: str, path: str) -> object:
+    def _call(self, method: str, path: str, timeout: float = 10) -> object:
         request = urllib.request.Request(self.url + path, method=method)
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 
     @property
@@ -75,6 +75,12 @@ class _Controls:
         counts = self._call("GET", "/_admin/hits")
         assert isinstance(counts, dict)
         return sum(int(n) for path, n in counts.items() if path.startswith(prefix))
+
+    def warm(self) -> int:
+        """Render every crawlable page now, so that crawls measure crawling; the page count."""
+        answer = self._call("POST", "/_admin/warm", timeout=600)
+        assert isinstance(answer, dict)
+        return int(answer["pages"])
 
     def reset_hits(self) -> None:
         self._call("DELETE", "/_admin/hits")
