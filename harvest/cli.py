@@ -7,7 +7,6 @@ exit 1; a traceback means a bug in Harvest.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -45,7 +44,12 @@ def _register() -> None:
     from harvest.commands import catalog as catalog_commands
 
     catalog_commands.register(app)
-    importlib.import_module("harvest.commands.scrape").register(app)
+    from harvest.commands import site as site_commands
+
+    site_commands.register(app)
+    from harvest.commands import scrape as scrape_commands
+
+    scrape_commands.register(app)
 
 
 _register()
