@@ -41,10 +41,12 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo, orchestration
+    from harvest.commands import catalog, demo, orchestration, scrape, site
 
     catalog.register(app)
     demo.register(app)
+    site.register(app)
+    scrape.register(app)
     orchestration.register(app)
 
 
