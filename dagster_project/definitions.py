@@ -2,22 +2,58 @@
 
 ``dagster dev -m dagster_project.definitions`` (what ``harvest dagster`` runs) loads
 ``defs``; tests and ``harvest demo`` call :func:`build_definitions` for a given workspace.
+Adding a source, cleaning or training YAML adds its assets; no Python changes.
 """
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from collections.abc import Mapping
 
-from dagster_project.resources import CatalogResource
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    ConfigurableResource,
+    DefaultSensorStatus,
+    Definitions,
+    define_asset_job,
+    in_process_executor,
+)
+
+from dagster_project.resources import CatalogResource, ScraperResource
+from dagster_project.scraping import Source, build_scraping
 from harvest.workspace import Workspace
+from scrapers.sources import source_files
+from scrapers.spec import load_spec
+
+PIPELINE_JOB = "harvest_job"
 
 
-def build_definitions(workspace: Workspace | None = None) -> Definitions:
-    """Assets, checks, schedules, sensors and resources for ``workspace``."""
-    workspace = workspace or Workspace.at()
+def default_resources(workspace: Workspace) -> dict[str, ConfigurableResource]:
     home = str(workspace.home)
+    return {"catalog": CatalogResource(home=home), "scraper": ScraperResource(home=home)}
+
+
+def build_definitions(
+    workspace: Workspace | None = None,
+    resources: Mapping[str, ConfigurableResource] | None = None,
+) -> Definitions:
+    """Assets, checks, jobs, schedules, the automation sensor and resources for ``workspace``."""
+    workspace = workspace or Workspace.at()
+    sources = [Source(f, load_spec(f.path)) for f in source_files(workspace)]
+    scraping = build_scraping(sources)
+    automation = AutomationConditionSensorDefinition(
+        "harvest_automation_sensor",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        description="New raw versions start cleaning; new clean versions start training.",
+    )
     return Definitions(
-        resources={"catalog": CatalogResource(home=home)},
+        assets=[*scraping.assets],
+        jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all())],
+        schedules=scraping.schedules,
+        sensors=[automation],
+        resources={**default_resources(workspace), **(resources or {})},
         executor=in_process_executor,
     )
 

@@ -7,11 +7,16 @@ model registry. Assets get them by parameter name and never open files themselve
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dagster import ConfigurableResource, InitResourceContext
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from catalog import Catalog
 from harvest.workspace import Workspace
+from scrapers import crawl
+from scrapers.sources import SourceFile, source_files
+from scrapers.spec import SourceSpec, load_spec
 
 
 class WorkspaceResource(ConfigurableResource):
@@ -42,3 +47,33 @@ class CatalogResource(WorkspaceResource):
         if self._catalog is None:  # used outside a run (a test calling an asset directly)
             self._catalog = Catalog.open(self.workspace)
         return self._catalog
+
+
+class ScraperResource(WorkspaceResource):
+    """The crawl runner: crawls a source in a child process and commits ``raw.<source>``."""
+
+    base_url: str = ""  # where relative start_urls resolve (the demo site); empty: the spec's own
+    max_pages: dict[str, int] = Field(
+        default_factory=dict
+    )  # page caps per source name (demo runs, tests)
+    timeout_s: float = 0.0  # stop a crawl after this long (0: no limit)
+
+    def sources(self) -> list[SourceFile]:
+        """Every source spec of the workspace, bundled ones included."""
+        return source_files(self.workspace)
+
+    def spec(self, source: SourceFile) -> SourceSpec:
+        return load_spec(source.path, self.base_url or None)
+
+    def scrape(
+        self, source: SourceFile, on_progress: Callable[[crawl.Progress], None] | None = None
+    ) -> crawl.CrawlResult:
+        """Crawl ``source`` and commit what it found (nothing if unchanged)."""
+        return crawl.scrape(
+            source.path,
+            self.workspace,
+            base_url=self.base_url or None,
+            max_pages=self.max_pages.get(source.name),
+            on_progress=on_progress,
+            timeout_s=self.timeout_s or None,
+        )
