@@ -19,6 +19,8 @@ from dagster import (
     in_process_executor,
 )
 
+from catalog import cleaning as cleaning_specs
+from dagster_project.cleaning import Cleaning, build_cleaning
 from dagster_project.resources import CatalogResource, ScraperResource
 from dagster_project.scraping import Source, build_scraping
 from harvest.workspace import Workspace
@@ -33,6 +35,12 @@ def default_resources(workspace: Workspace) -> dict[str, ConfigurableResource]:
     return {"catalog": CatalogResource(home=home), "scraper": ScraperResource(home=home)}
 
 
+def find_cleaning(workspace: Workspace, source: str) -> Cleaning:
+    """The cleaning of ``source``: its ``<source>.clean.yaml``, or a spec inferred at run time."""
+    path = cleaning_specs.find_spec(workspace, source)
+    return Cleaning(source, cleaning_specs.load_spec(path, source) if path else None)
+
+
 def build_definitions(
     workspace: Workspace | None = None,
     resources: Mapping[str, ConfigurableResource] | None = None,
@@ -41,6 +49,7 @@ def build_definitions(
     workspace = workspace or Workspace.at()
     sources = [Source(f, load_spec(f.path)) for f in source_files(workspace)]
     scraping = build_scraping(sources)
+    cleaning = build_cleaning([find_cleaning(workspace, s.name) for s in sources])
     automation = AutomationConditionSensorDefinition(
         "harvest_automation_sensor",
         target=AssetSelection.all(),
@@ -49,7 +58,7 @@ def build_definitions(
         description="New raw versions start cleaning; new clean versions start training.",
     )
     return Definitions(
-        assets=[*scraping.assets],
+        assets=[*scraping.assets, *cleaning],
         jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all())],
         schedules=scraping.schedules,
         sensors=[automation],
