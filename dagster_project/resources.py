@@ -77,3 +77,4 @@ class ScraperResource(WorkspaceResource):
             on_progress=on_progress,
             timeout_s=self.timeout_s or None,
         )
+
