@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-from dagster import AssetExecutionContext, AssetKey, AssetObservation, DataVersion
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
+    DagsterError,
+    DataVersion,
+)
 
 from catalog import Version
 from dagster_project.metadata import Metadata
@@ -62,6 +68,14 @@ def observe_unchanged(context: AssetExecutionContext, reason: str, metadata: Met
 
 
 def tag_run(context: AssetExecutionContext, tags: dict[str, str]) -> None:
-    """Add ``harvest/...`` tags to the current run (scrape runs, models) for filtering in the UI."""
-    clean = {TAG_PREFIX + asset_name(k).replace("__", "_"): v[:255] for k, v in tags.items()}
-    context.instance.add_run_tags(context.run.run_id, clean)
+    """Add ``harvest/...`` tags to the current run (scrape runs, models) for filtering in the UI.
+
+    An asset called directly (a test) has no run to tag.
+    """
+    try:
+        run_id = context.run.run_id
+    except DagsterError:
+        return
+    context.instance.add_run_tags(
+        run_id, {TAG_PREFIX + asset_name(key): value[:255] for key, value in tags.items()}
+    )

@@ -47,7 +47,9 @@ def build_definitions(
 ) -> Definitions:
     """Assets, checks, jobs, schedules, the automation sensor and resources for ``workspace``."""
     workspace = workspace or Workspace.at()
-    sources = [Source(f, load_spec(f.path)) for f in source_files(workspace)]
+    # ``<source>.clean.yaml`` files beside the source specs are cleaning specs, not sources.
+    files = [f for f in source_files(workspace) if "." not in f.name]
+    sources = [Source(f, load_spec(f.path)) for f in files]
     scraping = build_scraping(sources)
     cleaning = build_cleaning([find_cleaning(workspace, s.name) for s in sources])
     automation = AutomationConditionSensorDefinition(

@@ -48,6 +48,12 @@ def markdown_table(table: pa.Table, limit: int = PREVIEW_ROWS, total: int | None
     return "\n".join(lines)
 
 
+def readable_columns(table: pa.Table, key: Sequence[str] = ()) -> pa.Table:
+    """The columns people read first: the key, data columns and ``_url``; provenance left out."""
+    keep = [n for n in table.column_names if not n.startswith("_") or n in (*key, "_url")]
+    return table.select(keep) if keep else table
+
+
 def diff_markdown(diff: Diff, limit: int = DIFF_ROWS) -> str:
     """Rows added, removed and changed between two versions, with a sample of each."""
     parts = [
@@ -61,7 +67,8 @@ def diff_markdown(diff: Diff, limit: int = DIFF_ROWS) -> str:
         ("Changed", diff.changed),
     ):
         if rows.num_rows:
-            parts.append(f"\n**{title}**\n\n{markdown_table(rows, limit)}")
+            shown = readable_columns(rows, diff.key)
+            parts.append(f"\n**{title}**\n\n{markdown_table(shown, limit)}")
     return "\n".join(parts)
 
 
@@ -72,6 +79,7 @@ def column_schema(version: Version) -> TableSchema:
 
 def version_metadata(catalog: Catalog, version: Version, *, diff: bool = True) -> Metadata:
     """Metadata for a dataset version: ref, rows, schema, preview and diff against the previous."""
+    key = catalog.dataset(version.dataset).key
     metadata: Metadata = {
         "dataset": version.ref,
         "version": version.number,
@@ -81,7 +89,10 @@ def version_metadata(catalog: Catalog, version: Version, *, diff: bool = True) -
         "producer": version.producer,
         "parents": ", ".join(version.parents) or "(none)",
         "preview": MetadataValue.md(
-            markdown_table(catalog.read(version.ref, limit=PREVIEW_ROWS), total=version.rows)
+            markdown_table(
+                readable_columns(catalog.read(version.ref, limit=PREVIEW_ROWS), key),
+                total=version.rows,
+            )
         ),
     }
     if version.quality_score is not None:

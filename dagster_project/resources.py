@@ -77,4 +77,3 @@ class ScraperResource(WorkspaceResource):
             on_progress=on_progress,
             timeout_s=self.timeout_s or None,
         )
-
