@@ -13,7 +13,9 @@ from bench.common import Figure
 
 def main(names: list[str]) -> int:
     modules = sorted(
-        m.name for m in pkgutil.iter_modules([str(Path(bench.__file__).parent)]) if m.name.startswith("bench_")
+        m.name
+        for m in pkgutil.iter_modules([str(Path(bench.__file__).parent)])
+        if m.name.startswith("bench_")
     )
     chosen = [m for m in modules if not names or m.removeprefix("bench_") in names]
     missed = 0

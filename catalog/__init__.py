@@ -1,1 +1,18 @@
-"""catalog package."""
+"""The dataset catalog: versioned, time-travelling datasets on DuckLake.
+
+``Catalog.open(home)`` is the way in; see ``catalog/store.py``.
+"""
+
+from catalog.records import ColumnStats, CommitResult, Dataset, DatasetRef, Diff, Listing, Version
+from catalog.store import Catalog
+
+__all__ = [
+    "Catalog",
+    "ColumnStats",
+    "CommitResult",
+    "Dataset",
+    "DatasetRef",
+    "Diff",
+    "Listing",
+    "Version",
+]

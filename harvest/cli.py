@@ -31,7 +31,9 @@ def root(
     ctx: typer.Context,
     home: Annotated[
         Path | None,
-        typer.Option("--home", envvar="HARVEST_HOME", help="Workspace folder (default ~/.harvest)."),
+        typer.Option(
+            "--home", envvar="HARVEST_HOME", help="Workspace folder (default ~/.harvest)."
+        ),
     ] = None,
 ) -> None:
     """Harvest: scrape the web into versioned datasets, clean them, train and validate models."""
@@ -39,9 +41,10 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog as catalog_commands
+    from harvest.commands import catalog, demo
 
-    catalog_commands.register(app)
+    catalog.register(app)
+    demo.register(app)
 
 
 _register()

@@ -27,13 +27,22 @@ class Workspace:
     def at(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
         """The workspace at ``home``, else ``$HARVEST_HOME``, else ``~/.harvest``."""
         root = Path(home or os.environ.get("HARVEST_HOME") or DEFAULT_HOME).expanduser().resolve()
-        catalog_uri = os.environ.get("HARVEST_CATALOG") or f"ducklake:sqlite:{root / 'catalog.sqlite'}"
+        catalog_uri = (
+            os.environ.get("HARVEST_CATALOG") or f"ducklake:sqlite:{root / 'catalog.sqlite'}"
+        )
         data_path = os.environ.get("HARVEST_DATA_PATH") or f"{root / 'data'}/"
         return cls(home=root, catalog_uri=catalog_uri, data_path=data_path)
 
     def ensure(self) -> Workspace:
         """Create the workspace folders if they are missing; return self."""
-        for folder in (self.home, self.models, self.landing, self.cache, self.sources, self.dagster_home):
+        for folder in (
+            self.home,
+            self.models,
+            self.landing,
+            self.cache,
+            self.sources,
+            self.dagster_home,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
         if "://" not in self.data_path:
             Path(self.data_path).mkdir(parents=True, exist_ok=True)
@@ -43,7 +52,9 @@ class Workspace:
     def catalog_file(self) -> Path | None:
         """The SQLite catalog database, when the catalog is a local SQLite file."""
         prefix = "ducklake:sqlite:"
-        return Path(self.catalog_uri[len(prefix) :]) if self.catalog_uri.startswith(prefix) else None
+        return (
+            Path(self.catalog_uri[len(prefix) :]) if self.catalog_uri.startswith(prefix) else None
+        )
 
     @property
     def models(self) -> Path:

@@ -1,0 +1,109 @@
+"""DuckDB connections with the DuckLake catalog attached, and retries for conflicting commits.
+
+The extensions come from PyPI wheels pinned to DuckDB's version and are DuckDB-signed, so
+they load with a plain ``LOAD '<file>'``: nothing is installed from the network and
+unsigned extensions are never enabled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import re
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from harvest.errors import HarvestError
+from harvest.workspace import Workspace
+
+LAKE = "lake"
+_EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_sqlite_scanner")
+_ERROR_CLASS = re.compile(r"^[A-Za-z ]+ Error: ")
+_RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize")
+T = TypeVar("T")
+
+
+class CatalogError(HarvestError):
+    """The catalog could not do what was asked."""
+
+
+@cache
+def extension_files() -> tuple[str, ...]:
+    """Paths of the DuckLake and SQLite extension files inside their wheels."""
+    files = []
+    for module_name in _EXTENSIONS:
+        module = importlib.import_module(module_name)
+        found = sorted(Path(module.__file__ or "").parent.glob("extensions/*/*.duckdb_extension"))
+        if not found:
+            raise CatalogError(f"The {module_name} wheel has no extension file; reinstall Harvest.")
+        files.append(str(found[-1]))
+    return tuple(files)
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    for path in extension_files():
+        con.execute(f"LOAD {quote_literal(path)}")
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def attach(
+    con: duckdb.DuckDBPyConnection, workspace: Workspace, *, read_only: bool = False
+) -> None:
+    """Attach the workspace's DuckLake catalog as ``lake``; data files are always Parquet."""
+    options = [f"DATA_PATH {quote_literal(workspace.data_path)}"]
+    options.append("READ_ONLY" if read_only else "DATA_INLINING_ROW_LIMIT 0")
+    sql = f"ATTACH {quote_literal(workspace.catalog_uri)} AS {LAKE} ({', '.join(options)})"
+    retry(lambda: con.execute(sql), what="open the catalog")
+
+
+def connect(
+    workspace: Workspace, *, read_only: bool = False, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB connection with the workspace's lake attached."""
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {"threads": threads} if threads else {}
+    )
+    con = duckdb.connect(config=config)
+    load_extensions(con)
+    attach(con, workspace, read_only=read_only)
+    return con
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
+    """The first value of the first row of a query."""
+    row = con.execute(sql, params or []).fetchone()
+    if row is None:
+        raise CatalogError(f"The catalog returned no row for: {sql[:60]}")
+    return row[0]
+
+
+def is_retryable(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, duckdb.Error) and any(word in text for word in _RETRYABLE)
+
+
+def retry(fn: Callable[[], T], *, what: str, attempts: int = 12, base_delay: float = 0.05) -> T:
+    """Run ``fn``, retrying lock and commit conflicts with jittered exponential backoff."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except duckdb.Error as error:
+            if not is_retryable(error) or attempt == attempts - 1:
+                raise CatalogError(f"Could not {what}: {first_line(error)}") from error
+            time.sleep(min(2.0, base_delay * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error message, without DuckDB's error-class prefix."""
+    line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return _ERROR_CLASS.sub("", line, count=1)

@@ -1,0 +1,544 @@
+"""The dataset catalog: datasets, versions and listings on DuckLake.
+
+A dataset ``stage.name`` is the lake table ``lake.<stage>.<name>``. Each version is one
+DuckLake commit that replaces the table and appends a row to ``lake.harvest.versions``
+in the same transaction, so data and version land together or not at all. The snapshot a
+version lives in is found through the commit's extra info, and reading ``name@N`` reads
+the table at that snapshot. Commits that conflict with another process are retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
+from catalog.profile import profile, quote_ident
+from catalog.records import (
+    STAGES,
+    ColumnStats,
+    CommitResult,
+    Dataset,
+    DatasetRef,
+    Diff,
+    Listing,
+    Version,
+)
+from harvest.errors import InvalidInputError, NotFoundError
+from harvest.workspace import Workspace
+
+T = TypeVar("T")
+META = f"{LAKE}.harvest"
+
+_BOOTSTRAP = [
+    *(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{stage}" for stage in (*STAGES, "harvest")),
+    f"""CREATE TABLE IF NOT EXISTS {META}.datasets (
+        name VARCHAR, title VARCHAR, description VARCHAR, license VARCHAR, tags VARCHAR[],
+        publisher VARCHAR, source_url VARCHAR, cadence VARCHAR, key VARCHAR[], volatile VARCHAR[],
+        created_at TIMESTAMPTZ)""",
+    f"""CREATE TABLE IF NOT EXISTS {META}.versions (
+        dataset VARCHAR, version INTEGER, rows BIGINT, columns VARCHAR, stats VARCHAR,
+        content_hash VARCHAR, producer VARCHAR, parents VARCHAR[], message VARCHAR,
+        created_at TIMESTAMPTZ, quality_score DOUBLE, report VARCHAR)""",
+]
+
+_SNAPSHOTS = f"""
+    SELECT snapshot_id,
+           json_extract_string(commit_extra_info, '$.dataset') AS dataset,
+           CAST(json_extract(commit_extra_info, '$.version') AS INTEGER) AS version
+    FROM {LAKE}.snapshots() WHERE commit_extra_info LIKE '{{"dataset"%'
+"""
+_VERSION_COLUMNS = (
+    "v.dataset, v.version, s.snapshot_id, v.rows, v.columns, v.stats, v.content_hash, "
+    "v.producer, v.parents, v.message, v.created_at, v.quality_score"
+)
+
+
+@contextlib.contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _version(row: Sequence[Any]) -> Version:
+    stats = tuple(ColumnStats(**s) for s in json.loads(row[5]))
+    return Version(
+        dataset=row[0],
+        number=int(row[1]),
+        snapshot_id=int(row[2]),
+        rows=int(row[3]),
+        columns=tuple((c[0], c[1]) for c in json.loads(row[4])),
+        stats=stats,
+        content_hash=row[6],
+        producer=row[7],
+        parents=tuple(row[8] or ()),
+        message=row[9] or "",
+        created_at=row[10],
+        quality_score=row[11],
+    )
+
+
+def _as_arrow(data: pa.Table | pd.DataFrame) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise InvalidInputError(
+        "A dataset can only be committed from a pyarrow Table or a pandas DataFrame."
+    )
+
+
+class Catalog:
+    """The workspace's dataset catalog. One per process; safe to share between threads."""
+
+    def __init__(self, workspace: Workspace, con: duckdb.DuckDBPyConnection) -> None:
+        self.workspace = workspace
+        self._con = con
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, home: Workspace | str | os.PathLike[str] | None = None) -> Catalog:
+        """Open (creating if needed) the catalog of the workspace at ``home``."""
+        workspace = home if isinstance(home, Workspace) else Workspace.at(home)
+        workspace.ensure()
+        catalog_file = workspace.catalog_file
+        lock = (
+            _file_lock(str(workspace.home / ".catalog.lock"))
+            if catalog_file
+            else contextlib.nullcontext()
+        )
+        with lock:  # creating the catalog database is not safe to race; commits afterwards are
+            fresh = catalog_file is not None and not catalog_file.exists()
+            con = connect(workspace)
+            if catalog_file is not None and fresh:
+                sqlite3.connect(catalog_file).execute("PRAGMA journal_mode=WAL").fetchall()
+            for statement in _BOOTSTRAP:
+                retry(partial(con.execute, statement), what="prepare the catalog")
+        return cls(workspace, con)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the catalog connection (one per call or thread)."""
+        return self._con.cursor()
+
+    def datasets(self, stage: str | None = None) -> list[Dataset]:
+        """Every dataset (of one stage if given), with its listing and latest version."""
+        where = "WHERE d.name LIKE ?" if stage else ""
+        params = [f"{stage}.%"] if stage else []
+        rows = (
+            self.cursor()
+            .execute(
+                f"""
+            WITH s AS ({_SNAPSHOTS}),
+            latest AS (
+                SELECT dataset, max(version) AS version, count(*) AS n FROM {META}.versions GROUP BY dataset
+            )
+            SELECT d.name, d.title, d.description, d.license, d.tags, d.publisher, d.source_url,
+                   d.cadence, d.key, d.volatile, d.created_at, latest.n, {_VERSION_COLUMNS}
+            FROM {META}.datasets d
+            LEFT JOIN latest ON latest.dataset = d.name
+            LEFT JOIN {META}.versions v ON v.dataset = d.name AND v.version = latest.version
+            LEFT JOIN s ON s.dataset = v.dataset AND s.version = v.version
+            {where}
+            ORDER BY d.name
+            """,
+                params,
+            )
+            .fetchall()
+        )
+        return [self._dataset(row) for row in rows]
+
+    @staticmethod
+    def _dataset(row: Sequence[Any]) -> Dataset:
+        listing = Listing(
+            title=row[1] or "",
+            description=row[2] or "",
+            license=row[3] or "",
+            tags=tuple(row[4] or ()),
+            publisher=row[5] or "",
+            source_url=row[6] or "",
+            cadence=row[7] or "",
+        )
+        latest = _version(row[12:]) if row[12] is not None and row[14] is not None else None
+        return Dataset(
+            name=row[0],
+            listing=listing,
+            key=tuple(row[8] or ()),
+            volatile=tuple(row[9] or ()),
+            created_at=row[10],
+            latest=latest,
+            version_count=int(row[11] or 0),
+        )
+
+    def dataset(self, name: str) -> Dataset:
+        """The dataset called ``name`` (``stage.name``; a version suffix is ignored)."""
+        ref = self.resolve_name(name)
+        for dataset in self.datasets(ref.stage):
+            if dataset.name == ref.qualified:
+                return dataset
+        raise NotFoundError(
+            f"There is no dataset '{ref.qualified}'; `harvest catalog list` shows them."
+        )
+
+    def resolve_name(self, text: str) -> DatasetRef:
+        """Parse ``text``; a bare ``name`` is looked up across stages when it is unambiguous."""
+        if "." in text.split("@")[0]:
+            return DatasetRef.parse(text)
+        bare = DatasetRef.parse(text, default_stage="raw")
+        found = [d.name for d in self.datasets() if d.name.split(".", 1)[1] == bare.name]
+        if len(found) == 1:
+            return DatasetRef.parse(found[0] + (f"@{bare.version}" if bare.version else ""))
+        if not found:
+            raise NotFoundError(
+                f"There is no dataset '{bare.name}'; `harvest catalog list` shows them."
+            )
+        raise InvalidInputError(f"'{bare.name}' is ambiguous: say which of {', '.join(found)}.")
+
+    def versions(self, name: str) -> list[Version]:
+        """Every version of a dataset, oldest first."""
+        ref = self.resolve_name(name)
+        rows = (
+            self.cursor()
+            .execute(
+                f"""WITH s AS ({_SNAPSHOTS})
+            SELECT {_VERSION_COLUMNS} FROM {META}.versions v
+            JOIN s ON s.dataset = v.dataset AND s.version = v.version
+            WHERE v.dataset = ? ORDER BY v.version""",
+                [ref.qualified],
+            )
+            .fetchall()
+        )
+        if not rows:
+            self.dataset(ref.qualified)  # raises NotFoundError for unknown names
+        return [_version(row) for row in rows]
+
+    def version(self, ref_text: str) -> Version:
+        """The version ``name@N``, or the latest version for a bare name."""
+        ref = self.resolve_name(ref_text)
+        versions = self.versions(ref.qualified)
+        if not versions:
+            raise NotFoundError(f"'{ref.qualified}' has no versions yet.")
+        if ref.version is None:
+            return versions[-1]
+        for version in versions:
+            if version.number == ref.version:
+                return version
+        raise NotFoundError(
+            f"'{ref.qualified}' has no version {ref.version}; it has versions 1 to {versions[-1].number}."
+        )
+
+    def table_sql(self, ref_text: str) -> str:
+        """A SQL table expression that reads exactly the version ``ref_text``."""
+        version = self.version(ref_text)
+        stage, name = version.dataset.split(".", 1)
+        return f"{LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {version.snapshot_id})"
+
+    def read(self, ref_text: str, limit: int | None = None) -> pa.Table:
+        """The rows of a version (the latest when no ``@N``) as an Arrow table."""
+        sql = f"SELECT * FROM {self.table_sql(ref_text)}" + (
+            f" LIMIT {int(limit)}" if limit else ""
+        )
+        return self.cursor().execute(sql).fetch_arrow_table()
+
+    def report(self, ref_text: str) -> Any:
+        """The JSON report stored with a version (a clean version's quality report), or None."""
+        version = self.version(ref_text)
+        row = (
+            self.cursor()
+            .execute(
+                f"SELECT report FROM {META}.versions WHERE dataset = ? AND version = ?",
+                [version.dataset, version.number],
+            )
+            .fetchone()
+        )
+        return json.loads(row[0]) if row and row[0] else None
+
+    # -- writing -------------------------------------------------------------------------
+
+    def transaction(
+        self,
+        fn: Callable[[duckdb.DuckDBPyConnection], T],
+        *,
+        what: str = "write to the catalog",
+        cursor: duckdb.DuckDBPyConnection | None = None,
+    ) -> T:
+        """Run ``fn(cursor)`` in one transaction, retried on conflicts with other writers."""
+
+        def attempt() -> T:
+            cur = cursor or self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                result = fn(cur)
+                cur.execute("COMMIT")
+                return result
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK")
+                raise
+
+        return retry(attempt, what=what)
+
+    def commit(
+        self,
+        name: str,
+        data: pa.Table | pd.DataFrame | None = None,
+        *,
+        producer: str,
+        message: str = "",
+        parents: Sequence[str] = (),
+        key: Sequence[str] | None = None,
+        volatile: Sequence[str] | None = None,
+        listing: Listing | None = None,
+        quality_score: float | None = None,
+        report: Any = None,
+        sql: str | None = None,
+    ) -> CommitResult:
+        """Commit ``data`` (or the rows of the SQL ``sql``) as the next version of ``name``.
+
+        Content equal to the latest version's makes no version (``created`` is False); a
+        changed listing, key or volatile set is still saved. Everything happens in one
+        transaction: a killed process leaves the previous version current.
+        """
+        ref = DatasetRef.parse(name)
+        if ref.version is not None:
+            raise InvalidInputError(
+                f"Commit to '{ref.qualified}', not to a version: versions are immutable."
+            )
+        if (data is None) == (sql is None):
+            raise InvalidInputError("Commit needs exactly one of a table or a SQL query.")
+        staging = f"_staging_{uuid.uuid4().hex}"
+        cur = self.cursor()
+        try:
+            if data is not None:
+                cur.register(staging, _as_arrow(data))
+            else:
+                cur.execute(f"CREATE TEMP TABLE {staging} AS {sql}")
+            return self._commit_staged(
+                cur,
+                ref,
+                staging,
+                producer=producer,
+                message=message,
+                parents=tuple(parents),
+                key=key,
+                volatile=volatile,
+                listing=listing,
+                quality_score=quality_score,
+                report=report,
+            )
+        except duckdb.Error as error:
+            raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cur.unregister(staging)
+                cur.execute(f"DROP TABLE IF EXISTS temp.{staging}")
+
+    def _commit_staged(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        ref: DatasetRef,
+        staging: str,
+        *,
+        producer: str,
+        message: str,
+        parents: tuple[str, ...],
+        key: Sequence[str] | None,
+        volatile: Sequence[str] | None,
+        listing: Listing | None,
+        quality_score: float | None,
+        report: Any,
+    ) -> CommitResult:
+        columns = [row[0] for row in cur.execute(f"DESCRIBE SELECT * FROM {staging}").fetchall()]
+        for column in (*(key or ()), *(volatile or ())):
+            if column not in columns:
+                raise InvalidInputError(
+                    f"'{column}' is named as a key or volatile column of {ref.qualified} but is not a column of the data."
+                )
+        existing = self._dataset_or_none(ref.qualified)
+        volatile_cols = (
+            tuple(volatile) if volatile is not None else (existing.volatile if existing else ())
+        )
+        rows, content_hash, col_types, stats = profile(cur, staging, volatile_cols)
+        latest = existing.latest if existing else None
+        new_key = tuple(key) if key is not None else (existing.key if existing else ())
+        new_listing = (
+            listing if listing is not None else (existing.listing if existing else Listing())
+        )
+        meta_changed = existing is None or (new_key, volatile_cols, new_listing) != (
+            existing.key,
+            existing.volatile,
+            existing.listing,
+        )
+        if latest is not None and latest.content_hash == content_hash:
+            if meta_changed:
+                self.transaction(
+                    lambda c: self._save_dataset(
+                        c, ref.qualified, new_listing, new_key, volatile_cols
+                    )
+                )
+            return CommitResult(version=latest, created=False)
+
+        table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
+        created_at = datetime.now(UTC)
+
+        def write(c: duckdb.DuckDBPyConnection) -> int:
+            number = int(
+                scalar(
+                    c,
+                    f"SELECT coalesce(max(version), 0) + 1 FROM {META}.versions WHERE dataset = ?",
+                    [ref.qualified],
+                )
+            )
+            if meta_changed:
+                self._save_dataset(c, ref.qualified, new_listing, new_key, volatile_cols)
+            c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
+            c.execute(
+                f"INSERT INTO {META}.versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    ref.qualified,
+                    number,
+                    rows,
+                    json.dumps(col_types),
+                    json.dumps([asdict(s) for s in stats]),
+                    content_hash,
+                    producer,
+                    list(parents),
+                    message,
+                    created_at,
+                    quality_score,
+                    json.dumps(report) if report is not None else None,
+                ],
+            )
+            info = json.dumps({"dataset": ref.qualified, "version": number})
+            c.execute(
+                f"CALL {LAKE}.set_commit_message('harvest', ?, extra_info => ?)",
+                [message or producer, info],
+            )
+            return number
+
+        number = self.transaction(write, what=f"commit {ref.qualified}", cursor=cur)
+        return CommitResult(version=self.version(f"{ref.qualified}@{number}"), created=True)
+
+    def _dataset_or_none(self, qualified: str) -> Dataset | None:
+        stage = qualified.split(".", 1)[0]
+        return next((d for d in self.datasets(stage) if d.name == qualified), None)
+
+    @staticmethod
+    def _save_dataset(
+        c: duckdb.DuckDBPyConnection,
+        qualified: str,
+        listing: Listing,
+        key: tuple[str, ...],
+        volatile: tuple[str, ...],
+    ) -> None:
+        found = c.execute(
+            f"SELECT created_at FROM {META}.datasets WHERE name = ?", [qualified]
+        ).fetchone()
+        created_at = found[0] if found else datetime.now(UTC)
+        c.execute(f"DELETE FROM {META}.datasets WHERE name = ?", [qualified])
+        c.execute(
+            f"INSERT INTO {META}.datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                qualified,
+                listing.title,
+                listing.description,
+                listing.license,
+                list(listing.tags),
+                listing.publisher,
+                listing.source_url,
+                listing.cadence,
+                list(key),
+                list(volatile),
+                created_at,
+            ],
+        )
+
+    def set_listing(self, name: str, listing: Listing) -> Dataset:
+        """Replace the listing card of an existing dataset."""
+        dataset = self.dataset(name)
+        self.transaction(
+            lambda c: self._save_dataset(c, dataset.name, listing, dataset.key, dataset.volatile)
+        )
+        return replace(dataset, listing=listing)
+
+    # -- comparing -----------------------------------------------------------------------
+
+    def diff(self, before: str, after: str) -> Diff:
+        """Rows added, removed and changed from version ``before`` to ``after``, by the dataset key."""
+        a, b = self.version(before), self.version(after)
+        dataset = self.dataset(b.dataset)
+        a_sql, b_sql = (f"(SELECT * FROM {self.table_sql(v.ref)})" for v in (a, b))
+        shared = [c for c, _ in b.columns if c in dict(a.columns) and c not in dataset.volatile]
+        key = [k for k in dataset.key if k in shared] or shared
+        on = " AND ".join(
+            f"a.{quote_ident(k)} IS NOT DISTINCT FROM b.{quote_ident(k)}" for k in key
+        )
+        cur = self.cursor()
+        added = cur.execute(
+            f"SELECT b.* FROM {b_sql} b ANTI JOIN {a_sql} a ON {on}"
+        ).fetch_arrow_table()
+        removed = cur.execute(
+            f"SELECT a.* FROM {a_sql} a ANTI JOIN {b_sql} b ON {on}"
+        ).fetch_arrow_table()
+        compared = [c for c in shared if c not in key]
+        if compared:
+            keys = ", ".join(f"b.{quote_ident(k)}" for k in key)
+            parts = [
+                f"SELECT {keys}, {_literal(c)} AS column, a.{quote_ident(c)}::VARCHAR AS before, "
+                f"b.{quote_ident(c)}::VARCHAR AS after FROM {a_sql} a JOIN {b_sql} b ON {on} "
+                f"WHERE a.{quote_ident(c)} IS DISTINCT FROM b.{quote_ident(c)}"
+                for c in compared
+            ]
+            changed = cur.execute(" UNION ALL ".join(parts)).fetch_arrow_table()
+        else:
+            changed = pa.table({"column": pa.array([], pa.string())})
+        return Diff(
+            before=a.ref, after=b.ref, key=tuple(key), added=added, removed=removed, changed=changed
+        )
+
+    # -- maintenance ---------------------------------------------------------------------
+
+    def vacuum(self, older_than_hours: float = 1.0) -> int:
+        """Delete data files no snapshot references (left by killed writers) older than the cutoff."""
+        cutoff = f"now() - INTERVAL {float(older_than_hours) * 3600:.0f} SECOND"
+        rows = retry(
+            lambda: (
+                self.cursor()
+                .execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => {cutoff})")
+                .fetchall()
+            ),
+            what="remove orphaned files",
+        )
+        return len(rows)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
