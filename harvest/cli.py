@@ -45,6 +45,7 @@ def _register() -> None:
 
     catalog.register(app)
     demo.register(app)
+    __import__("harvest.commands.training", fromlist=["register"]).register(app)
 
 
 _register()

@@ -80,11 +80,18 @@ def permutation_importance(
         return signed(metric, metric_score(task, metric, estimator, X_, y_))
 
     result = sk_importance(
-        model, X.iloc[rows], y[rows], scoring=scorer, n_repeats=IMPORTANCE_REPEATS, random_state=seed
+        model,
+        X.iloc[rows],
+        y[rows],
+        scoring=scorer,
+        n_repeats=IMPORTANCE_REPEATS,
+        random_state=seed,
     )
     return tuple(
         Importance(str(name), float(m), float(s))
-        for name, m, s in zip(X.columns, result.importances_mean, result.importances_std, strict=True)
+        for name, m, s in zip(
+            X.columns, result.importances_mean, result.importances_std, strict=True
+        )
     )
 
 
@@ -122,29 +129,42 @@ def evaluate(
 ) -> Evaluation:
     """Score ``model`` on validation and test, explain it, and draw the plots into ``plot_dir``."""
     test = model_scores(task, model, splits.X_test, splits.y_test)
-    validation = (
-        model_scores(task, model, splits.X_val, splits.y_val) if len(splits.X_val) else {}
-    )
+    validation = model_scores(task, model, splits.X_val, splits.y_val) if len(splits.X_val) else {}
     written: list[Path] = []
     per_class: dict[str, dict[str, float]] = {}
     importance: tuple[Importance, ...] = ()
     estimator = model[-1]
     if task.is_classification and splits.y_test is not None:
         y_pred = model.predict(splits.X_test)
-        classes = np.asarray(model.classes_)
+        classes = list(model.classes_)
         per_class = per_class_report(splits.y_test, y_pred, classes)
-        written.append(plots.confusion_matrix(splits.y_test, y_pred, classes, plot_dir / "confusion_matrix.png"))
+        written.append(
+            plots.confusion_matrix(
+                splits.y_test, y_pred, classes, plot_dir / "confusion_matrix.png"
+            )
+        )
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(splits.X_test)
-            written.append(plots.calibration(splits.y_test, proba, classes, plot_dir / "calibration.png"))
+            written.append(
+                plots.calibration(splits.y_test, proba, classes, plot_dir / "calibration.png")
+            )
     if task is Task.REGRESSION and splits.y_test is not None:
-        written.append(plots.residuals(splits.y_test, model.predict(splits.X_test), plot_dir / "residuals.png"))
-    if task is not Task.LANGUAGE_MODELLING and splits.y_test is not None and splits.X_test.shape[1] > 0:
+        written.append(
+            plots.residuals(splits.y_test, model.predict(splits.X_test), plot_dir / "residuals.png")
+        )
+    if (
+        task is not Task.LANGUAGE_MODELLING
+        and splits.y_test is not None
+        and splits.X_test.shape[1] > 0
+    ):
         importance = permutation_importance(task, metric, model, splits.X_test, splits.y_test, seed)
         written.append(
             plots.importance(
-                [i.feature for i in importance], [i.mean for i in importance], [i.std for i in importance],
-                metric.name, plot_dir / "permutation_importance.png",
+                [i.feature for i in importance],
+                [i.mean for i in importance],
+                [i.std for i in importance],
+                metric.name,
+                plot_dir / "permutation_importance.png",
             )
         )
     history = getattr(estimator, "history_", None)
@@ -155,7 +175,9 @@ def evaluate(
         sizes, train_scores, val_scores = learning_points(task, metric, refit, splits, seed)
         if sizes:
             written.append(
-                plots.learning_curve(sizes, train_scores, val_scores, metric.name, plot_dir / "learning_curve.png")
+                plots.learning_curve(
+                    sizes, train_scores, val_scores, metric.name, plot_dir / "learning_curve.png"
+                )
             )
     return Evaluation(
         test=test,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -254,7 +255,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         self.missing_ = int(sum(self._load(path) is None for path in self._paths(X)))
         return self
 
-    def _paths(self, X: object) -> list[str]:
+    def _paths(self, X: Any) -> list[str]:
         values = pd.DataFrame(X).iloc[:, 0]
         return ["" if pd.isna(v) else str(v) for v in values]
 
@@ -342,6 +343,8 @@ def preprocessor(
     )
 
 
-def with_model(features: ColumnTransformer | Pipeline | TransformerMixin, model: BaseEstimator) -> Pipeline:
+def with_model(
+    features: ColumnTransformer | Pipeline | TransformerMixin, model: BaseEstimator
+) -> Pipeline:
     """The model pipeline: feature step ``features`` then the estimator ``model``."""
     return Pipeline([("features", features), ("model", model)])

@@ -64,10 +64,16 @@ def baseline_gate(metric: Metric, value: float, baseline: float, margin: float) 
     passed = _beats(metric, value, required, strictly=margin == 0)
     verdict = "beats" if passed else "does not beat"
     return GateResult(
-        "baseline", passed, metric.name, value, baseline, required, margin,
+        "baseline",
+        passed,
+        metric.name,
+        value,
+        baseline,
+        required,
+        margin,
         f"{metric.name} {value:.4g} {verdict} the baseline's {baseline:.4g} by the margin "
         f"{margin:.0%} (needed {required:.4g}).",
-    )  # fmt: skip
+    )
 
 
 def champion_gate(
@@ -82,16 +88,30 @@ def champion_gate(
     passed = _beats(metric, value, required, strictly=True)
     verdict = "beats" if passed else "does not beat"
     return GateResult(
-        "champion", passed, metric.name, value, champion, required, margin,
+        "champion",
+        passed,
+        metric.name,
+        value,
+        champion,
+        required,
+        margin,
         f"{metric.name} {value:.4g} {verdict} champion {champion_ref}'s {champion:.4g} "
         f"on the same test split (needed better than {required:.4g}).",
-    )  # fmt: skip
+    )
 
 
-def champion_unscored(metric: Metric, value: float, margin: float, champion_ref: str, why: str) -> GateResult:
+def champion_unscored(
+    metric: Metric, value: float, margin: float, champion_ref: str, why: str
+) -> GateResult:
     """The champion could not be scored on this test split, so the challenger cannot replace it."""
     return GateResult(
-        "champion", False, metric.name, value, None, None, margin,
+        "champion",
+        False,
+        metric.name,
+        value,
+        None,
+        None,
+        margin,
         f"Champion {champion_ref} could not be scored on this test split ({why}); "
         "train under a new model name if the data or target changed.",
-    )  # fmt: skip
+    )

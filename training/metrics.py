@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +78,10 @@ def signed(metric: Metric, value: float) -> float:
 
 
 def classification_scores(
-    y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[np.float64] | None, classes: NDArray[Any]
+    y_true: NDArray[Any],
+    y_pred: NDArray[Any],
+    proba: NDArray[np.float64] | None,
+    classes: NDArray[Any],
 ) -> dict[str, float]:
     """Accuracy, balanced accuracy, F1 macro and, with probabilities, ROC AUC and log loss."""
     out = {
@@ -115,7 +118,9 @@ def language_scores(perplexity: float) -> dict[str, float]:
     return {"perplexity": float(perplexity), "bits_per_byte": float(math.log2(perplexity))}
 
 
-def per_class_report(y_true: NDArray[Any], y_pred: NDArray[Any], classes: NDArray[Any]) -> dict[str, dict[str, float]]:
+def per_class_report(
+    y_true: NDArray[Any], y_pred: NDArray[Any], classes: Sequence[Any]
+) -> dict[str, dict[str, float]]:
     """Precision, recall, F1 and support per class."""
     report = skm.classification_report(
         y_true, y_pred, labels=classes, output_dict=True, zero_division=0

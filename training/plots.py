@@ -27,7 +27,9 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def confusion_matrix(y_true: NDArray[Any], y_pred: NDArray[Any], classes: Sequence[Any], path: Path) -> Path:
+def confusion_matrix(
+    y_true: NDArray[Any], y_pred: NDArray[Any], classes: Sequence[Any], path: Path
+) -> Path:
     """Counts of true (rows) against predicted (columns) classes."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -35,14 +37,25 @@ def confusion_matrix(y_true: NDArray[Any], y_pred: NDArray[Any], classes: Sequen
     figure = Figure(figsize=(size, size))
     ax = figure.add_subplot()
     ConfusionMatrixDisplay.from_predictions(
-        y_true, y_pred, labels=list(classes), ax=ax, colorbar=False, xticks_rotation=45,
+        y_true,
+        y_pred,
+        labels=list(classes),
+        ax=ax,
+        colorbar=False,
+        xticks_rotation=45,
         include_values=len(classes) <= 20,
     )
     ax.set_title("Confusion matrix (test split)")
     return _save(figure, path)
 
 
-def calibration(y_true: NDArray[Any], proba: NDArray[np.float64], classes: Sequence[Any], path: Path, bins: int = 10) -> Path:
+def calibration(
+    y_true: NDArray[Any],
+    proba: NDArray[np.float64],
+    classes: Sequence[Any],
+    path: Path,
+    bins: int = 10,
+) -> Path:
     """Reliability diagram: predicted confidence against observed frequency.
 
     Two classes: probability of the positive class. More: the top predicted class's
@@ -55,7 +68,10 @@ def calibration(y_true: NDArray[Any], proba: NDArray[np.float64], classes: Seque
         label = f"P({classes[1]})"
     else:
         confidence = proba.max(axis=1)
-        hit = (np.asarray(classes, dtype=object)[proba.argmax(axis=1)] == np.asarray(y_true, dtype=object)).astype(float)
+        hit = (
+            np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+            == np.asarray(y_true, dtype=object)
+        ).astype(float)
         label = "top-class probability"
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
@@ -79,18 +95,31 @@ def calibration(y_true: NDArray[Any], proba: NDArray[np.float64], classes: Seque
     return _save(figure, path)
 
 
-def importance(names: Sequence[str], means: Sequence[float], stds: Sequence[float], metric: str, path: Path) -> Path:
+def importance(
+    names: Sequence[str], means: Sequence[float], stds: Sequence[float], metric: str, path: Path
+) -> Path:
     """Permutation importance: how much the metric drops when a column is shuffled."""
     order = np.argsort(np.asarray(means))[-20:]
     figure = Figure(figsize=(6, 1.5 + 0.3 * len(order)))
     ax = figure.add_subplot()
-    ax.barh([str(names[i]) for i in order], [means[i] for i in order], xerr=[stds[i] for i in order], color="#4c72b0")
+    ax.barh(
+        [str(names[i]) for i in order],
+        [means[i] for i in order],
+        xerr=[stds[i] for i in order],
+        color="#4c72b0",
+    )
     ax.set_xlabel(f"drop in {metric} when shuffled")
     ax.set_title("Permutation importance (test split)")
     return _save(figure, path)
 
 
-def learning_curve(sizes: Sequence[int], train: Sequence[float], validation: Sequence[float], metric: str, path: Path) -> Path:
+def learning_curve(
+    sizes: Sequence[int],
+    train: Sequence[float],
+    validation: Sequence[float],
+    metric: str,
+    path: Path,
+) -> Path:
     """Score on the training rows and on the validation split as the training set grows."""
     figure = Figure(figsize=(6, 4))
     ax = figure.add_subplot()

@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from harvest.errors import HarvestError
 from training.families import Family, FamilyContext
 from training.metrics import Metric, metric_score, signed
-from training.spec import ParamValue, Params, Task
+from training.spec import Params, ParamValue, Task
 
 TUNED_FAMILIES = 2
 MIN_TORCH_SECONDS = 2.0
@@ -163,7 +163,8 @@ def _evaluate(
     else:
         assert problem.y is not None
         splits = [
-            (problem.X.iloc[a], problem.y[a], problem.X.iloc[b], problem.y[b]) for a, b in _folds(problem)
+            (problem.X.iloc[a], problem.y[a], problem.X.iloc[b], problem.y[b])
+            for a, b in _folds(problem)
         ]
     for step, (X_fit, y_fit, X_score, y_score) in enumerate(splits):
         pipeline = fit_pipeline(build_pipeline(family, context, params), X_fit, y_fit)
@@ -176,7 +177,11 @@ def _evaluate(
 
 
 def _record(
-    number: int, phase: str, family: Family, params: Mapping[str, ParamValue], run: Callable[[], list[float]]
+    number: int,
+    phase: str,
+    family: Family,
+    params: Mapping[str, ParamValue],
+    run: Callable[[], list[float]],
 ) -> TrialRecord:
     started = time.perf_counter()
     try:
@@ -184,13 +189,37 @@ def _record(
     except HarvestError:
         raise
     except _Pruned as stop:
-        return TrialRecord(number, phase, family.name, dict(params), "pruned", seconds=time.perf_counter() - started, message=str(stop))
+        return TrialRecord(
+            number,
+            phase,
+            family.name,
+            dict(params),
+            "pruned",
+            seconds=time.perf_counter() - started,
+            message=str(stop),
+        )
     except Exception as error:  # a model that fails on this data is a failed trial, not a crash
         message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-        return TrialRecord(number, phase, family.name, dict(params), "failed", seconds=time.perf_counter() - started, message=message)
+        return TrialRecord(
+            number,
+            phase,
+            family.name,
+            dict(params),
+            "failed",
+            seconds=time.perf_counter() - started,
+            message=message,
+        )
     finite = [s for s in scores if np.isfinite(s)]
     if not finite:
-        return TrialRecord(number, phase, family.name, dict(params), "failed", seconds=time.perf_counter() - started, message="no finite score")
+        return TrialRecord(
+            number,
+            phase,
+            family.name,
+            dict(params),
+            "failed",
+            seconds=time.perf_counter() - started,
+            message="no finite score",
+        )
     return TrialRecord(
         number,
         phase,
@@ -202,13 +231,6 @@ def _record(
         fold_scores=tuple(float(s) for s in scores),
         seconds=time.perf_counter() - started,
     )
-
-
-def _better(metric: Metric, a: TrialRecord, b: TrialRecord | None) -> bool:
-    if b is None or b.score is None:
-        return True
-    assert a.score is not None
-    return signed(metric, a.score) > signed(metric, b.score)
 
 
 def search(
@@ -232,23 +254,53 @@ def search(
 
     folds = 1 if problem.task is Task.LANGUAGE_MODELLING else problem.cv_folds
     real_done = False
+    only = [f for f in families if f.name != "dummy"]
+    nothing_to_choose = len(only) == 1 and max_trials == 0
     for position, family in enumerate(families):
         params = dict(fixed.get(family.name, {}))
+        if nothing_to_choose and family is only[0]:
+            add(
+                TrialRecord(
+                    len(trials),
+                    "selection",
+                    family.name,
+                    params,
+                    "complete",
+                    message="the only family: not cross-validated",
+                )
+            )
+            continue
         if clock.left() <= 0 and real_done:
-            add(TrialRecord(len(trials), "selection", family.name, params, "skipped", message="time budget spent"))
+            add(
+                TrialRecord(
+                    len(trials),
+                    "selection",
+                    family.name,
+                    params,
+                    "skipped",
+                    message="time budget spent",
+                )
+            )
             continue
         left_families = len(families) - position
         share = max(clock.left(), 0.0) / max(left_families, 1) / folds
         fold_seconds = max(share, MIN_TORCH_SECONDS) if family.uses_torch else None
         record = _record(
-            len(trials), "selection", family, params,
+            len(trials),
+            "selection",
+            family,
+            params,
             lambda f=family, p=params, s=fold_seconds: _evaluate(problem, f, p, clock, s, None),  # type: ignore[misc]
         )
         add(record)
         real_done = real_done or (record.state == "complete" and family.name != "dummy")
 
     ranked = sorted(
-        (t for t in trials if t.state == "complete" and t.family != "dummy"),
+        (
+            t
+            for t in trials
+            if t.state == "complete" and t.family != "dummy" and t.score is not None
+        ),
         key=lambda t: -signed(problem.metric, t.score or 0.0),
     )
     tunable = [f for f in families if f.name in {t.family for t in ranked}]
@@ -261,12 +313,12 @@ def search(
     if not complete:
         failures = "; ".join(f"{t.family}: {t.message}" for t in trials if t.message)
         raise HarvestError(f"No model could be trained on this data ({failures}).")
-    best: TrialRecord | None = None
-    for t in complete:
-        if t.family != "dummy" and _better(problem.metric, t, best):
-            best = t
-    if best is None:
-        best = complete[0]
+    real = [t for t in complete if t.family != "dummy"]
+    scored = [t for t in real if t.score is not None]
+    if scored:
+        best = max(scored, key=lambda t: signed(problem.metric, t.score or 0.0))
+    else:
+        best = real[0] if real else complete[0]
     return SearchResult(tuple(trials), best, time.monotonic() - clock.started)
 
 
@@ -293,7 +345,11 @@ def _tune(
     counter = [first_number]
 
     def objective(trial: optuna.Trial) -> float:
-        name = trial.suggest_categorical("family", list(by_name)) if len(by_name) > 1 else next(iter(by_name))
+        name = (
+            trial.suggest_categorical("family", list(by_name))
+            if len(by_name) > 1
+            else next(iter(by_name))
+        )
         family = by_name[name]
         params: dict[str, Any] = {**family.space(trial, problem.task), **fixed.get(name, {})}
         fold_seconds = max(clock.left() / folds, MIN_TORCH_SECONDS) if family.uses_torch else None
@@ -304,7 +360,10 @@ def _tune(
                 raise _Pruned("pruned by the median rule")
 
         record = _record(
-            counter[0], "tuning", family, params,
+            counter[0],
+            "tuning",
+            family,
+            params,
             lambda: _evaluate(problem, family, params, clock, fold_seconds, report),
         )
         counter[0] += 1

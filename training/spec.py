@@ -166,8 +166,8 @@ class SpecFile(BaseModel):
     trials: int | None = Field(None, ge=0)
     cv_folds: int = Field(3, ge=2, le=20)
     seed: int = Field(0, ge=0)
-    split: _SplitFile = Field(default_factory=lambda: _SplitFile())
-    gates: _GateFile = Field(default_factory=lambda: _GateFile())
+    split: _SplitFile = Field(default_factory=lambda: _SplitFile.model_validate({}))
+    gates: _GateFile = Field(default_factory=lambda: _GateFile.model_validate({}))
     params: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
     image_root: str | None = None
 
@@ -183,7 +183,9 @@ class SpecFile(BaseModel):
     @model_validator(mode="after")
     def _split_leaves_training_rows(self) -> Self:
         if self.split.validation + self.split.test >= 0.8:
-            raise ValueError("split: validation + test must leave at least 20% of rows for training")
+            raise ValueError(
+                "split: validation + test must leave at least 20% of rows for training"
+            )
         return self
 
     def build(self) -> TrainingSpec:

@@ -32,8 +32,15 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from harvest.errors import InvalidInputError
-from training.features import FeatureProfile, ImageLoader, Kind, TextJoiner, preprocessor, with_model
-from training.spec import ParamValue, Params, Task
+from training.features import (
+    FeatureProfile,
+    ImageLoader,
+    Kind,
+    TextJoiner,
+    preprocessor,
+    with_model,
+)
+from training.spec import Params, ParamValue, Task
 
 if TYPE_CHECKING:
     import optuna
@@ -81,14 +88,16 @@ def _merged(
     unknown = sorted(set(params) - set(defaults) - set(accepted))
     if unknown:
         known = ", ".join(sorted({*defaults, *accepted}))
-        raise InvalidInputError(f"Unknown model parameter {unknown[0]!r}; the parameters are {known}.")
+        raise InvalidInputError(
+            f"Unknown model parameter {unknown[0]!r}; the parameters are {known}."
+        )
     return {**defaults, **params}
 
 
 def _init_names(cls: type) -> list[str]:
     import inspect
 
-    return [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
+    return [n for n in inspect.signature(cls).parameters if n != "self"]
 
 
 def _images(ctx: FamilyContext) -> ImageLoader:
@@ -150,7 +159,9 @@ def _build_tree(ctx: FamilyContext, params: Params) -> Pipeline:
 
     p = _merged({"max_depth": None, "min_samples_leaf": 1}, params)
     cls = DecisionTreeClassifier if ctx.task.is_classification else DecisionTreeRegressor
-    model = cls(max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"], random_state=ctx.seed)
+    model = cls(
+        max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"], random_state=ctx.seed
+    )
     return with_model(_features(ctx, dense=False, text_features=2000, scale=False), model)
 
 
@@ -166,7 +177,7 @@ def _build_forest(ctx: FamilyContext, params: Params) -> Pipeline:
 
     default_features = "sqrt" if ctx.task.is_classification else 1.0
     p = _merged(
-        {"n_estimators": 200, "max_features": default_features, "min_samples_leaf": 1}, params
+        {"n_estimators": 100, "max_features": default_features, "min_samples_leaf": 1}, params
     )
     cls = RandomForestClassifier if ctx.task.is_classification else RandomForestRegressor
     model = cls(
@@ -191,10 +202,19 @@ def _build_hgb(ctx: FamilyContext, params: Params) -> Pipeline:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     p = _merged(
-        {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 0.0},
+        {
+            "learning_rate": 0.1,
+            "max_leaf_nodes": 31,
+            "min_samples_leaf": 20,
+            "l2_regularization": 0.0,
+        },
         params,
     )
-    cls = HistGradientBoostingClassifier if ctx.task.is_classification else HistGradientBoostingRegressor
+    cls = (
+        HistGradientBoostingClassifier
+        if ctx.task.is_classification
+        else HistGradientBoostingRegressor
+    )
     model = cls(
         learning_rate=p["learning_rate"],
         max_leaf_nodes=p["max_leaf_nodes"],
@@ -344,17 +364,97 @@ def _space_gpt(trial: optuna.Trial, task: Task) -> dict[str, ParamValue]:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("dummy", "baseline: class prior, mean, or byte unigram", frozenset(Task), _build_dummy, _no_space, frozenset(Task)),
-    Family("linear", "logistic regression or ridge", ALL_BUT_LM, _build_linear, _space_linear, ALL_BUT_LM, aliases=("logistic", "ridge")),
-    Family("tree", "decision tree", ALL_BUT_LM, _build_tree, _space_tree, TABLE_TASKS, aliases=("decision_tree",)),
-    Family("forest", "random forest", ALL_BUT_LM, _build_forest, _space_forest, TABLE_TASKS | {Task.IMAGE_CLASSIFICATION}, aliases=("random_forest",)),
-    Family("hist_gradient_boosting", "histogram gradient boosting", ALL_BUT_LM, _build_hgb, _space_hgb, TABLE_TASKS, aliases=("hgb", "gradient_boosting")),
-    Family("mlp", "PyTorch multi-layer perceptron", TABLE_TASKS | {Task.IMAGE_CLASSIFICATION}, _build_mlp, _space_mlp, TABLE_TASKS, uses_torch=True),
-    Family("cnn", "PyTorch small convolutional network", frozenset({Task.IMAGE_CLASSIFICATION}), _build_cnn, _space_cnn, frozenset({Task.IMAGE_CLASSIFICATION}), uses_torch=True),
-    Family("gru", "PyTorch bidirectional GRU text classifier", frozenset({Task.TEXT_CLASSIFICATION}), _build_gru, _space_gru, frozenset({Task.TEXT_CLASSIFICATION}), uses_torch=True),
-    Family("transformer", "PyTorch transformer encoder text classifier", frozenset({Task.TEXT_CLASSIFICATION}), _build_transformer, _space_transformer, frozenset({Task.TEXT_CLASSIFICATION}), uses_torch=True),
-    Family("gpt", "PyTorch byte-level GPT-style language model", frozenset({Task.LANGUAGE_MODELLING}), _build_gpt, _space_gpt, frozenset({Task.LANGUAGE_MODELLING}), uses_torch=True, aliases=("lm",)),
-)  # fmt: skip
+    Family(
+        "dummy",
+        "baseline: class prior, mean, or byte unigram",
+        frozenset(Task),
+        _build_dummy,
+        _no_space,
+        frozenset(Task),
+    ),
+    Family(
+        "linear",
+        "logistic regression or ridge",
+        ALL_BUT_LM,
+        _build_linear,
+        _space_linear,
+        ALL_BUT_LM,
+        aliases=("logistic", "ridge"),
+    ),
+    Family(
+        "hist_gradient_boosting",
+        "histogram gradient boosting",
+        ALL_BUT_LM,
+        _build_hgb,
+        _space_hgb,
+        TABLE_TASKS,
+        aliases=("hgb", "gradient_boosting"),
+    ),
+    Family(
+        "forest",
+        "random forest",
+        ALL_BUT_LM,
+        _build_forest,
+        _space_forest,
+        TABLE_TASKS | {Task.IMAGE_CLASSIFICATION},
+        aliases=("random_forest",),
+    ),
+    Family(
+        "tree",
+        "decision tree",
+        ALL_BUT_LM,
+        _build_tree,
+        _space_tree,
+        TABLE_TASKS,
+        aliases=("decision_tree",),
+    ),
+    Family(
+        "mlp",
+        "PyTorch multi-layer perceptron",
+        TABLE_TASKS | {Task.IMAGE_CLASSIFICATION},
+        _build_mlp,
+        _space_mlp,
+        TABLE_TASKS,
+        uses_torch=True,
+    ),
+    Family(
+        "cnn",
+        "PyTorch small convolutional network",
+        frozenset({Task.IMAGE_CLASSIFICATION}),
+        _build_cnn,
+        _space_cnn,
+        frozenset({Task.IMAGE_CLASSIFICATION}),
+        uses_torch=True,
+    ),
+    Family(
+        "gru",
+        "PyTorch bidirectional GRU text classifier",
+        frozenset({Task.TEXT_CLASSIFICATION}),
+        _build_gru,
+        _space_gru,
+        frozenset({Task.TEXT_CLASSIFICATION}),
+        uses_torch=True,
+    ),
+    Family(
+        "transformer",
+        "PyTorch transformer encoder text classifier",
+        frozenset({Task.TEXT_CLASSIFICATION}),
+        _build_transformer,
+        _space_transformer,
+        frozenset({Task.TEXT_CLASSIFICATION}),
+        uses_torch=True,
+    ),
+    Family(
+        "gpt",
+        "PyTorch byte-level GPT-style language model",
+        frozenset({Task.LANGUAGE_MODELLING}),
+        _build_gpt,
+        _space_gpt,
+        frozenset({Task.LANGUAGE_MODELLING}),
+        uses_torch=True,
+        aliases=("lm",),
+    ),
+)
 
 _BY_NAME = {alias: family for family in FAMILIES for alias in (family.name, *family.aliases)}
 

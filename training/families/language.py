@@ -77,7 +77,10 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(n_embd, n_head, dropout)
         self.ln2 = nn.LayerNorm(n_embd)
         self.mlp = nn.Sequential(
-            nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout)
+            nn.Linear(n_embd, 4 * n_embd),
+            nn.GELU(),
+            nn.Linear(4 * n_embd, n_embd),
+            nn.Dropout(dropout),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +91,9 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """A small decoder-only transformer over byte ids."""
 
-    def __init__(self, block_size: int, n_layer: int, n_head: int, n_embd: int, dropout: float) -> None:
+    def __init__(
+        self, block_size: int, n_layer: int, n_head: int, n_embd: int, dropout: float
+    ) -> None:
         super().__init__()
         self.block_size = block_size
         self.tokens = nn.Embedding(VOCABULARY, n_embd)
@@ -185,7 +190,9 @@ class GPTLanguageModel(TorchEstimator):
         self.n_features_in_ = 1
         seed = self._seed()
         if validation_data is not None:
-            held_texts = as_texts(validation_data[0] if isinstance(validation_data, tuple) else validation_data)
+            held_texts = as_texts(
+                validation_data[0] if isinstance(validation_data, tuple) else validation_data
+            )
             train_texts = texts
         else:
             keep, held = self._holdout(len(texts), seed)
@@ -204,7 +211,9 @@ class GPTLanguageModel(TorchEstimator):
         with seeded(seed) as generator:
             self.module_ = self._make_module().to(device)
             data = stream.to(device)
-            optimiser = torch.optim.AdamW(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            optimiser = torch.optim.AdamW(
+                self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            )
             offsets = torch.arange(width, device=device)
             self.history_: list[list[float]] = []
             best, best_state, since_best, running = float("inf"), None, 0, 0.0
@@ -212,7 +221,9 @@ class GPTLanguageModel(TorchEstimator):
             started = time.perf_counter()
             for step in range(1, self.max_steps + 1):
                 self.module_.train()
-                starts = torch.randint(0, len(data) - width, (self.batch_size,), generator=generator)
+                starts = torch.randint(
+                    0, len(data) - width, (self.batch_size,), generator=generator
+                )
                 index = starts.to(device)[:, None] + offsets
                 logits = self.module_(data[index])
                 loss = F.cross_entropy(logits.reshape(-1, VOCABULARY), data[index + 1].reshape(-1))
@@ -221,7 +232,9 @@ class GPTLanguageModel(TorchEstimator):
                 torch.nn.utils.clip_grad_norm_(self.module_.parameters(), 1.0)
                 optimiser.step()
                 running += float(loss.detach())
-                out_of_time = self.max_time is not None and time.perf_counter() - started > self.max_time
+                out_of_time = (
+                    self.max_time is not None and time.perf_counter() - started > self.max_time
+                )
                 if step % self.eval_interval and step != self.max_steps and not out_of_time:
                     continue
                 done = step % self.eval_interval or self.eval_interval
@@ -231,7 +244,9 @@ class GPTLanguageModel(TorchEstimator):
                 self.history_.append([float(step), train_loss, val_loss])
                 if val_loss < best - 1e-4:
                     best, since_best, self.best_epoch_ = val_loss, 0, step
-                    best_state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
+                    best_state = {
+                        k: v.detach().clone() for k, v in self.module_.state_dict().items()
+                    }
                 else:
                     since_best += 1
                 if since_best >= self.patience or out_of_time:
@@ -252,7 +267,12 @@ class GPTLanguageModel(TorchEstimator):
                 xb, yb = x[start : start + 64].to(device), y[start : start + 64].to(device)
                 logits = self.module_(xb)
                 total += float(
-                    F.cross_entropy(logits.reshape(-1, VOCABULARY), yb.reshape(-1), ignore_index=-1, reduction="sum")
+                    F.cross_entropy(
+                        logits.reshape(-1, VOCABULARY),
+                        yb.reshape(-1),
+                        ignore_index=-1,
+                        reduction="sum",
+                    )
                 )
                 count += int((yb >= 0).sum())
         return total / max(count, 1)
@@ -267,7 +287,12 @@ class GPTLanguageModel(TorchEstimator):
         return -self.perplexity(X)
 
     def generate(
-        self, prompt: str, max_new_tokens: int = 200, temperature: float = 0.8, top_k: int | None = 40, seed: int = 0
+        self,
+        prompt: str,
+        max_new_tokens: int = 200,
+        temperature: float = 0.8,
+        top_k: int | None = 40,
+        seed: int = 0,
     ) -> str:
         """Continue ``prompt`` by sampling up to ``max_new_tokens`` bytes (stops at end of document)."""
         check_is_fitted(self)
@@ -278,7 +303,9 @@ class GPTLanguageModel(TorchEstimator):
         self.module_.eval()
         with torch.no_grad():
             for _ in range(max_new_tokens):
-                context = torch.tensor([(ids + generated)[-self.block_size :] or [END]], device=device)
+                context = torch.tensor(
+                    [(ids + generated)[-self.block_size :] or [END]], device=device
+                )
                 logits = self.module_(context)[0, -1].float().cpu() / max(temperature, 1e-6)
                 if top_k:
                     cutoff = torch.topk(logits, min(top_k, VOCABULARY)).values[-1]

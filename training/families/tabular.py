@@ -41,7 +41,9 @@ class MLP(nn.Module):
 class SmallCNN(nn.Module):
     """Two convolution blocks, adaptive pooling to 4x4, and a small classifier head."""
 
-    def __init__(self, shape: tuple[int, int, int], channels: int, n_out: int, dropout: float) -> None:
+    def __init__(
+        self, shape: tuple[int, int, int], channels: int, n_out: int, dropout: float
+    ) -> None:
         super().__init__()
         self.shape = shape
         c, h, w = shape
@@ -152,13 +154,19 @@ class MLPClassifier(_Classifier):
         self.max_time = max_time
 
     def _make_module(self) -> nn.Module:
-        return MLP(self.n_features_in_, tuple(self.hidden_layer_sizes), len(self.classes_), self.dropout)
+        return MLP(
+            self.n_features_in_, tuple(self.hidden_layer_sizes), len(self.classes_), self.dropout
+        )
 
 
 class MLPRegressor(RegressorMixin, _TabularEstimator):
     """A multi-layer perceptron regressor for tables (the target is standardised inside)."""
 
-    _fitted_names: ClassVar[tuple[str, ...]] = (*TorchEstimator._fitted_names, "y_mean_", "y_scale_")
+    _fitted_names: ClassVar[tuple[str, ...]] = (
+        *TorchEstimator._fitted_names,
+        "y_mean_",
+        "y_scale_",
+    )
 
     def __init__(
         self,

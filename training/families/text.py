@@ -103,7 +103,14 @@ class EncoderNet(nn.Module):
     """Token and position embeddings, a pre-norm transformer encoder, pooling, linear head."""
 
     def __init__(
-        self, vocab: int, d_model: int, heads: int, layers: int, max_length: int, n_out: int, dropout: float
+        self,
+        vocab: int,
+        d_model: int,
+        heads: int,
+        layers: int,
+        max_length: int,
+        n_out: int,
+        dropout: float,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab, d_model, padding_idx=PAD)
@@ -149,7 +156,9 @@ class _TextClassifier(ClassifierMixin, TorchEstimator):
         index = {word: i + 2 for i, word in enumerate(self.vocabulary_)}
         return encode(as_texts(X), index, self.max_length)
 
-    def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> _TextClassifier:
+    def fit(
+        self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None
+    ) -> _TextClassifier:
         texts = as_texts(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(texts):
@@ -178,7 +187,9 @@ class _TextClassifier(ClassifierMixin, TorchEstimator):
         self.vocabulary_ = build_vocabulary(train_texts, self.max_vocab)
         train = self._ids(train_texts), torch.from_numpy(train_codes.astype(np.int64))
         validation = (
-            (self._ids(val_texts), torch.from_numpy(val_codes.astype(np.int64))) if val_texts else None
+            (self._ids(val_texts), torch.from_numpy(val_codes.astype(np.int64)))
+            if val_texts
+            else None
         )
         self._train(train, validation, seed)
         return self
@@ -239,7 +250,11 @@ class GRUClassifier(_TextClassifier):
 
     def _make_module(self) -> nn.Module:
         return GRUNet(
-            len(self.vocabulary_) + 2, self.embed_dim, self.hidden_size, len(self.classes_), self.dropout
+            len(self.vocabulary_) + 2,
+            self.embed_dim,
+            self.hidden_size,
+            len(self.classes_),
+            self.dropout,
         )
 
 

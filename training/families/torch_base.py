@@ -45,9 +45,11 @@ def make_deterministic() -> None:
     """Ask PyTorch for deterministic kernels (same seed, same data, same numbers)."""
     import os
 
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    if torch.cuda.is_available():  # CPU kernels are deterministic already; this import is slow
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 @contextmanager
@@ -73,7 +75,12 @@ class TorchEstimator(BaseEstimator):
     max_time: float | None
 
     #: fitted attributes (besides the module) that are saved in the JSON config
-    _fitted_names: ClassVar[tuple[str, ...]] = ("n_features_in_", "history_", "n_epochs_", "best_epoch_")
+    _fitted_names: ClassVar[tuple[str, ...]] = (
+        "n_features_in_",
+        "history_",
+        "n_epochs_",
+        "best_epoch_",
+    )
 
     def _make_module(self) -> nn.Module:
         raise NotImplementedError
@@ -127,7 +134,9 @@ class TorchEstimator(BaseEstimator):
                     best_state = copy.deepcopy(self.module_.state_dict())
                 else:
                     since_best += 1
-                out_of_time = self.max_time is not None and time.perf_counter() - started > self.max_time
+                out_of_time = (
+                    self.max_time is not None and time.perf_counter() - started > self.max_time
+                )
                 if since_best >= self.patience or out_of_time or not np.isfinite(train_loss):
                     break
             self.n_epochs_ = len(self.history_)
