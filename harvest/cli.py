@@ -48,6 +48,7 @@ def _register() -> None:
     site.register(app)
     scrape.register(app)
     orchestration.register(app)
+    __import__("harvest.commands.training", fromlist=["register"]).register(app)
 
 
 _register()
