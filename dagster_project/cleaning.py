@@ -8,7 +8,6 @@ under one blocking ``quality_rules`` check. New raw versions start cleaning thro
 ``AutomationCondition.eager()``.
 """
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -65,7 +64,7 @@ def check_names(spec: CleanSpec) -> list[str]:
     """A distinct asset check name per rule, in spec order (``range(price)`` -> ``range_price``)."""
     names: list[str] = []
     for rule in spec.rules:
-        name = re.sub(r"_+", "_", asset_name(rule.label)).strip("_").lower() or rule.kind
+        name = asset_name(rule.label).strip("_").lower() or rule.kind
         names.append(name if name not in names else f"{name}_{len(names) + 1}")
     return names
 

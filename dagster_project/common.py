@@ -28,7 +28,7 @@ TAG_PREFIX = "harvest/"
 
 def asset_name(text: str) -> str:
     """A Dagster asset name for a dataset or model name (``products-price`` -> ``products_price``)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return re.sub(r"_{2,}", "_", re.sub(r"[^A-Za-z0-9_]", "_", text))
 
 
 def dataset_asset_key(dataset: str) -> AssetKey:

@@ -8,6 +8,7 @@ Adding a source, cleaning or training YAML adds its assets; no Python changes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from dagster import (
     AssetSelection,
@@ -21,18 +22,33 @@ from dagster import (
 
 from catalog import cleaning as cleaning_specs
 from dagster_project.cleaning import Cleaning, build_cleaning
-from dagster_project.resources import CatalogResource, ScraperResource
+from dagster_project.resources import CatalogResource, ModelRegistryResource, ScraperResource
 from dagster_project.scraping import Source, build_scraping
+from dagster_project.training import Model, build_training
 from harvest.workspace import Workspace
 from scrapers.sources import source_files
 from scrapers.spec import load_spec
+from training import spec as training_specs
 
 PIPELINE_JOB = "harvest_job"
 
 
 def default_resources(workspace: Workspace) -> dict[str, ConfigurableResource]:
     home = str(workspace.home)
-    return {"catalog": CatalogResource(home=home), "scraper": ScraperResource(home=home)}
+    return {
+        "catalog": CatalogResource(home=home),
+        "scraper": ScraperResource(home=home),
+        "registry": ModelRegistryResource(home=home),
+    }
+
+
+def spec_files(workspace: Workspace) -> list[Path]:
+    """Training specs: ``HARVEST_HOME/training/*.yaml``, then the bundled ones not shadowed."""
+    found: dict[str, Path] = {}
+    for folder in (workspace.home / "training", training_specs.SPECS_DIR):
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+            found.setdefault(path.stem, path)
+    return [found[name] for name in sorted(found)]
 
 
 def find_cleaning(workspace: Workspace, source: str) -> Cleaning:
@@ -52,6 +68,7 @@ def build_definitions(
     sources = [Source(f, load_spec(f.path)) for f in files]
     scraping = build_scraping(sources)
     cleaning = build_cleaning([find_cleaning(workspace, s.name) for s in sources])
+    training = build_training([Model(training_specs.load_spec(p)) for p in spec_files(workspace)])
     automation = AutomationConditionSensorDefinition(
         "harvest_automation_sensor",
         target=AssetSelection.all(),
@@ -60,7 +77,7 @@ def build_definitions(
         description="New raw versions start cleaning; new clean versions start training.",
     )
     return Definitions(
-        assets=[*scraping.assets, *cleaning],
+        assets=[*scraping.assets, *cleaning, *training],
         jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all())],
         schedules=scraping.schedules,
         sensors=[automation],

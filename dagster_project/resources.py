@@ -17,6 +17,9 @@ from harvest.workspace import Workspace
 from scrapers import crawl
 from scrapers.sources import SourceFile, source_files
 from scrapers.spec import SourceSpec, load_spec
+from training.registry import Registry
+from training.spec import TrainingSpec
+from training.train import TrainResult, train
 
 
 class WorkspaceResource(ConfigurableResource):
@@ -77,3 +80,24 @@ class ScraperResource(WorkspaceResource):
             on_progress=on_progress,
             timeout_s=self.timeout_s or None,
         )
+
+
+class ModelRegistryResource(WorkspaceResource):
+    """Training and the model registry: search, evaluate, gate, register, promote."""
+
+    time_budget: float = 0.0  # cap on each spec's time budget in seconds (0: the spec's own)
+
+    def train(
+        self,
+        spec: TrainingSpec,
+        catalog: Catalog,
+        *,
+        dataset: str | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> TrainResult:
+        """Train ``spec`` on ``dataset`` (an exact version; default the spec's) and register it."""
+        budget = min(spec.time_budget, self.time_budget) if self.time_budget else None
+        return train(spec.with_overrides(dataset=dataset, time_budget=budget), catalog, echo=echo)
+
+    def registry(self, catalog: Catalog) -> Registry:
+        return Registry(catalog)

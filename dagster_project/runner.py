@@ -57,7 +57,7 @@ def describe(entry: EventLogEntry) -> Progress | None:
     if kind == DagsterEventType.ASSET_MATERIALIZATION:
         materialization = event.step_materialization_data.materialization
         metadata = materialization.metadata
-        what = metadata.get("dataset") or metadata.get("model")
+        what = metadata.get("model") or metadata.get("dataset")
         rows = metadata.get("dagster/row_count")
         score = metadata.get("quality_score") or metadata.get("score")
         value = score.value if score else None
@@ -90,7 +90,11 @@ def describe(entry: EventLogEntry) -> Progress | None:
         )
     if kind == DagsterEventType.STEP_FAILURE:
         error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause  # the user's exception, not Dagster's wrapper
         message = error.message.strip().splitlines()[0] if error else "failed"
+        if error is not None and error.cls_name and error.cls_name in message.split(": ", 1)[0]:
+            message = message.split(": ", 1)[-1]
         return Progress("failed", step, f"{step} failed: {message}")
     return None
 

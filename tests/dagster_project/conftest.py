@@ -28,20 +28,18 @@ politeness: {delay: 0, concurrency: 4, robots: true}
 
 SHOP = """\
 name: shop
-title: A few shop products
+title: The products of two shop departments
 base_url: "{demo}"
-start_urls: [/shop/]
+start_urls: [/shop/kitchen/, /shop/outdoor/]
 follow:
-  - css: .category-grid a.category-link
   - css: .listing .product-grid a.product-link
-limits: {max_pages: 25, depth: 3}
+limits: {max_pages: 80, depth: 1}
 item:
   pages: /shop/product/\\d+-
   fields:
     title: h1.product-title
     shown_price: {css: .offer .price::text, type: price}
     category_name: .product-category a
-extract: [jsonld]
 key: [_url]
 politeness: {delay: 0, concurrency: 8, robots: true}
 """
@@ -56,7 +54,7 @@ def site() -> Iterator[DemoSite]:
 
 @pytest.fixture
 def sources(workspace: Workspace) -> Workspace:
-    """The workspace with two small user sources: one table page and a few products."""
+    """The workspace with two small user sources: one table page, two departments' products."""
     (workspace.sources / "storeinfo.yaml").write_text(STORE_TABLES, encoding="utf-8")
     (workspace.sources / "shop.yaml").write_text(SHOP, encoding="utf-8")
     return workspace
@@ -76,3 +74,31 @@ def resources(sources: Workspace, site: DemoSite) -> dict[str, object]:
 def instance() -> Iterator[DagsterInstance]:
     with DagsterInstance.ephemeral() as ephemeral:
         yield ephemeral
+
+
+SHOP_PRICE = """\
+name: shop-price
+dataset: clean.shop
+target: shown_price
+features: [title, category_name]
+families: [linear, tree]
+time_budget: 10
+trials: 2
+"""
+
+SHOP_CLEAN = """\
+columns:
+  shown_price: {required: true}
+rules:
+  - {kind: min_rows, min: 20, name: enough products}
+"""
+
+
+@pytest.fixture
+def shop_model(sources: Workspace) -> Workspace:
+    """The workspace with a small training spec on clean.shop (HARVEST_HOME/training/)."""
+    folder = sources.home / "training"
+    folder.mkdir(exist_ok=True)
+    (folder / "shop-price.yaml").write_text(SHOP_PRICE, encoding="utf-8")
+    (sources.sources / "shop.clean.yaml").write_text(SHOP_CLEAN, encoding="utf-8")
+    return sources

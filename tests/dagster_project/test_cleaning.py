@@ -63,18 +63,25 @@ def test_rule_results_map_to_their_checks_with_severity(sources: Workspace) -> N
 
 
 @pytest.mark.slow
-def test_a_failing_error_rule_commits_nothing_and_fails_the_step(
+def test_a_failing_error_rule_blocks_everything_downstream(
     sources: Workspace, resources: dict[str, object], instance: DagsterInstance
 ) -> None:
     with_rules(sources, 1000)
+    (sources.home / "training").mkdir()
+    (sources.home / "training" / "regions.yaml").write_text(
+        "dataset: clean.storeinfo\ntarget: Region\n", encoding="utf-8"
+    )
     defs = build_definitions(sources)
+    model = AssetKey("storeinfo_region_model")
     result = materialize(
         defs.assets,  # type: ignore[arg-type]
         resources=resources,
         instance=instance,
-        selection=[RAW, CLEAN],
+        selection=[RAW, CLEAN, model],
         raise_on_error=False,
     )
+    started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert started == ["raw_storeinfo", "clean_storeinfo"], "the model must not start"
     assert not result.success
     assert [e.asset_key for e in result.get_asset_materialization_events()] == [RAW]
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
