@@ -15,6 +15,7 @@ and keep the rest.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionDone, ConnectionLost, TimeoutError
 from twisted.python.failure import Failure
 
+from harvest.errors import InvalidInputError
 from scrapers.items import PageRecord
 from scrapers.landing import CrawlError
 from scrapers.parse import follow_links, page_rows
@@ -147,3 +149,21 @@ def error_reason(error: BaseException | None) -> tuple[str | None, int | None]:
     if isinstance(error, ConnectionLost | ConnectionDone):
         return "connection dropped", None
     return type(error).__name__ if error is not None else "unknown", None
+
+
+def spider_class(spec: SourceSpec) -> type:
+    """The spider that runs ``spec``: ``SourceSpider`` or the subclass its ``spider`` key names."""
+    if spec.spider is None:
+        return SourceSpider
+    module_name, class_name = spec.spider.split(":")
+    try:
+        found = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise InvalidInputError(
+            f"Source spec {spec.name}: `spider` names {spec.spider}, which cannot be imported ({error})."
+        ) from None
+    if not (isinstance(found, type) and issubclass(found, SourceSpider)):
+        raise InvalidInputError(
+            f"Source spec {spec.name}: `spider` {spec.spider} must be a subclass of scrapers.spider.SourceSpider."
+        )
+    return found
