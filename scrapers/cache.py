@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapy import Request, Spider
-from scrapy.http import Response
+from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
 
@@ -64,7 +64,7 @@ class SqliteCacheStorage:
         stored_at, url, status, raw_headers, body, extra = row
         if 0 < self.expiration_secs < time.time() - stored_at:
             return None
-        headers = headers_raw_to_dict(raw_headers)
+        headers = Headers(headers_raw_to_dict(raw_headers))
         kind = responsetypes.from_args(headers=headers, url=url, body=body)
         request.meta["cache_timestamp"] = stored_at
         response: Response = kind(

@@ -8,6 +8,8 @@ and statistics in the job's folder. It imports only what crawling needs: the par
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,5 +41,15 @@ def crawl_child(job_path: Path) -> int:
     return 0 if (job_path.parent / STATS).exists() else 1
 
 
+def main() -> None:
+    code = crawl_child(Path(sys.argv[1]))
+    # Everything is on disk now (pipelines and the cache closed with the spider); skip
+    # the interpreter's slow teardown of Twisted, asyncio and thousands of modules.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(crawl_child(Path(sys.argv[1])))
+    main()

@@ -57,6 +57,9 @@ class CrawlStats:
     finish_reason: str = ""
     media: int = 0
     robots_forbidden: int = 0
+    browser_pages: int = 0  # requests rendered in chromium
+    browser_pages_closed: int = 0
+    browser_contexts_closed: int = 0
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     error_samples: tuple[CrawlError, ...] = ()
 

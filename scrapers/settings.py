@@ -144,7 +144,7 @@ def _browser(spec: SourceSpec) -> dict[str, Any]:
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": concurrency,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": spec.limits.timeout * 1000,
         "PLAYWRIGHT_ABORT_REQUEST": abort_request,
-        "HARVEST_PAGES_PER_CONTEXT": 100,
+        "HARVEST_PAGES_PER_CONTEXT": int(os.environ.get("HARVEST_PAGES_PER_CONTEXT", "100")),
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "scrapers.middlewares.BackoffRetryMiddleware": 550,

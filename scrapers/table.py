@@ -55,8 +55,9 @@ def column_types(spec: SourceSpec) -> dict[str, pa.DataType]:
 
 
 def landed_table(folder: Path, spec: SourceSpec) -> pa.Table:
-    """The records in ``folder/items.jsonl`` as a table: spec columns (typed), then any table
-    headers (text), then provenance; rows sorted by the record key."""
+    """The records in ``folder/items.jsonl`` as a table: spec columns (typed), then columns the
+    spec does not know (table headers, a subclass's additions), then provenance; rows sorted
+    by the record key."""
     types = column_types(spec)
     known = pa.schema([*types.items(), *((name, _PROVENANCE_TYPES[name]) for name in PROVENANCE)])
     path = folder / ITEMS
@@ -68,13 +69,19 @@ def landed_table(folder: Path, spec: SourceSpec) -> pa.Table:
     extra = [name for name in read.column_names if name not in known.names]
     target = pa.schema(
         [
-            known.field(n) if n in known.names else pa.field(n, pa.string())
+            known.field(n) if n in known.names else _extra(read.schema.field(n))
             for n in read.column_names
         ]
     )
     table = read.cast(target).select([*types, *extra, *PROVENANCE])
     keys = dict.fromkeys((*spec.key, "_url", "_row"))
     return table.sort_by([(name, "ascending") for name in keys if name in table.column_names])
+
+
+def _extra(found: pa.Field) -> pa.Field:
+    """A column the spec does not know (a table header, a subclass's addition): as read,
+    or text when no row had a value."""
+    return pa.field(found.name, pa.string()) if pa.types.is_null(found.type) else found
 
 
 def _dates_as_text(kind: pa.DataType) -> pa.DataType:
