@@ -214,6 +214,6 @@ def test_a_spec_names_a_spider_subclass(demo_site: DemoSite, tmp_path: Path) -> 
         spider="tests.scrapers.spiders:NotASpider",
     )
     with pytest.raises(
-        InvalidInputError, match="must be a subclass of scrapers.spider.SourceSpider"
+        InvalidInputError, match=r"must be a subclass of scrapers\.spider\.SourceSpider"
     ):
         scrape(bad, home)
