@@ -1,7 +1,7 @@
 """Running a crawl: a child process crawls, the parent commits what it landed.
 
 ``scrape(spec_path, workspace)`` validates the spec, writes ``job.json`` into a fresh
-landing folder and starts ``python -m scrapers.crawl <job.json>`` (Twisted's reactor
+landing folder and starts ``python -m scrapers.child <job.json>`` (Twisted's reactor
 cannot restart in one process, and a crash there cannot hurt the caller). While it runs
 the parent reports ``progress.json``. When it ends the parent commits the landed items
 as one new ``raw.<source>`` version (nothing when the content equals the latest version),
@@ -11,7 +11,7 @@ killed, interrupted or crashed commits nothing, and the run row says why.
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import os
 import secrets
 import shutil
@@ -19,12 +19,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from catalog import Catalog, Listing, Version
-from harvest.errors import HarvestError, InvalidInputError
+from harvest.errors import HarvestError
 from harvest.workspace import Workspace
 from scrapers.landing import (
     JOB,
@@ -32,13 +33,13 @@ from scrapers.landing import (
     STATS,
     CrawlStats,
     Job,
-    build_table,
-    read_items,
     read_json,
     write_json,
 )
 from scrapers.runs import CrawlRun, record_run
 from scrapers.spec import VOLATILE, SourceSpec, load_spec
+from scrapers.spider import spider_class
+from scrapers.table import landed_table
 
 LOG = "crawl.log"
 _UNFINISHED = ("shutdown",)
@@ -72,26 +73,6 @@ class CrawlFailed(HarvestError):
 
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-
-
-def spider_class(spec: SourceSpec) -> type:
-    """The spider that runs ``spec``: ``SourceSpider`` or the subclass its ``spider`` key names."""
-    from scrapers.spider import SourceSpider
-
-    if spec.spider is None:
-        return SourceSpider
-    module_name, class_name = spec.spider.split(":")
-    try:
-        found = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as error:
-        raise InvalidInputError(
-            f"Source spec {spec.name}: `spider` names {spec.spider}, which cannot be imported ({error})."
-        ) from None
-    if not (isinstance(found, type) and issubclass(found, SourceSpider)):
-        raise InvalidInputError(
-            f"Source spec {spec.name}: `spider` {spec.spider} must be a subclass of scrapers.spider.SourceSpider."
-        )
-    return found
 
 
 def listing(spec: SourceSpec) -> Listing:
@@ -135,24 +116,36 @@ def scrape(
     )
     write_json(landing / JOB, asdict(job))
     started_at = datetime.now(UTC)
-    try:
-        failure = _run_child(landing, on_progress, timeout_s)
-        stats = _final_stats(landing)
-        if failure is None and stats is None:
-            failure = "the crawl process ended without writing its statistics"
-        if failure is None and stats is not None and stats.finish_reason in _UNFINISHED:
-            failure = f"the crawl was interrupted ({stats.finish_reason})"
-        with Catalog.open(workspace) as catalog:
-            if failure is not None:
-                run = _run_row(
-                    spec, run_id, started_at, stats or CrawlStats(), "failed", None, failure
-                )
-                record_run(catalog, run)
-                return CrawlResult(run=run, version=None)
-            assert stats is not None
-            return _commit(catalog, spec, run_id, started_at, stats, landing)
-    finally:
-        shutil.rmtree(landing, ignore_errors=True)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opening = pool.submit(Catalog.open, workspace)  # while the child crawls
+        try:
+            failure = _crawl_failure(landing, _run_child(landing, on_progress, timeout_s))
+            stats = _final_stats(landing)
+            with opening.result() as catalog:
+                if failure is not None:
+                    run = _run_row(
+                        spec, run_id, started_at, stats or CrawlStats(), "failed", None, failure
+                    )
+                    record_run(catalog, run)
+                    return CrawlResult(run=run, version=None)
+                assert stats is not None
+                return _commit(catalog, spec, run_id, started_at, stats, landing)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                opening.result().close()
+            raise
+        finally:
+            shutil.rmtree(landing, ignore_errors=True)
+
+
+def _crawl_failure(landing: Path, failure: str | None) -> str | None:
+    """Why the crawl did not finish (None when it did)."""
+    stats = _final_stats(landing)
+    if failure is None and stats is None:
+        return "the crawl process ended without writing its statistics"
+    if failure is None and stats is not None and stats.finish_reason in _UNFINISHED:
+        return f"the crawl was interrupted ({stats.finish_reason})"
+    return failure
 
 
 def _run_child(
@@ -162,7 +155,7 @@ def _run_child(
     start = time.monotonic()
     with (landing / LOG).open("wb") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "scrapers.crawl", str(landing / JOB)],
+            [sys.executable, "-m", "scrapers.child", str(landing / JOB)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -234,7 +227,7 @@ def _commit(
     stats: CrawlStats,
     landing: Path,
 ) -> CrawlResult:
-    table = build_table(read_items(landing), spec)
+    table = landed_table(landing, spec)
     if table.num_rows == 0:
         run = _run_row(
             spec,
@@ -292,33 +285,3 @@ def _run_row(
         errors_by_reason=stats.errors_by_reason,
         error_samples=stats.error_samples,
     )
-
-
-# -- the child -----------------------------------------------------------------------
-
-
-def crawl_child(job_path: Path) -> int:
-    """Run the crawl described by ``job.json``; 0 when the spider closed and wrote its stats."""
-    from scrapy.crawler import CrawlerProcess
-
-    from scrapers.settings import crawl_settings
-
-    job = Job(**read_json(job_path))
-    spec = load_spec(job.spec_path, job.base_url)
-    workspace = Workspace.at(job.home)
-    settings = crawl_settings(
-        spec,
-        landing=job_path.parent,
-        cache_dir=workspace.cache / spec.name,
-        media_dir=workspace.media,
-        run_id=job.run_id,
-        replay=job.replay,
-    )
-    process = CrawlerProcess(settings)
-    process.crawl(spider_class(spec), spec=spec, max_pages=job.max_pages)
-    process.start()
-    return 0 if (job_path.parent / STATS).exists() else 1
-
-
-if __name__ == "__main__":
-    sys.exit(crawl_child(Path(sys.argv[1])))

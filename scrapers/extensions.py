@@ -78,6 +78,9 @@ class CrawlReport:
             finish_reason=reason,
             media=int(values.get("harvest/media", 0)),
             robots_forbidden=int(values.get("robotstxt/forbidden", 0)),
+            browser_pages=int(values.get("harvest/browser_pages", 0)),
+            browser_pages_closed=int(values.get("harvest/browser_pages_closed", 0)),
+            browser_contexts_closed=int(values.get("harvest/browser_contexts_closed", 0)),
             errors_by_reason=by_reason,
             error_samples=tuple(getattr(spider, "error_samples", ())),
         )

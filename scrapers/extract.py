@@ -6,8 +6,9 @@
   brand, availability. When several syntaxes describe the page, the first listed wins
   and later ones fill what it lacks.
 - ``article`` (via trafilatura): main text, title, author and date, boilerplate removed.
-- ``tables``: every data table as records; multi-row headers (with colspan/rowspan)
-  become column names joined with `` / ``. Cells stay text: the raw stage keeps what the
+- ``tables``: every data table (one with header cells, not marked ``role=presentation``,
+  not holding other tables) as records; multi-row headers (with colspan/rowspan) become
+  column names joined with `` / ``. Cells stay text: the raw stage keeps what the
   page said and cleaning types it.
 
 Every extractor has a fixed set of columns so a dataset's schema does not change with
@@ -19,9 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import extruct
 import lxml.html
-import trafilatura
 from lxml.html import HtmlElement
 
 from scrapers.values import Row, Value, parse_date, parse_number
@@ -102,12 +101,17 @@ def columns_of(extractor: str) -> tuple[str, ...]:
 # -- structured data -----------------------------------------------------------------
 
 
-def structured_row(html: str, url: str, extractors: Sequence[str]) -> Row:
-    """The page's main entity from the listed syntaxes, flattened (empty when none is found)."""
+def structured_row(page: str | HtmlElement, url: str, extractors: Sequence[str]) -> Row:
+    """The page's main entity from the listed syntaxes, flattened (empty when none is found).
+
+    ``page`` is the HTML or, to save parsing it again, its lxml tree (left unchanged).
+    """
     syntaxes = [_SYNTAX[e] for e in extractors if e in _SYNTAX]
     if not syntaxes:
         return {}
-    found = extruct.extract(html, base_url=url, syntaxes=syntaxes, uniform=True, errors="ignore")
+    import extruct  # heavy; only specs that use it pay for the import
+
+    found = extruct.extract(page, base_url=url, syntaxes=syntaxes, uniform=True, errors="ignore")
     row: Row = {}
     for syntax in syntaxes:
         entities = found.get(syntax) or []
@@ -249,6 +253,8 @@ def _flatten_opengraph(entities: Iterable[Any]) -> Row:
 
 def article_row(html: str, url: str) -> Row:
     """Main text, title, author, date (and description, site, categories, tags) of an article."""
+    import trafilatura  # heavy; only specs that use it pay for the import
+
     document = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=False, include_tables=False
     )
@@ -271,18 +277,18 @@ def article_row(html: str, url: str) -> Row:
 # -- tables --------------------------------------------------------------------------
 
 
-def table_rows(html: str) -> list[Row]:
+def table_rows(page: str | HtmlElement) -> list[Row]:
     """Every data table on the page as rows keyed by header; ``_table`` and ``_row`` say where."""
-    root = lxml.html.fromstring(html)
+    root = lxml.html.fromstring(page) if isinstance(page, str) else page
     rows: list[Row] = []
     for index, table in enumerate(root.iter("table"), start=1):
-        if any(t is not table for t in table.iter("table")):
-            continue  # a layout table holding other tables
+        if _is_layout(table):
+            continue
         grid = _grid(table)
         header_count = _header_rows(table, grid)
         width = max((len(cells) for cells, _ in grid), default=0)
-        if width < 2 or len(grid) - header_count < 1:
-            continue
+        if header_count == 0 or width < 2 or len(grid) - header_count < 1:
+            continue  # no header cells: layout, not data
         headers = _header_names([r for r, _ in grid[:header_count]], width)
         caption = table.find("caption")
         name = _clean(caption.text_content()) if caption is not None else ""
@@ -293,6 +299,13 @@ def table_rows(html: str) -> list[Row]:
                 row[column] = cell or None
             rows.append(row)
     return rows
+
+
+def _is_layout(table: HtmlElement) -> bool:
+    """Tables that arrange a page rather than hold data: marked so, or holding other tables."""
+    if table.get("role") in ("presentation", "none"):
+        return True
+    return any(t is not table for t in table.iter("table"))
 
 
 def _clean(text: str) -> str:

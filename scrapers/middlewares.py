@@ -84,15 +84,19 @@ class BackoffRetryMiddleware(RetryMiddleware):
 class BrowserPages:
     """Closes Playwright pages on every path and recycles browser contexts by generation."""
 
-    def __init__(self, pages_per_context: int) -> None:
+    def __init__(self, pages_per_context: int, stats: Any = None) -> None:
         self.pages_per_context = max(1, pages_per_context)
+        self.stats = stats
         self.started = 0
         self.contexts: dict[int, Any] = {}  # generation -> playwright BrowserContext seen in use
-        self.closed_contexts = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler.settings.getint("HARVEST_PAGES_PER_CONTEXT", 100))
+        return cls(crawler.settings.getint("HARVEST_PAGES_PER_CONTEXT", 100), crawler.stats)
+
+    def _count(self, key: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(key)
 
     @property
     def generation(self) -> int:
@@ -105,6 +109,7 @@ class BrowserPages:
         request.meta["harvest_generation"] = self.generation
         request.meta["playwright_context"] = f"harvest-{self.generation}"
         self.started += 1
+        self._count("harvest/browser_pages")
 
     async def process_response(
         self, request: Request, response: Response, spider: Any = None
@@ -129,12 +134,13 @@ class BrowserPages:
                 await page.close()
         except Exception as error:  # a crashed page or browser: nothing left to close
             logger.debug("Closing a page failed: %s", error)
+        self._count("harvest/browser_pages_closed")
         for old in [g for g in self.contexts if g < self.generation]:
             if not self.contexts[old].pages:
                 stale = self.contexts.pop(old)
                 try:
                     await stale.close()
-                    self.closed_contexts += 1
+                    self._count("harvest/browser_contexts_closed")
                 except Exception as error:
                     logger.debug("Closing a browser context failed: %s", error)
 

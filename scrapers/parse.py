@@ -49,7 +49,7 @@ def page_rows(response: TextResponse, spec: SourceSpec) -> list[Row]:
     page: Row = {}
     structured = [e for e in spec.extract if e in _STRUCTURED]
     if structured:
-        page.update(structured_row(response.text, response.url, structured))
+        page.update(structured_row(response.selector.root, response.url, structured))
     if "article" in spec.extract:
         page.update(
             {
@@ -70,7 +70,7 @@ def page_rows(response: TextResponse, spec: SourceSpec) -> list[Row]:
                 row.update(field_columns(name, field, select_texts(scope, field), response.url))
             rows.append(row)
     if "tables" in spec.extract:
-        rows.extend({**page, **table} for table in table_rows(response.text))
+        rows.extend({**page, **table} for table in table_rows(response.selector.root))
     if (
         (item is None or item.each is None)
         and "tables" not in spec.extract

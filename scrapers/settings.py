@@ -57,9 +57,11 @@ def crawl_settings(
         "LOG_LEVEL": os.environ.get("HARVEST_SCRAPY_LOG", "WARNING"),
         "CONCURRENT_REQUESTS": polite.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": polite.concurrency,
-        "CONCURRENT_ITEMS": 100,
+        # Items are processed per response with this many workers; Scrapy's 100 costs a
+        # hundred asyncio tasks per page, and a page here holds a few records.
+        "CONCURRENT_ITEMS": 8,
         "DOWNLOAD_DELAY": polite.delay,
-        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_ENABLED": polite.autothrottle,
         "AUTOTHROTTLE_START_DELAY": polite.delay,
         "AUTOTHROTTLE_MAX_DELAY": max(30.0, polite.delay),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(polite.concurrency),
@@ -99,6 +101,7 @@ def _cache(cache_dir: Path, replay: bool) -> dict[str, Any]:
     return {
         "HTTPCACHE_ENABLED": True,
         "HTTPCACHE_DIR": str(cache_dir),
+        "HTTPCACHE_STORAGE": "scrapers.cache.SqliteCacheStorage",
         "HTTPCACHE_ALWAYS_STORE": True,
         "HTTPCACHE_IGNORE_HTTP_CODES": [*RETRY_CODES, 404, 410],
         "HTTPCACHE_POLICY": (
@@ -141,7 +144,7 @@ def _browser(spec: SourceSpec) -> dict[str, Any]:
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": concurrency,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": spec.limits.timeout * 1000,
         "PLAYWRIGHT_ABORT_REQUEST": abort_request,
-        "HARVEST_PAGES_PER_CONTEXT": 100,
+        "HARVEST_PAGES_PER_CONTEXT": int(os.environ.get("HARVEST_PAGES_PER_CONTEXT", "100")),
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "scrapers.middlewares.BackoffRetryMiddleware": 550,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harvest.errors import InvalidInputError
 
-DEFAULT_DEMO_URL = "http://127.0.0.1:8800"
+DEFAULT_DEMO_URL = "http://127.0.0.1:8700"
 """Where ``harvest site serve`` listens by default; ``$HARVEST_DEMO_URL`` overrides it."""
 
 FieldType = Literal["text", "int", "float", "price", "date", "url", "bool", "image", "file"]
@@ -215,6 +215,7 @@ class Politeness(_Model):
     )  # seconds between requests to one site (AutoThrottle's floor)
     concurrency: int = Field(default=8, ge=1, le=256)  # requests in flight at once (per site too)
     robots: bool = True  # obey robots.txt
+    autothrottle: bool = True  # adapt the delay to the site's latency (AutoThrottle)
 
 
 class SourceSpec(_Model):

@@ -15,13 +15,16 @@ and keep the rest.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import (
     DownloadCancelledError,
+    DownloadFailedError,
     DownloadTimeoutError,
     IgnoreRequest,
     ResponseDataLossError,
@@ -31,6 +34,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionDone, ConnectionLost, TimeoutError
 from twisted.python.failure import Failure
 
+from harvest.errors import InvalidInputError
 from scrapers.items import PageRecord
 from scrapers.landing import CrawlError
 from scrapers.parse import follow_links, page_rows
@@ -60,6 +64,12 @@ class SourceSpider(scrapy.Spider):
         self.max_pages = max_pages or spec.limits.max_pages
         self.scheduled: set[str] = set()
         self.error_samples: list[CrawlError] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        return spider
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.spec.start_urls:
@@ -122,13 +132,20 @@ class SourceSpider(scrapy.Spider):
         """Count a request that failed for good; robots.txt and offsite refusals are not errors."""
         request: Request = failure.request  # type: ignore[attr-defined]
         reason, status = error_reason(failure.value)
-        if reason is None:
-            return
+        if reason is not None:
+            self.record_error(request.url, reason, status)
+
+    def on_dropped(self, request: Request, spider: Any = None) -> None:
+        """A redirect back to a page already fetched is a redirect loop; other drops are duplicates."""
+        if request.meta.get("redirect_urls"):
+            self.record_error(request.meta["redirect_urls"][0], "redirect loop", None)
+
+    def record_error(self, url: str, reason: str, status: int | None) -> None:
         stats = self.crawler.stats
         stats.inc_value("harvest/errors")
         stats.inc_value(f"harvest/errors/{reason}")
         if len(self.error_samples) < ERROR_SAMPLES:
-            self.error_samples.append(CrawlError(url=request.url, reason=reason, status=status))
+            self.error_samples.append(CrawlError(url=url, reason=reason, status=status))
 
 
 def error_reason(error: BaseException | None) -> tuple[str | None, int | None]:
@@ -144,6 +161,24 @@ def error_reason(error: BaseException | None) -> tuple[str | None, int | None]:
         return "truncated body", None
     if isinstance(error, DownloadCancelledError):
         return "too large", None
-    if isinstance(error, ConnectionLost | ConnectionDone):
+    if isinstance(error, ConnectionLost | ConnectionDone | DownloadFailedError):
         return "connection dropped", None
     return type(error).__name__ if error is not None else "unknown", None
+
+
+def spider_class(spec: SourceSpec) -> type:
+    """The spider that runs ``spec``: ``SourceSpider`` or the subclass its ``spider`` key names."""
+    if spec.spider is None:
+        return SourceSpider
+    module_name, class_name = spec.spider.split(":")
+    try:
+        found = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise InvalidInputError(
+            f"Source spec {spec.name}: `spider` names {spec.spider}, which cannot be imported ({error})."
+        ) from None
+    if not (isinstance(found, type) and issubclass(found, SourceSpider)):
+        raise InvalidInputError(
+            f"Source spec {spec.name}: `spider` {spec.spider} must be a subclass of scrapers.spider.SourceSpider."
+        )
+    return found

@@ -14,7 +14,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
-import dateparser
 from parsel import Selector, SelectorList
 from price_parser import Price
 from scrapy.http import TextResponse
@@ -173,6 +172,8 @@ def parse_date(text: str) -> date | None:
         return datetime.fromisoformat(cleaned.replace("Z", "+00:00")).date()
     except ValueError:
         pass
+    import dateparser  # heavy; ISO dates never need it
+
     parsed = dateparser.parse(
         cleaned, settings={"PREFER_DAY_OF_MONTH": "first", "STRICT_PARSING": False}
     )

@@ -184,7 +184,7 @@ def _describe(source: SourceFile) -> dict[str, Any]:
         return {
             "name": source.name,
             "title": spec.title,
-            "render": spec.render,
+            "render": _render(spec),
             "schedule": spec.schedule or "",
             "origin": source.origin,
             "path": str(source.path),
@@ -200,6 +200,11 @@ def _describe(source: SourceFile) -> dict[str, Any]:
             "path": str(source.path),
             "error": str(error),
         }
+
+
+def _render(spec: SourceSpec) -> str:
+    kinds = {spec.render, *(rule.render for rule in spec.follow if rule.render)}
+    return ", ".join(k for k in ("http", "browser") if k in kinds)
 
 
 def _spec_text(spec: SourceSpec) -> str:

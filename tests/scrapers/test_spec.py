@@ -42,7 +42,7 @@ key: [sku, _url]
 schedule: "0 6 * * *"
 politeness: {delay: 0.1, concurrency: 4, robots: false}
 cache: false
-spider: tests.scrapers.test_crawl:CountingSpider
+spider: tests.scrapers.spiders:CountingSpider
 """
 
 
@@ -80,7 +80,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         4,
         False,
     )
-    assert spec.cache is False and spec.spider == "tests.scrapers.test_crawl:CountingSpider"
+    assert spec.cache is False and spec.spider == "tests.scrapers.spiders:CountingSpider"
     assert "price_currency" in spec.columns() and "_content_hash" in spec.columns()
 
 

@@ -1,21 +1,17 @@
-"""The landing folder: items written by the child become a table typed by the spec."""
+"""The table a crawl commits: the landing folder's items, typed by the spec, sorted by key."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
-from scrapers.landing import (
-    CrawlError,
-    CrawlStats,
-    ItemWriter,
-    build_table,
-    read_items,
-    read_json,
-    write_json,
-)
+from scrapers.landing import CrawlError, CrawlStats, ItemWriter, read_json, write_json
+from scrapers.spec import SourceSpec
+from scrapers.table import landed_table
 from tests.scrapers.conftest import make_spec
 
 PROVENANCE = {
@@ -27,7 +23,16 @@ PROVENANCE = {
 }
 
 
-def test_items_round_trip_with_types_and_a_cut_line(tmp_path: Path) -> None:
+def landed(folder: Path, spec: SourceSpec, *rows: Mapping[str, Any]) -> pa.Table:
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = ItemWriter(folder)
+    for row in rows:
+        writer.write({**row, **PROVENANCE})
+    writer.close()
+    return landed_table(folder, spec)
+
+
+def test_items_become_a_typed_table_sorted_by_key(tmp_path: Path) -> None:
     spec = make_spec(
         extract=["jsonld"],
         item={
@@ -40,8 +45,9 @@ def test_items_round_trip_with_types_and_a_cut_line(tmp_path: Path) -> None:
             }
         },
     )
-    writer = ItemWriter(tmp_path)
-    writer.write(
+    table = landed(
+        tmp_path,
+        spec,
         {
             "price": 9.5,
             "price_currency": "EUR",
@@ -51,24 +57,9 @@ def test_items_round_trip_with_types_and_a_cut_line(tmp_path: Path) -> None:
             "ok": True,
             "sku": "S2",
             "_url": "https://x/2",
-            **PROVENANCE,
-        }
+        },
+        {"price": None, "on": None, "tags": [], "n": None, "ok": False, "_url": "https://x/1"},
     )
-    writer.write(
-        {
-            "price": None,
-            "on": None,
-            "tags": [],
-            "n": None,
-            "ok": False,
-            "_url": "https://x/1",
-            **PROVENANCE,
-        }
-    )
-    writer.close()
-    with (tmp_path / "items.jsonl").open("a") as items:
-        items.write('{"price": 1.0, "_url": "https://x/3"')  # a line cut short by a killed writer
-    table = build_table(read_items(tmp_path), spec)
     assert table.num_rows == 2
     assert table.column_names[:7] == ["price", "price_currency", "on", "tags", "n", "ok", "name"]
     assert table.column_names[-6:] == [
@@ -87,7 +78,7 @@ def test_items_round_trip_with_types_and_a_cut_line(tmp_path: Path) -> None:
     assert schema.field("ok").type == pa.bool_() and schema.field("review_count").type == pa.int64()
     assert schema.field("_fetched_at").type == pa.timestamp("us", tz="UTC")
     rows = table.to_pylist()
-    assert [r["_url"] for r in rows] == ["https://x/1", "https://x/2"]  # sorted by key
+    assert [r["_url"] for r in rows] == ["https://x/1", "https://x/2"]
     assert (
         rows[1]["on"] == date(2024, 3, 5)
         and rows[1]["tags"] == ["a", "b"]
@@ -98,33 +89,27 @@ def test_items_round_trip_with_types_and_a_cut_line(tmp_path: Path) -> None:
 
 def test_schema_is_stable_when_a_crawl_sees_no_values(tmp_path: Path) -> None:
     spec = make_spec(extract=["article"], item={"fields": {"price": {"css": "p", "type": "price"}}})
-    empty = build_table([{"_url": "https://x/1", **PROVENANCE}], spec)
-    full = build_table(
-        [
-            {
-                "price": 2.0,
-                "price_currency": "USD",
-                "title": "T",
-                "_url": "https://x/1",
-                **PROVENANCE,
-            }
-        ],
+    empty = landed(tmp_path / "a", spec, {"_url": "https://x/1"})
+    full = landed(
+        tmp_path / "b",
         spec,
+        {"price": 2.0, "price_currency": "USD", "title": "T", "_url": "https://x/1"},
     )
     assert empty.schema == full.schema
+    assert landed_table(tmp_path / "nothing", spec).schema == full.schema
 
 
 def test_table_headers_become_text_columns(tmp_path: Path) -> None:
     spec = make_spec(extract=["tables"], key=["_url", "_table", "_row"])
-    table = build_table(
-        [
-            {"_table": "t", "_row": 2, "2023 / H1": "1,200", "_url": "u", **PROVENANCE},
-            {"_table": "t", "_row": 1, "Region": "North", "_url": "u", **PROVENANCE},
-        ],
+    table = landed(
+        tmp_path,
         spec,
+        {"_table": "t", "_row": 2, "2023 / H1": "1,200", "_url": "u"},
+        {"_table": "t", "_row": 1, "Region": "North", "_url": "u"},
     )
     assert table.column("_row").to_pylist() == [1, 2]
     assert table.schema.field("2023 / H1").type == pa.string() and "Region" in table.column_names
+    assert table.column_names.index("Region") < table.column_names.index("_url")
 
 
 def test_stats_round_trip(tmp_path: Path) -> None:
