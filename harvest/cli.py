@@ -41,10 +41,11 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo
+    from harvest.commands import catalog, demo, quality
 
     catalog.register(app)
     demo.register(app)
+    quality.register(app)
 
 
 _register()

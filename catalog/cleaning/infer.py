@@ -26,7 +26,7 @@ from catalog.cleaning.parsers import (
     parse_urls,
 )
 from catalog.cleaning.spec import CleanSpec, ColumnSpec, DedupSpec, NearDupSpec, RuleSpec
-from catalog.cleaning.values import as_text, blank_to_null, one_array
+from catalog.cleaning.values import as_text, one_array, typed_input
 
 SAMPLE = 1000
 _STRICT = 0.95
@@ -37,6 +37,11 @@ _URL_NAME = re.compile(r"url|link|href|image|img|src|photo|picture", re.IGNORECA
 _URL_SHAPE = r"^(https?://|/|\./|\.\./)\S*$"
 _DATE_NAME = re.compile(r"date|time|published|updated|created|_at$", re.IGNORECASE)
 _LANGUAGE_CHARS = 80
+_IDENTIFIER_NAME = re.compile(
+    r"(^|_)(id|sku|gtin\d*|ean\d*|isbn\d*|upc|mpn|code|zip|postcode|postal_code|phone)$",
+    re.IGNORECASE,
+)
+_LONG_TEXT = 64  # a median this long is prose: no parser is tried
 _NEAR_DUP_CHARS = 200
 _CURRENCY_NAMES = ("currency", "pricecurrency", "price_currency", "currency_code")
 
@@ -64,10 +69,14 @@ def infer_type(name: str, column: pa.Array | pa.ChunkedArray) -> str:
         return "date"
     if pa.types.is_nested(kind):
         return "keep"
-    strings = pc.drop_null(blank_to_null(as_text(array)[0]))
+    strings = pc.drop_null(typed_input(as_text(array)[0]))
     sample = pc.unique(strings)[:SAMPLE]
     if len(sample) == 0:
         return "text"
+    if pc.approximate_median(pc.utf8_length(sample)).as_py() > _LONG_TEXT:
+        return "text"
+    if _IDENTIFIER_NAME.search(name) or _matches(sample, r"^0\d+$") > 0:
+        return "category"  # identifiers: digits, but not numbers (leading zeros matter)
     words = pc.sum(pc.invert(pc.match_substring_regex(sample, r"^[+-]?[\d.,\s]+$"))).as_py()
     if words and _share(parse_booleans(sample).values, sample) >= _STRICT:
         return "boolean"
@@ -76,7 +85,7 @@ def infer_type(name: str, column: pa.Array | pa.ChunkedArray) -> str:
     priced = _share(parse_prices(sample).amount, sample)
     if priced >= _LOOSE and (_PRICE_NAME.search(name) or _matches(sample, _CURRENCY_MARK) >= 0.5):
         return "price"
-    dated = _share(parse_dates(sample).values, sample)
+    dated = _share(parse_dates(sample, languages=None).values, sample)
     if dated >= _LOOSE and (_DATE_NAME.search(name) or _matches(sample, r"[-/.,: ]") >= _LOOSE):
         return "date"
     urls = _matches(sample, _URL_SHAPE)
