@@ -163,6 +163,7 @@ _NAMED_FORMATS = (
 )
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{2}|\d{4})(\s.*)?$")
 _MAX_DATE_CHARS = 64
+_MAX_TYPED_CHARS = 128  # longer text is no price or yes/no: not worth a per-value parser
 # dateparser tries every language it knows unless told; these cover the usual shops and
 # magazines and keep the fallback to milliseconds a value.
 DATE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
@@ -297,6 +298,8 @@ def _prices(distinct: pa.Array, mark: str) -> pa.Array:
         elif is_match:
             amounts.append(number)
             currencies.append(None)
+        elif len(text) > _MAX_TYPED_CHARS:
+            amount, code = None, None
         else:
             amount, code = _price_fallback(text)
             amounts.append(amount)
@@ -460,6 +463,8 @@ def parse_dates(
 
 def boolean_of(text: str) -> bool | None:
     """True/False for yes/no, stock and schema.org availability words; None when unknown."""
+    if len(text) > _MAX_TYPED_CHARS:
+        return None
     word = _SCHEMA_ORG.sub("", text.strip()).strip().lower()
     if word in _TRUE:
         return True
