@@ -41,10 +41,11 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo, quality
+    from harvest.commands import catalog, demo, quality, site
 
     catalog.register(app)
     demo.register(app)
+    site.register(app)
     quality.register(app)
 
 
