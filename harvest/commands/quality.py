@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from catalog import Catalog
-from catalog.cleaning import CleanResult, QualityReport, clean, from_json, to_json
-from catalog.cleaning.profile import ColumnProfile, profile_table
 from catalog.records import DatasetRef
 from harvest import output
 from harvest.errors import HarvestError, NotFoundError
+
+if TYPE_CHECKING:  # the cleaning package is imported when a command runs: startup stays quick
+    from catalog.cleaning import CleanResult, QualityReport
+    from catalog.cleaning.profile import ColumnProfile
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -41,6 +43,8 @@ def clean_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Clean raw.SOURCE into clean.SOURCE with a quality report; exits 1 if an error rule fails."""
+    from catalog.cleaning import clean, to_json
+
     catalog = Catalog.open(ctx.obj)
     if as_json:
         result = clean(catalog, source, spec)
@@ -144,6 +148,9 @@ def quality_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the quality report of a version (a profile computed now for versions without one)."""
+    from catalog.cleaning import from_json
+    from catalog.cleaning.profile import profile_table
+
     catalog = Catalog.open(ctx.obj)
     version = catalog.version(_resolve(catalog, name))
     stored = catalog.report(version.ref)
