@@ -41,7 +41,7 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo, orchestration, scrape, site
+    from harvest.commands import catalog, demo, orchestration, quality, scrape, site
 
     catalog.register(app)
     demo.register(app)
@@ -49,6 +49,7 @@ def _register() -> None:
     scrape.register(app)
     orchestration.register(app)
     __import__("harvest.commands.training", fromlist=["register"]).register(app)
+    quality.register(app)
 
 
 _register()

@@ -6,7 +6,8 @@ A column's type is read from a sample of its distinct values: Arrow types are ke
 words, schema.org availability), numbers, prices (a currency sign or code, or a name
 like ``price``), dates, URLs (or a name like ``url``/``image`` with no spaces), and is
 otherwise text. A type is taken when at least 90% of the sample parses (95% for
-booleans and numbers). Provenance columns (``_url``, ``_run_id`` ...) are kept as they are,
+booleans and numbers, 60% for prices in a column named like ``price``, where "Price on
+request" is common). Provenance columns (``_url``, ``_run_id`` ...) are kept as they are,
 except ``_fetched_at``, read as a timestamp.
 """
 
@@ -26,17 +27,23 @@ from catalog.cleaning.parsers import (
     parse_urls,
 )
 from catalog.cleaning.spec import CleanSpec, ColumnSpec, DedupSpec, NearDupSpec, RuleSpec
-from catalog.cleaning.values import as_text, blank_to_null, one_array
+from catalog.cleaning.values import as_text, one_array, typed_input
 
 SAMPLE = 1000
 _STRICT = 0.95
 _LOOSE = 0.9
+_NAMED_PRICE = 0.6  # a column called price may say "Price on request" now and then
 _CURRENCY_MARK = r"[$€£¥₹₩₽]|\b(USD|EUR|GBP|JPY|CHF|CAD|AUD|SEK|NOK|DKK|PLN|INR)\b"
 _PRICE_NAME = re.compile(r"price|cost|amount|fee", re.IGNORECASE)
 _URL_NAME = re.compile(r"url|link|href|image|img|src|photo|picture", re.IGNORECASE)
 _URL_SHAPE = r"^(https?://|/|\./|\.\./)\S*$"
 _DATE_NAME = re.compile(r"date|time|published|updated|created|_at$", re.IGNORECASE)
 _LANGUAGE_CHARS = 80
+_IDENTIFIER_NAME = re.compile(
+    r"(^|_)(id|sku|gtin\d*|ean\d*|isbn\d*|upc|mpn|code|zip|postcode|postal_code|phone)$",
+    re.IGNORECASE,
+)
+_LONG_TEXT = 64  # more than 10% of values this long: prose, no parser is tried
 _NEAR_DUP_CHARS = 200
 _CURRENCY_NAMES = ("currency", "pricecurrency", "price_currency", "currency_code")
 
@@ -64,19 +71,27 @@ def infer_type(name: str, column: pa.Array | pa.ChunkedArray) -> str:
         return "date"
     if pa.types.is_nested(kind):
         return "keep"
-    strings = pc.drop_null(blank_to_null(as_text(array)[0]))
+    strings = pc.drop_null(typed_input(as_text(array)[0]))
     sample = pc.unique(strings)[:SAMPLE]
     if len(sample) == 0:
         return "text"
+    long_values = pc.sum(pc.greater(pc.utf8_length(sample), _LONG_TEXT)).as_py() or 0
+    if long_values > len(sample) * (1 - _LOOSE):
+        return "text"
+    if _IDENTIFIER_NAME.search(name) or _matches(sample, r"^0\d+$") > 0:
+        return "category"  # identifiers: digits, but not numbers (leading zeros matter)
     words = pc.sum(pc.invert(pc.match_substring_regex(sample, r"^[+-]?[\d.,\s]+$"))).as_py()
     if words and _share(parse_booleans(sample).values, sample) >= _STRICT:
         return "boolean"
     if _share(parse_numbers(sample).values, sample) >= _STRICT:
         return "number"
     priced = _share(parse_prices(sample).amount, sample)
-    if priced >= _LOOSE and (_PRICE_NAME.search(name) or _matches(sample, _CURRENCY_MARK) >= 0.5):
+    named = _PRICE_NAME.search(name) is not None
+    if (named and priced >= _NAMED_PRICE) or (
+        priced >= _LOOSE and _matches(sample, _CURRENCY_MARK) >= 0.5
+    ):
         return "price"
-    dated = _share(parse_dates(sample).values, sample)
+    dated = _share(parse_dates(sample, languages=None).values, sample)
     if dated >= _LOOSE and (_DATE_NAME.search(name) or _matches(sample, r"[-/.,: ]") >= _LOOSE):
         return "date"
     urls = _matches(sample, _URL_SHAPE)

@@ -47,7 +47,7 @@ _MIX = np.array(
     dtype=np.uint64,
 )
 _EMPTY = np.uint32(0xFFFFFFFF)
-_CHUNK_SHINGLES = 1 << 14
+_CHUNK_SHINGLES = 1 << 15
 _MAX_BUCKET_STRIDE = 16
 
 
@@ -165,28 +165,25 @@ def signatures(
     counts = np.diff(starts)
     a, b = _permutations(num_perm, seed)
     sig = np.full((n, num_perm), _EMPTY, dtype=np.uint32)
-    jobs, first = [], 0
-    while first < n:
-        last = int(np.searchsorted(starts, starts[first] + _CHUNK_SHINGLES, side="right")) - 1
-        last = min(max(last, first + 1), n)
-        jobs.append((first, last))
-        first = last
+    total = len(shingles)
+    ranges = [(lo, min(lo + _CHUNK_SHINGLES, total)) for lo in range(0, total, _CHUNK_SHINGLES)]
 
-    def fill(job: tuple[int, int]) -> None:
-        lo, hi = job
-        begin, end = starts[lo], starts[hi]
-        if end == begin:
-            return
+    def part(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Minimum per text over the shingles in [begin, end) (a long text spans chunks)."""
+        begin, end = bounds
+        first = int(np.searchsorted(starts, begin, side="right")) - 1
+        last = int(np.searchsorted(starts, end, side="left"))
+        texts_here = np.arange(first, last)
+        low = np.maximum(starts[texts_here], begin)
+        high = np.minimum(starts[texts_here + 1], end)
+        texts_here, low = texts_here[high > low], low[high > low]
         values = np.multiply(shingles[begin:end, None], a[None, :])
         values += b
-        present = counts[lo:hi] > 0
-        sig[np.arange(lo, hi)[present]] = np.minimum.reduceat(
-            values, starts[lo:hi][present] - begin, axis=0
-        )
+        return texts_here, np.minimum.reduceat(values, low - begin, axis=0)
 
-    workers = min(len(jobs), os.cpu_count() or 1) or 1
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(fill, jobs))
+    with ThreadPoolExecutor(min(len(ranges), os.cpu_count() or 1) or 1) as pool:
+        for rows, mins in pool.map(part, ranges):  # in order, combined here: no races
+            sig[rows] = np.minimum(sig[rows], mins)
     return sig, counts > 0
 
 

@@ -3,7 +3,10 @@
 For each numeric column ``z = 0.6745 * (x - median) / MAD`` (median absolute deviation);
 ``|z| > threshold`` (3.5 by default) flags the row. When more than half the values are
 equal the MAD is 0 and the mean absolute deviation (times 1.2533, its ratio to the standard
-deviation for normal data) is used instead; a constant column has no outliers.
+deviation for normal data) is used instead; a constant column has no outliers. A column
+whose values are all positive (prices, counts, sizes: things that grow by multiplying) is
+scored on ``log(x)``: a shop's prices spread by ratios, so a €0.01 price stands out among
+€10 to €2,000 ones while a €2,000 camera does not.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ def robust_z(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     values = pc.cast(one_array(column), pa.float64()).to_numpy(zero_copy_only=False)
     values = np.asarray(values, dtype=np.float64)
     known = values[~np.isnan(values)]
+    if len(known) and known.min() > 0:
+        values, known = np.log(values), np.log(known)
     z = np.full(len(values), np.nan)
     if len(known) < 3:
         return z

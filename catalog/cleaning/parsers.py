@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from price_parser import Price
 
-from catalog.cleaning.values import TEXT, as_text, blank_to_null, failures, map_distinct, one_array
+from catalog.cleaning.values import TEXT, as_text, failures, map_distinct, one_array, typed_input
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -163,6 +163,10 @@ _NAMED_FORMATS = (
 )
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{2}|\d{4})(\s.*)?$")
 _MAX_DATE_CHARS = 64
+_MAX_TYPED_CHARS = 128  # longer text is no price or yes/no: not worth a per-value parser
+# dateparser tries every language it knows unless told; these cover the usual shops and
+# magazines and keep the fallback to milliseconds a value.
+DATE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 _URL_SCHEME = r"^[a-zA-Z][a-zA-Z0-9+.-]*:"
 _WEB_SCHEME = r"(?i)^https?://[^\s/?#]+"
 
@@ -224,7 +228,7 @@ def parse_numbers(column: pa.Array | pa.ChunkedArray, decimal: str | None = None
     array = one_array(column)
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
         return Parsed(pc.cast(array, pa.float64()))
-    strings = blank_to_null(as_text(array)[0])
+    strings = typed_input(as_text(array)[0])
     mark = decimal_mark(strings, decimal)
     values = map_distinct(strings, lambda distinct: _numbers(distinct, mark))
     return Parsed(values, *failures(strings, values))
@@ -237,7 +241,7 @@ def parse_integers(column: pa.Array | pa.ChunkedArray, decimal: str | None = Non
     in_range = pc.less(pc.abs(numbers.values), 2.0**62)
     ok = pc.fill_null(pc.and_(whole, in_range), False)
     values = pc.cast(pc.if_else(ok, numbers.values, pa.scalar(None, pa.float64())), pa.int64())
-    text = blank_to_null(as_text(one_array(column))[0])
+    text = typed_input(as_text(one_array(column))[0])
     return Parsed(values, *failures(text, values))
 
 
@@ -294,6 +298,8 @@ def _prices(distinct: pa.Array, mark: str) -> pa.Array:
         elif is_match:
             amounts.append(number)
             currencies.append(None)
+        elif len(text) > _MAX_TYPED_CHARS:
+            amount, code = None, None
         else:
             amount, code = _price_fallback(text)
             amounts.append(amount)
@@ -320,7 +326,7 @@ def parse_prices(
         amount = pc.cast(array, pa.float64())
         currency = pa.nulls(len(array), pa.string())
     else:
-        strings = blank_to_null(as_text(array)[0])
+        strings = typed_input(as_text(array)[0])
         numbers = pc.struct_field(pc.extract_regex(strings, _PRICE), "num")
         mark = decimal_mark(pc.drop_null(numbers), decimal)
         parsed = map_distinct(strings, lambda distinct: _prices(distinct, mark))
@@ -330,7 +336,7 @@ def parse_prices(
         if isinstance(default_currency, str):
             fallback: pa.Array | pa.Scalar = pa.scalar(currency_code(default_currency), pa.string())
         else:
-            codes = blank_to_null(as_text(default_currency)[0])
+            codes = typed_input(as_text(default_currency)[0])
             fallback = map_distinct(
                 codes, lambda d: pa.array([currency_code(v) for v in d.to_pylist()], pa.string())
             )
@@ -384,7 +390,9 @@ def day_first(strings: pa.Array, dayfirst: bool | None) -> bool:
     return days > months
 
 
-def _dateparser_one(text: str, dayfirst: bool, timezone: str) -> datetime | None:
+def _dateparser_one(
+    text: str, dayfirst: bool, timezone: str, languages: tuple[str, ...]
+) -> datetime | None:
     import dateparser  # imported here: loading its language data takes a second
 
     if len(text) > _MAX_DATE_CHARS or not any(ch.isdigit() for ch in text):
@@ -398,12 +406,14 @@ def _dateparser_one(text: str, dayfirst: bool, timezone: str) -> datetime | None
         "REQUIRE_PARTS": ["day", "month", "year"],
     }
     try:
-        return dateparser.parse(text, settings=settings)  # type: ignore[arg-type]
+        return dateparser.parse(text, settings=settings, languages=list(languages))  # type: ignore[arg-type]
     except (ValueError, OverflowError, TypeError):
         return None
 
 
-def _dates(distinct: pa.Array, dayfirst: bool, timezone: str) -> pa.Array:
+def _dates(
+    distinct: pa.Array, dayfirst: bool, timezone: str, languages: tuple[str, ...] | None
+) -> pa.Array:
     texts = pd.Series(distinct.to_pylist(), dtype=object)
     result = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us, UTC]")
     todo = texts.notna() & (texts.str.len() <= _MAX_DATE_CHARS)
@@ -417,17 +427,23 @@ def _dates(distinct: pa.Array, dayfirst: bool, timezone: str) -> pa.Array:
             break
         found = _try_format(texts[remaining], fmt, timezone)
         result[found.index[found.notna()]] = found[found.notna()]
-    for index in texts.index[todo & result.isna()]:
-        fallback = _dateparser_one(str(texts[index]), dayfirst, timezone)
+    for index in texts.index[todo & result.isna()] if languages else ():
+        fallback = _dateparser_one(str(texts[index]), dayfirst, timezone, languages or ())
         if fallback is not None:
             result[index] = pd.Timestamp(fallback).tz_convert("UTC")
     return pa.Array.from_pandas(result, type=TIMESTAMP)
 
 
 def parse_dates(
-    column: pa.Array | pa.ChunkedArray, *, dayfirst: bool | None = None, timezone: str = "UTC"
+    column: pa.Array | pa.ChunkedArray,
+    *,
+    dayfirst: bool | None = None,
+    timezone: str = "UTC",
+    languages: tuple[str, ...] | None = DATE_LANGUAGES,
 ) -> Parsed:
-    """Dates and times in the common formats as UTC timestamps; naive ones are in ``timezone``."""
+    """Dates and times in the common formats as UTC timestamps; naive ones are in ``timezone``.
+    What the vectorised formats miss goes to ``dateparser`` in ``languages`` (None: no
+    fallback). Relative dates ("yesterday") are not read: they depend on the fetch time."""
     array = one_array(column)
     if pa.types.is_timestamp(array.type):
         if array.type.tz is None:
@@ -436,9 +452,9 @@ def parse_dates(
         return Parsed(pc.cast(array, TIMESTAMP))
     if pa.types.is_date(array.type):
         return Parsed(pc.cast(pc.cast(array, pa.timestamp("us")), TIMESTAMP))
-    strings = blank_to_null(as_text(array)[0])
+    strings = typed_input(as_text(array)[0])
     first = day_first(pc.unique(strings), dayfirst)
-    values = map_distinct(strings, lambda distinct: _dates(distinct, first, timezone))
+    values = map_distinct(strings, lambda distinct: _dates(distinct, first, timezone, languages))
     return Parsed(values, *failures(strings, values))
 
 
@@ -447,6 +463,8 @@ def parse_dates(
 
 def boolean_of(text: str) -> bool | None:
     """True/False for yes/no, stock and schema.org availability words; None when unknown."""
+    if len(text) > _MAX_TYPED_CHARS:
+        return None
     word = _SCHEMA_ORG.sub("", text.strip()).strip().lower()
     if word in _TRUE:
         return True
@@ -464,7 +482,7 @@ def parse_booleans(column: pa.Array | pa.ChunkedArray) -> Parsed:
     array = one_array(column)
     if pa.types.is_boolean(array.type):
         return Parsed(array)
-    strings = blank_to_null(as_text(array)[0])
+    strings = typed_input(as_text(array)[0])
     values = map_distinct(
         strings,
         lambda d: pa.array([boolean_of(v) if v else None for v in d.to_pylist()], pa.bool_()),
@@ -490,7 +508,7 @@ def parse_urls(
     """Absolute http(s) URLs; relative ones are joined to ``base`` (a column such as ``_url``
     or one URL). Other schemes (``javascript:``, ``data:``) and relative URLs without a base
     count as unparseable."""
-    strings = blank_to_null(as_text(one_array(column))[0])
+    strings = typed_input(as_text(one_array(column))[0])
     strings = pc.replace_substring_regex(strings, r"[\s]", "")
     absolute = _mask(strings, _WEB_SCHEME)
     other_scheme = pc.and_(_mask(strings, _URL_SCHEME), pc.invert(absolute))

@@ -21,6 +21,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from catalog.cleaning.parsers import DATE_LANGUAGES
 from harvest.errors import InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
 
@@ -62,6 +63,7 @@ class ColumnSpec:
     decimal: str | None = None  # number/price: "." or ","; None: from the column
     dayfirst: bool | None = None  # date: 03/04 is 3 April; None: from the column
     timezone: str = "UTC"  # date: the zone of dates written without one
+    languages: tuple[str, ...] = DATE_LANGUAGES  # date: what dateparser may read
     base: str | None = None  # url: a base URL or a column of page URLs (default _url)
     outliers: bool = False  # number/price/integer: flag with robust z-scores
 
@@ -178,6 +180,7 @@ class ColumnFile(_Model):
     decimal: Literal[".", ","] | None = None
     dayfirst: bool | None = None
     timezone: str = "UTC"
+    languages: list[str] = list(DATE_LANGUAGES)
     base: str | None = None
     outliers: bool = False
 
@@ -310,6 +313,7 @@ def _rule(rule: RuleFile) -> RuleSpec:
 
 def _column(name: str, column: ColumnFile) -> ColumnSpec:
     values = column.model_dump(exclude={"required"})
+    values["languages"] = tuple(column.languages)
     if column.required:
         values["missing"] = "drop"
     return ColumnSpec(name=name, **values)
@@ -360,7 +364,11 @@ def load_spec(path: Path, source: str | None = None) -> CleanSpec:
         raise InvalidInputError(
             f"The cleaning spec {path} is not valid YAML ({str(error).splitlines()[0]}); fix the file."
         ) from error
-    return parse_spec(data, source=name, where=str(path))
+    bundled = bundled_specs()
+    where = (
+        f"scrapers/sources/{path.name}" if path.parent.resolve() == bundled.resolve() else str(path)
+    )
+    return parse_spec(data, source=name, where=where)
 
 
 def bundled_specs() -> Path:

@@ -21,7 +21,12 @@ import pyarrow.compute as pc
 from catalog.cleaning.values import TEXT, as_text, blank_to_null, map_distinct, one_array
 
 _LOOKS_LIKE_HTML = r"<\s*[a-zA-Z!/?]|&(#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});"
-_CONTROL = r"[\x{0000}-\x{0008}\x{000B}\x{000C}\x{000E}-\x{001F}\x{007F}]"
+# Control characters, zero-width spaces, soft hyphens, byte-order marks and bidi overrides
+# (invisible, and used to spoof text); zero-width (non-)joiners stay: some scripts need them.
+_CONTROL = (
+    r"[\x{0000}-\x{0008}\x{000B}\x{000C}\x{000E}-\x{001F}\x{007F}\x{00AD}\x{200B}"
+    r"\x{200E}\x{200F}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{FEFF}]"
+)
 _LANGUAGE_CHARS = 600
 _MIN_LANGUAGE_CHARS = 20
 _MIN_LANGUAGE_CONFIDENCE = 0.5

@@ -33,7 +33,7 @@ from catalog.cleaning.profile import TopValue
 from catalog.cleaning.report import MAX_LISTED, ColumnOutcome, DuplicateReport, RemovedRow, Timing
 from catalog.cleaning.spec import CleanSpec, ColumnSpec
 from catalog.cleaning.text import detect_languages, normalize_text
-from catalog.cleaning.values import TEXT, as_text, blank_to_null, one_array
+from catalog.cleaning.values import TEXT, as_text, one_array, typed_input
 from harvest.errors import InvalidInputError
 
 OUTLIER_COLUMN = "_outlier"
@@ -129,7 +129,7 @@ def clean_column(spec: ColumnSpec, table: pa.Table) -> _Column:
             as_text(raw)[0] if pa.types.is_null(raw.type) or pa.types.is_binary(raw.type) else raw
         )
         return _Column(((spec.output, kept),), outcome)
-    given = int(pc.sum(pc.is_valid(blank_to_null(as_text(raw)[0]))).as_py() or 0)
+    given = int(pc.sum(pc.is_valid(typed_input(as_text(raw)[0]))).as_py() or 0)
     if spec.type == "price":
         default: pa.Array | str | None = spec.currency
         if spec.currency_column and spec.currency_column in table.column_names:
@@ -145,7 +145,9 @@ def clean_column(spec: ColumnSpec, table: pa.Table) -> _Column:
     elif spec.type == "integer":
         parsed = parse_integers(raw, spec.decimal)
     elif spec.type == "date":
-        parsed = parse_dates(raw, dayfirst=spec.dayfirst, timezone=spec.timezone)
+        parsed = parse_dates(
+            raw, dayfirst=spec.dayfirst, timezone=spec.timezone, languages=spec.languages
+        )
     elif spec.type == "boolean":
         parsed = parse_booleans(raw)
     else:

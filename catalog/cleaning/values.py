@@ -53,10 +53,20 @@ def as_text(column: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, int]:
     return pc.cast(array, TEXT), 0
 
 
-def blank_to_null(strings: pa.Array) -> pa.Array:
-    """Strings trimmed of whitespace, with empty ones as null."""
+# Written in a typed column, these mean "no value" (a dash in an empty table cell, "n/a").
+NULL_TOKENS = ("", "-", "–", "—", "n/a", "N/A", "na", "NA", "null", "NULL", "none", "None", "?")
+
+
+def blank_to_null(strings: pa.Array, tokens: tuple[str, ...] = ("",)) -> pa.Array:
+    """Strings trimmed of whitespace, with empty ones (or any of ``tokens``) as null."""
     trimmed = pc.utf8_trim_whitespace(strings)
-    return pc.if_else(pc.equal(pc.utf8_length(trimmed), 0), pa.scalar(None, strings.type), trimmed)
+    empty = pc.is_in(trimmed, value_set=pa.array(tokens, trimmed.type))
+    return pc.if_else(empty, pa.scalar(None, strings.type), trimmed)
+
+
+def typed_input(strings: pa.Array) -> pa.Array:
+    """What a typed parser reads: trimmed text, with empty values and null tokens as null."""
+    return blank_to_null(strings, NULL_TOKENS)
 
 
 def map_distinct(strings: pa.Array, parse: Callable[[pa.Array], pa.Array]) -> pa.Array:
