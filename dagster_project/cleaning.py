@@ -24,7 +24,7 @@ from dagster import (
     asset,
 )
 
-from catalog.cleaning import CleanResult, CleanSpec, QualityReport, clean
+from catalog.cleaning import CleanResult, CleanSpec, QualityReport, clean, find_spec, load_spec
 from catalog.cleaning.rules import RuleResult
 from dagster_project.common import (
     asset_name,
@@ -35,6 +35,7 @@ from dagster_project.common import (
 )
 from dagster_project.metadata import Metadata, version_metadata
 from dagster_project.resources import CatalogResource
+from harvest.workspace import Workspace
 
 GROUP = "cleaning"
 INFERRED_CHECK = "quality_rules"
@@ -58,6 +59,15 @@ class Cleaning:
     @property
     def raw_key(self) -> AssetKey:
         return AssetKey(f"raw_{self.source}")
+
+
+def cleanings_of(workspace: Workspace, sources: Sequence[str]) -> list[Cleaning]:
+    """The cleaning of each source: its ``<source>.clean.yaml``, or one inferred at run time."""
+    cleanings = []
+    for source in sources:
+        path = find_spec(workspace, source)
+        cleanings.append(Cleaning(source, load_spec(path, source) if path else None))
+    return cleanings
 
 
 def check_names(spec: CleanSpec) -> list[str]:

@@ -57,7 +57,6 @@ def data_version(version: Version) -> DataVersion:
 
 def observe_unchanged(context: AssetExecutionContext, reason: str, metadata: Metadata) -> None:
     """Record, without materialising, that this run found nothing new."""
-    context.log.info(reason)
     context.log_event(
         AssetObservation(
             asset_key=context.asset_key,

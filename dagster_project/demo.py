@@ -21,10 +21,9 @@ from dagster_project.definitions import build_definitions
 from dagster_project.instance import open_instance
 from dagster_project.resources import ModelRegistryResource, ScraperResource
 from dagster_project.runner import Progress, RunOutcome, run_pipeline
+from dagster_project.scraping import sources_of
 from harvest.workspace import Workspace
 from scrapers.demo_site.server import DemoSite
-from scrapers.sources import source_files
-from scrapers.spec import load_spec
 from training.registry import ModelVersion, Registry
 
 DAYS = (1, 2)
@@ -64,10 +63,8 @@ class DemoResult:
 def page_caps(workspace: Workspace, settings: DemoSettings) -> dict[str, int]:
     """Per-source page caps: every source at ``max_pages``, browser sources at most ``browser_pages``."""
     caps: dict[str, int] = {}
-    for file in source_files(workspace):
-        if "." in file.name:  # <source>.clean.yaml is a cleaning spec
-            continue
-        spec = load_spec(file.path)
+    for source in sources_of(workspace):
+        spec = source.spec
         limits = [n for n in (settings.max_pages,) if n]
         if spec.uses_browser:
             limits.append(settings.browser_pages)

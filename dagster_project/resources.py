@@ -15,9 +15,7 @@ from pydantic import Field, PrivateAttr
 from catalog import Catalog
 from harvest.workspace import Workspace
 from scrapers import crawl
-from scrapers.sources import SourceFile, source_files
-from scrapers.spec import SourceSpec, load_spec
-from training.registry import Registry
+from scrapers.sources import SourceFile
 from training.spec import TrainingSpec
 from training.train import TrainResult, train
 
@@ -61,13 +59,6 @@ class ScraperResource(WorkspaceResource):
     )  # page caps per source name (demo runs, tests)
     timeout_s: float = 0.0  # stop a crawl after this long (0: no limit)
 
-    def sources(self) -> list[SourceFile]:
-        """Every source spec of the workspace, bundled ones included."""
-        return source_files(self.workspace)
-
-    def spec(self, source: SourceFile) -> SourceSpec:
-        return load_spec(source.path, self.base_url or None)
-
     def scrape(
         self, source: SourceFile, on_progress: Callable[[crawl.Progress], None] | None = None
     ) -> crawl.CrawlResult:
@@ -98,6 +89,3 @@ class ModelRegistryResource(WorkspaceResource):
         """Train ``spec`` on ``dataset`` (an exact version; default the spec's) and register it."""
         budget = min(spec.time_budget, self.time_budget) if self.time_budget else None
         return train(spec.with_overrides(dataset=dataset, time_budget=budget), catalog, echo=echo)
-
-    def registry(self, catalog: Catalog) -> Registry:
-        return Registry(catalog)

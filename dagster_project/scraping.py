@@ -30,10 +30,11 @@ from dagster_project.common import (
 )
 from dagster_project.metadata import Metadata, numbers, version_metadata
 from dagster_project.resources import CatalogResource, ScraperResource
+from harvest.workspace import Workspace
 from scrapers import crawl
 from scrapers.runs import CrawlRun
-from scrapers.sources import SourceFile
-from scrapers.spec import SourceSpec
+from scrapers.sources import SourceFile, source_files
+from scrapers.spec import SourceSpec, load_spec
 
 GROUP = "scraping"
 PROGRESS_EVERY_S = 5.0
@@ -59,6 +60,13 @@ class Source:
 class ScrapingDefs:
     assets: list[AssetsDefinition]
     schedules: list[ScheduleDefinition]
+
+
+def sources_of(workspace: Workspace) -> list[Source]:
+    """Every source spec of the workspace (the user's, then the bundled ones not shadowed)."""
+    # ``<source>.clean.yaml`` files beside the source specs are cleaning specs, not sources.
+    files = [f for f in source_files(workspace) if "." not in f.name]
+    return [Source(f, load_spec(f.path)) for f in files]
 
 
 def crawl_metadata(run: CrawlRun) -> Metadata:

@@ -30,10 +30,11 @@ from catalog import Catalog
 from dagster_project.common import asset_name, dataset_asset_key, recorded_ref, tag_run
 from dagster_project.metadata import Metadata, numbers
 from dagster_project.resources import CatalogResource, ModelRegistryResource
+from harvest.workspace import Workspace
 from training.data import lineage
 from training.gates import GateResult
 from training.search import TrialRecord
-from training.spec import TrainingSpec
+from training.spec import SPECS_DIR, TrainingSpec, load_spec
 from training.train import TrainResult
 
 GROUP = "training"
@@ -59,6 +60,19 @@ class Model:
     @property
     def pinned(self) -> bool:
         return "@" in self.spec.dataset
+
+
+def spec_files(workspace: Workspace) -> list[Path]:
+    """Training specs: ``HARVEST_HOME/training/*.yaml``, then the bundled ones not shadowed."""
+    found: dict[str, Path] = {}
+    for folder in (workspace.home / "training", SPECS_DIR):
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+            found.setdefault(path.stem, path)
+    return [found[name] for name in sorted(found)]
+
+
+def models_of(workspace: Workspace) -> list[Model]:
+    return [Model(load_spec(path)) for path in spec_files(workspace)]
 
 
 def gate_checks(model: Model) -> list[AssetCheckSpec]:
