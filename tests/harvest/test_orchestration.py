@@ -22,6 +22,8 @@ from harvest.commands.orchestration import LOOPBACK
 
 QUERY = """{ version workspaceOrError { __typename ... on Workspace { locationEntries {
   name locationOrLoadError { __typename } } } } }"""
+ASSETS = "{ assetNodes { assetKey { path } } }"
+SOURCE = "name: storeinfo\nstart_urls: [http://127.0.0.1:9/tables]\nschedule: '15 5 * * *'\n"
 
 
 def free_port() -> int:
@@ -50,6 +52,8 @@ def group_alive(group: int) -> bool:
 
 @pytest.fixture
 def dagster_ui(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "storeinfo.yaml").write_text(SOURCE, encoding="utf-8")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "harvest", "--home", str(tmp_path), "dagster", "--port", str(port)],
@@ -81,7 +85,7 @@ def wait_for_location(port: int, timeout_s: float = 120.0) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_dagster_serves_graphql_on_loopback_and_stops_with_its_children(
+def test_dagster_serves_the_workspace_on_loopback_and_stops_with_its_children(
     dagster_ui: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
     process, port = dagster_ui
@@ -89,6 +93,9 @@ def test_dagster_serves_graphql_on_loopback_and_stops_with_its_children(
     entry = data["workspaceOrError"]["locationEntries"][0]  # type: ignore[index]
     assert entry["name"] == "dagster_project.definitions"
     assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+    nodes = graphql(port, ASSETS)["assetNodes"]
+    keys = {"/".join(node["assetKey"]["path"]) for node in nodes}  # type: ignore[attr-defined,index]
+    assert {"raw_storeinfo", "clean_storeinfo"} <= keys, "the workspace's own sources are served"
 
     settings = yaml.safe_load((tmp_path / "dagster" / "dagster.yaml").read_text())
     assert settings["telemetry"] == {"enabled": False}
