@@ -73,6 +73,7 @@ def requested(result: object) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
 def test_the_graph_runs_and_automation_follows_new_versions_only(
     shop_model: Workspace,
     resources: dict[str, object],
