@@ -58,6 +58,10 @@ _BOOTSTRAP = [
         created_at TIMESTAMPTZ, quality_score DOUBLE, report VARCHAR)""",
 ]
 
+# The catalog's own small tables are inlined into the catalog database instead of one tiny
+# Parquet file per row, so listing datasets stays fast as versions pile up.
+_BOOTSTRAP.append(f"CALL {LAKE}.set_option('data_inlining_row_limit', 100000, schema => 'harvest')")
+
 _SNAPSHOTS = f"""
     SELECT snapshot_id,
            json_extract_string(commit_extra_info, '$.dataset') AS dataset,
@@ -173,8 +177,14 @@ class Catalog:
             con = connect(workspace)
             if catalog_file is not None and fresh:
                 sqlite3.connect(catalog_file).execute("PRAGMA journal_mode=WAL").fetchall()
-            for statement in _BOOTSTRAP:
-                retry(partial(con.execute, statement), what="prepare the catalog")
+            prepared = scalar(
+                con,
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'harvest'",
+                [LAKE],
+            )
+            if prepared < 2:
+                for statement in _BOOTSTRAP:
+                    retry(partial(con.execute, statement), what="prepare the catalog")
         return cls(workspace, con)
 
     def close(self) -> None:
