@@ -58,10 +58,6 @@ _BOOTSTRAP = [
         created_at TIMESTAMPTZ, quality_score DOUBLE, report VARCHAR)""",
 ]
 
-# The catalog's own small tables are inlined into the catalog database instead of one tiny
-# Parquet file per row, so listing datasets stays fast as versions pile up.
-_BOOTSTRAP.append(f"CALL {LAKE}.set_option('data_inlining_row_limit', 100000, schema => 'harvest')")
-
 _SNAPSHOTS = f"""
     SELECT snapshot_id,
            json_extract_string(commit_extra_info, '$.dataset') AS dataset,
