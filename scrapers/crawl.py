@@ -284,4 +284,11 @@ def _run_row(
         message=message,
         errors_by_reason=stats.errors_by_reason,
         error_samples=stats.error_samples,
+        counters={
+            "media": stats.media,
+            "robots_forbidden": stats.robots_forbidden,
+            "browser_pages": stats.browser_pages,
+            "browser_pages_closed": stats.browser_pages_closed,
+            "browser_contexts_closed": stats.browser_contexts_closed,
+        },
     )

@@ -81,8 +81,37 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return min(backoff * random.uniform(1.0, 1.5), self.cap)
 
 
+SCROLL = """async (times) => {
+  const grown = (before) => new Promise((done) => {
+    const start = Date.now();
+    const tick = () => {
+      if (document.body.scrollHeight > before) done(true);
+      else if (Date.now() - start > 3000) done(false);
+      else setTimeout(tick, 100);
+    };
+    tick();
+  });
+  for (let i = 0; i < times; i++) {
+    const before = document.body.scrollHeight;
+    window.scrollTo(0, before);
+    if (!(await grown(before))) break;
+  }
+}"""
+"""Scroll to the bottom up to ``times`` times, stopping when the page stops growing."""
+
+
+class RenderTimeout(Exception):
+    """A rendered page never showed the spec's ``wait_for`` selector."""
+
+
 class BrowserPages:
-    """Closes Playwright pages on every path and recycles browser contexts by generation."""
+    """Finishes rendering pages, closes them on every path, recycles contexts by generation.
+
+    After Playwright navigated (``playwright_include_page`` keeps the page open), a page
+    that answered below 400 waits for ``harvest_wait_for`` and scrolls ``harvest_scroll``
+    times, and its HTML replaces the response body. Error statuses skip the wait, so they
+    reach the retry middleware as the statuses they are.
+    """
 
     def __init__(self, pages_per_context: int, stats: Any = None) -> None:
         self.pages_per_context = max(1, pages_per_context)
@@ -114,8 +143,31 @@ class BrowserPages:
     async def process_response(
         self, request: Request, response: Response, spider: Any = None
     ) -> Response:
-        await self._release(request)
+        page = request.meta.get("playwright_page")
+        try:
+            if page is not None and response.status < 400:
+                response = await self._finish(page, request, response)
+        finally:
+            await self._release(request)
         return response
+
+    async def _finish(self, page: Any, request: Request, response: Response) -> Response:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        wait_for = request.meta.get("harvest_wait_for")
+        scroll = int(request.meta.get("harvest_scroll", 0))
+        if not wait_for and not scroll:
+            return response
+        if wait_for:
+            try:
+                await page.wait_for_selector(
+                    wait_for, state="attached", timeout=request.meta.get("harvest_wait_ms", 30000)
+                )
+            except PlaywrightTimeout:
+                raise RenderTimeout(f"{wait_for} never appeared") from None
+        if scroll:
+            await page.evaluate(SCROLL, scroll)
+        return response.replace(body=(await page.content()).encode("utf-8"), encoding="utf-8")
 
     async def process_exception(
         self, request: Request, exception: Exception, spider: Any = None

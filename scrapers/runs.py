@@ -37,12 +37,13 @@ _COLUMNS = (
     "message",
     "errors_by_reason",
     "error_samples",
+    "counters",
 )
 _CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     run_id VARCHAR, source VARCHAR, dataset VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
     finished_at TIMESTAMPTZ, duration_s DOUBLE, pages BIGINT, items BIGINT, errors BIGINT,
     retries BIGINT, finish_reason VARCHAR, version INTEGER, message VARCHAR,
-    errors_by_reason VARCHAR, error_samples VARCHAR)"""
+    errors_by_reason VARCHAR, error_samples VARCHAR, counters VARCHAR)"""
 
 STATUSES = ("committed", "unchanged", "empty", "failed")
 """committed: a new version; unchanged: content equal to the latest version; empty: nothing
@@ -69,6 +70,9 @@ class CrawlRun:
     message: str = ""
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     error_samples: tuple[CrawlError, ...] = ()
+    counters: dict[str, int] = field(
+        default_factory=dict
+    )  # media, robots_forbidden, browser_pages...
 
 
 def record_run(catalog: Catalog, run: CrawlRun) -> None:
@@ -76,6 +80,7 @@ def record_run(catalog: Catalog, run: CrawlRun) -> None:
     values: list[Any] = [getattr(run, name) for name in _COLUMNS]
     values[_COLUMNS.index("errors_by_reason")] = json.dumps(run.errors_by_reason)
     values[_COLUMNS.index("error_samples")] = json.dumps([asdict(e) for e in run.error_samples])
+    values[_COLUMNS.index("counters")] = json.dumps(run.counters)
 
     def write(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(_CREATE)
@@ -105,6 +110,7 @@ def last_runs(catalog: Catalog, source: str | None = None, limit: int = 20) -> l
 def _run(row: Sequence[Any]) -> CrawlRun:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["errors_by_reason"] = json.loads(values["errors_by_reason"] or "{}")
+    values["counters"] = json.loads(values["counters"] or "{}")
     values["error_samples"] = tuple(
         CrawlError(**e) for e in json.loads(values["error_samples"] or "[]")
     )

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scrapy.settings import default_settings
+
 from scrapers.spec import SourceSpec
 
 CHROMIUM = os.environ.get("HARVEST_CHROMIUM", "/usr/bin/chromium")
@@ -27,6 +29,7 @@ CHROMIUM_ARGS = (
     "--disable-dev-shm-usage",
 )
 RETRY_CODES = (500, 502, 503, 504, 522, 524, 408, 429)
+RETRY_EXCEPTIONS = tuple(default_settings.RETRY_EXCEPTIONS)
 BLOCKED_RESOURCES = ("image", "media", "font")
 USER_AGENT = "Harvest/0.1 (+https://github.com/harvest-data/harvest)"
 
@@ -145,6 +148,7 @@ def _browser(spec: SourceSpec) -> dict[str, Any]:
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": spec.limits.timeout * 1000,
         "PLAYWRIGHT_ABORT_REQUEST": abort_request,
         "HARVEST_PAGES_PER_CONTEXT": int(os.environ.get("HARVEST_PAGES_PER_CONTEXT", "100")),
+        "RETRY_EXCEPTIONS": [*RETRY_EXCEPTIONS, "playwright.async_api.TimeoutError"],
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "scrapers.middlewares.BackoffRetryMiddleware": 550,
