@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -69,11 +69,21 @@ def connect(
     workspace: Workspace, *, read_only: bool = False, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection with the workspace's lake attached."""
-    config = {"threads": threads} if threads else {}
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {"threads": threads} if threads else {}
+    )
     con = duckdb.connect(config=config)
     load_extensions(con)
     attach(con, workspace, read_only=read_only)
     return con
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
+    """The first value of the first row of a query."""
+    row = con.execute(sql, params or []).fetchone()
+    if row is None:
+        raise CatalogError(f"The catalog returned no row for: {sql[:60]}")
+    return row[0]
 
 
 def is_retryable(error: BaseException) -> bool:

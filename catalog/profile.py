@@ -41,9 +41,10 @@ def _kind(type_name: str) -> str:
     return type_name.split("(")[0].split(" ")[0].upper()
 
 
-def profile(
-    con: duckdb.DuckDBPyConnection, source: str, volatile: tuple[str, ...] = ()
-) -> tuple[int, str, tuple[tuple[str, str], ...], tuple[ColumnStats, ...]]:
+Profile = tuple[int, str, tuple[tuple[str, str], ...], tuple[ColumnStats, ...]]
+
+
+def profile(con: duckdb.DuckDBPyConnection, source: str, volatile: tuple[str, ...] = ()) -> Profile:
     """Return (rows, content hash, columns, stats) of the table or view named by ``source``."""
     described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     columns = tuple((str(row[0]), str(row[1])) for row in described)
@@ -75,7 +76,7 @@ def profile(
                 name=name,
                 type=type_name,
                 nulls=rows - int(count),
-                distinct=int(distinct) if distinct is not None else 0,
+                distinct=min(int(distinct), int(count)) if distinct is not None else 0,
                 min=low,
                 max=high,
                 mean=float(mean) if mean is not None else None,

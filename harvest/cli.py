@@ -41,15 +41,12 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog as catalog_commands
+    from harvest.commands import catalog, demo, scrape, site
 
-    catalog_commands.register(app)
-    from harvest.commands import site as site_commands
-
-    site_commands.register(app)
-    from harvest.commands import scrape as scrape_commands
-
-    scrape_commands.register(app)
+    catalog.register(app)
+    demo.register(app)
+    site.register(app)
+    scrape.register(app)
 
 
 _register()

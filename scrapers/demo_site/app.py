@@ -313,6 +313,7 @@ def _add_routes(app: web.Application, state: SiteState) -> None:
     get("/faults/truncated", faults.truncated)
     get("/faults/redirect-loop", faults.redirect_loop)
     get("/faults/redirect-loop/back", faults.redirect_loop)
+    get("/faults/redirect-endless", faults.redirect_endless)
     get(r"/faults/redirect/{n:\d+}", faults.redirect_chain)
     get(r"/faults/calendar/{year:\d{4}}/{month:\d{2}}", fault_calendar)
     get("/faults/huge", faults.huge)

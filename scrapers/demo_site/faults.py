@@ -6,6 +6,9 @@
 - ``drop``: closes the connection without sending anything.
 - ``truncated``: promises 100,000 bytes in Content-Length, sends 2,048 and hangs up.
 - ``redirect-loop``: 302 to ``redirect-loop/back``, which redirects back: forever.
+  (Scrapy's duplicate filter drops the second visit to the first URL silently.)
+- ``redirect-endless``: 302 to ``redirect-endless?hop=N+1``: never the same URL twice,
+  so only a redirect limit (Scrapy's ``REDIRECT_MAX_TIMES``) stops it.
 - ``redirect/<n>``: ``n`` redirects, then a page.
 - ``huge?mb=M``: ``M`` MiB of HTML (default 40), streamed without a Content-Length;
   ``&declare=1`` sends a Content-Length up front.
@@ -94,6 +97,12 @@ async def redirect_loop(request: web.Request) -> web.Response:
         "/faults/redirect-loop" if request.path.endswith("/back") else "/faults/redirect-loop/back"
     )
     raise web.HTTPFound(target)
+
+
+async def redirect_endless(request: web.Request) -> web.Response:
+    hop = request.query.get("hop", "0")
+    following = int(hop) + 1 if hop.isdigit() else 1
+    raise web.HTTPFound(f"/faults/redirect-endless?hop={following}")
 
 
 async def redirect_chain(request: web.Request) -> web.Response:

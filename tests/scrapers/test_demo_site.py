@@ -472,6 +472,11 @@ def test_redirects_loop_forever_or_end_after_n_hops(site: DemoSite) -> None:
         url = headers["Location"]
         hops.append(url)
     assert hops == ["/faults/redirect-loop/back", "/faults/redirect-loop"] * 3
+    hops, url = [], "/faults/redirect-endless"
+    for _ in range(3):
+        url = fetch(site.url + url)[1]["Location"]
+        hops.append(url)
+    assert hops == [f"/faults/redirect-endless?hop={n}" for n in (1, 2, 3)]
     with urllib.request.urlopen(f"{site.url}/faults/redirect/3", timeout=10) as response:
         assert response.url.endswith("/faults/redirect/0") and b"Arrived" in response.read()
 
@@ -592,6 +597,21 @@ def test_site_serve_prints_its_url_and_stops_on_sigterm() -> None:
             process.wait()
 
 
+def test_the_module_entry_point_stops_on_ctrl_c() -> None:
+    command = [sys.executable, "-m", "scrapers.demo_site", "--port", "0", "--seed", "3"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "(seed 3, day 1, scale 1)" in line
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_site_serve_says_so_when_the_port_is_taken() -> None:
     harvest = shutil.which("harvest", path=str(Path(sys.executable).parent)) or "harvest"
     with socket.socket() as taken:
@@ -645,9 +665,12 @@ def test_a_browser_sees_reviews_and_scrolls_the_feed(site: DemoSite) -> None:
             first = data.reviews(product, 1)[0]
             assert tab.locator("#reviews .review-body").first.text_content() == first.body
             tab.goto(f"{site.url}/magazine/infinite")
-            for _ in range(4):
-                tab.mouse.wheel(0, 20_000)
-                tab.wait_for_timeout(300)
-            assert tab.locator("li.feed-item").count() > 40
+            for _ in range(40):
+                if tab.locator("#feed[data-state=done]").count():
+                    break
+                tab.mouse.wheel(0, 50_000)
+                tab.wait_for_timeout(100)
+            assert tab.locator("li.feed-item").count() == 300
+            assert tab.locator("#feed-sentinel").text_content() == "You have reached the end."
         finally:
             browser.close()

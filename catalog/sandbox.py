@@ -1,0 +1,195 @@
+"""The sandboxed SQL console: read-only, file access limited to the data path, time and memory limits.
+
+Every dataset is a view ``stage.name``; a pinned version is reachable as ``stage.name@N``
+(written bare in the query, as in ``SELECT * FROM raw.products@2``). Only SELECT-style
+statements run: writes, ATTACH, INSTALL, COPY, settings and anything else are refused with
+a sentence that says so. External access is off and the configuration is locked once the
+catalog is attached, so even a SELECT cannot read files outside the data path.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from catalog.engine import LAKE, connect, first_line, quote_literal
+from catalog.profile import quote_ident
+from catalog.records import STAGES
+from harvest.errors import HarvestError
+from harvest.workspace import Workspace
+
+_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_PINNED = re.compile(
+    r"\b(?P<stage>" + "|".join(STAGES) + r")\.(?P<name>[a-z][a-z0-9_]*)@(?P<version>\d+)\b"
+)
+_STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+
+
+class QueryError(HarvestError):
+    """A query the sandbox refused or could not run."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one query may take."""
+
+    seconds: float = 30.0
+    memory: str = "2GB"
+    threads: int = 2
+    max_rows: int = 100_000
+
+
+class Sandbox:
+    """A read-only SQL session over the workspace's catalog. Queries are serialised."""
+
+    def __init__(self, workspace: Workspace, limits: Limits = Limits()) -> None:
+        self.workspace = workspace
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._views: dict[str, str] = {}
+        self._con = connect(workspace, read_only=True, threads=limits.threads)
+        for stage in STAGES:
+            self._con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{stage}")
+        self._lock_down()
+
+    def _lock_down(self) -> None:
+        allowed = [self.workspace.data_path] if "://" not in self.workspace.data_path else []
+        files = [str(self.workspace.catalog_file)] if self.workspace.catalog_file else []
+        con = self._con
+        con.execute(f"SET allowed_directories=[{', '.join(quote_literal(d) for d in allowed)}]")
+        con.execute(f"SET allowed_paths=[{', '.join(quote_literal(f) for f in files)}]")
+        con.execute("SET temp_directory=''")
+        con.execute("SET autoinstall_known_extensions=false")
+        con.execute("SET autoload_known_extensions=false")
+        con.execute(f"SET memory_limit={quote_literal(self.limits.memory)}")
+        con.execute("SET enable_external_access=false")
+        con.execute("SET lock_configuration=true")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _sync_views(self, pinned: set[tuple[str, str, int]]) -> None:
+        """Create a view per dataset, and per pinned version the query names."""
+        rows = self._con.execute(
+            f"SELECT v.dataset, max(v.version) FROM {LAKE}.harvest.versions v GROUP BY v.dataset"
+        ).fetchall()
+        wanted: dict[str, str] = {}
+        for dataset, _ in rows:
+            stage, name = dataset.split(".", 1)
+            wanted[f"memory.{stage}.{quote_ident(name)}"] = (
+                f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)}"
+            )
+        for stage, name, number in pinned:
+            snapshot = self._snapshot(f"{stage}.{name}", number)
+            wanted[f"memory.{stage}.{quote_ident(f'{name}@{number}')}"] = (
+                f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {snapshot})"
+            )
+        for view, body in wanted.items():
+            if self._views.get(view) != body:
+                self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
+                self._views[view] = body
+
+    def _snapshot(self, dataset: str, number: int) -> int:
+        row = self._con.execute(
+            f"""SELECT snapshot_id FROM {LAKE}.snapshots()
+                WHERE json_extract_string(commit_extra_info, '$.dataset') = ?
+                  AND CAST(json_extract(commit_extra_info, '$.version') AS INTEGER) = ?""",
+            [dataset, number],
+        ).fetchone()
+        if row is None:
+            raise QueryError(
+                f"{dataset}@{number} does not exist; `harvest catalog versions {dataset}` lists its versions."
+            )
+        return int(row[0])
+
+    def query(self, sql: str) -> pa.Table:
+        """Run one read-only statement and return at most ``limits.max_rows`` rows as Arrow."""
+        text, pinned = _rewrite_pinned(sql)
+        with self._lock:
+            statements = self._parse(text)
+            self._sync_views(pinned)
+            timer = threading.Timer(self.limits.seconds, self._con.interrupt)
+            timer.start()
+            try:
+                result = self._con.execute(statements[0].query)
+                table = (
+                    result.fetch_arrow_table()
+                    if self.limits.max_rows is None
+                    else _head(result, self.limits.max_rows)
+                )
+            except duckdb.InterruptException as error:
+                raise QueryError(
+                    f"The query ran longer than {self.limits.seconds:g} seconds and was stopped."
+                ) from error
+            except duckdb.OutOfMemoryException as error:
+                raise QueryError(
+                    f"The query needed more than the {self.limits.memory} memory limit and was stopped."
+                ) from error
+            except duckdb.PermissionException as error:
+                raise QueryError(
+                    "The query tried to read files outside the catalog; only datasets can be queried."
+                ) from error
+            except duckdb.Error as error:
+                raise QueryError(f"The query failed: {first_line(error)}") from error
+            finally:
+                timer.cancel()
+        return table
+
+    def _parse(self, sql: str) -> list[duckdb.Statement]:
+        try:
+            statements = self._con.extract_statements(sql)
+        except duckdb.Error as error:
+            raise QueryError(f"The query is not valid SQL: {first_line(error)}") from error
+        if not statements:
+            raise QueryError("The query is empty: write a SELECT statement.")
+        if len(statements) > 1:
+            raise QueryError("Run one statement at a time.")
+        kind = statements[0].type
+        if kind not in _ALLOWED:
+            name = kind.name.replace("_", " ")
+            raise QueryError(
+                f"{name} statements are not allowed here: the SQL console is read-only, so write a SELECT."
+            )
+        return statements
+
+
+def _head(result: duckdb.DuckDBPyConnection, max_rows: int) -> pa.Table:
+    reader = result.fetch_record_batch(rows_per_batch=min(max_rows, 100_000))
+    batches, rows = [], 0
+    for batch in reader:
+        batches.append(batch.slice(0, max_rows - rows))
+        rows += batches[-1].num_rows
+        if rows >= max_rows:
+            break
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _rewrite_pinned(sql: str) -> tuple[str, set[tuple[str, str, int]]]:
+    """Turn ``stage.name@N`` outside string literals into the quoted view name ``stage."name@N"``."""
+    pinned: set[tuple[str, str, int]] = set()
+
+    def swap(match: re.Match[str]) -> str:
+        pinned.add((match["stage"], match["name"], int(match["version"])))
+        return f'{match["stage"]}."{match["name"]}@{match["version"]}"'
+
+    parts, last = [], 0
+    for literal in _STRINGS.finditer(sql):
+        parts.append(_PINNED.sub(swap, sql[last : literal.start()]))
+        parts.append(literal.group(0))
+        last = literal.end()
+    parts.append(_PINNED.sub(swap, sql[last:]))
+    return "".join(parts), pinned
+
+
+def run_sql(home: Workspace | str | None, sql: str, limits: Limits = Limits()) -> pa.Table:
+    """One query on a fresh sandbox of the workspace at ``home``."""
+    workspace = home if isinstance(home, Workspace) else Workspace.at(home)
+    sandbox = Sandbox(workspace, limits)
+    try:
+        return sandbox.query(sql)
+    finally:
+        sandbox.close()
