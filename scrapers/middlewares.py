@@ -7,6 +7,7 @@
   the current *generation*, closes the page as soon as its HTML is captured or its
   download failed, and closes a retired generation's context once its last page is
   closed, so a long browser crawl keeps a flat memory profile.
+- ``RobotsTxtMiddleware``: Scrapy's, with a 2.19 bug fixed (see the class).
 - ``RevalidatePolicy``: the HTTP cache stores every response but never serves one
   without asking the site first (a conditional request when it sent validators), so a
   scheduled re-scrape always sees today's prices; ``--replay`` swaps in Scrapy's
@@ -22,8 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.extensions.httpcache import RFC2616Policy
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 if TYPE_CHECKING:
     from typing import Self
@@ -195,6 +200,29 @@ class BrowserPages:
                     self._count("harvest/browser_contexts_closed")
                 except Exception as error:
                     logger.debug("Closing a browser context failed: %s", error)
+
+
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with every waiter for a site's robots.txt checked.
+
+    In Scrapy 2.19 the requests that wait for a robots.txt all await one shared Deferred;
+    the first consumes its result and the rest get None, "no robots.txt", and go through
+    unchecked (a third start URL under a disallowed path is fetched). Here each waiter
+    gets its own Deferred, relayed from the shared one without consuming its result.
+    """
+
+    async def robot_parser(self, request: Request) -> Any:
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        own: Deferred[Any] = Deferred()
+
+        def relay(result: Any) -> Any:
+            own.callback(result)
+            return result
+
+        pending.addBoth(relay)
+        return await maybe_deferred_to_future(own)
 
 
 class RevalidatePolicy(RFC2616Policy):

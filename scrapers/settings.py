@@ -31,6 +31,12 @@ CHROMIUM_ARGS = (
 RETRY_CODES = (500, 502, 503, 504, 522, 524, 408, 429)
 RETRY_EXCEPTIONS = tuple(default_settings.RETRY_EXCEPTIONS)
 BLOCKED_RESOURCES = ("image", "media", "font")
+_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "scrapers.middlewares.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scrapers.middlewares.BackoffRetryMiddleware": 550,
+}
 USER_AGENT = "Harvest/0.1 (+https://github.com/harvest-data/harvest)"
 
 
@@ -81,10 +87,7 @@ def crawl_settings(
         "DOWNLOAD_FAIL_ON_DATALOSS": True,
         "REDIRECT_MAX_TIMES": 5,
         "COOKIES_ENABLED": True,
-        "DOWNLOADER_MIDDLEWARES": {
-            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "scrapers.middlewares.BackoffRetryMiddleware": 550,
-        },
+        "DOWNLOADER_MIDDLEWARES": _MIDDLEWARES,
         "ITEM_PIPELINES": {"scrapers.pipelines.LandingPipeline": 900},
         "EXTENSIONS": {"scrapers.extensions.CrawlReport": 500},
         "HARVEST_LANDING": str(landing),
@@ -149,9 +152,5 @@ def _browser(spec: SourceSpec) -> dict[str, Any]:
         "PLAYWRIGHT_ABORT_REQUEST": abort_request,
         "HARVEST_PAGES_PER_CONTEXT": int(os.environ.get("HARVEST_PAGES_PER_CONTEXT", "100")),
         "RETRY_EXCEPTIONS": [*RETRY_EXCEPTIONS, "playwright.async_api.TimeoutError"],
-        "DOWNLOADER_MIDDLEWARES": {
-            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "scrapers.middlewares.BackoffRetryMiddleware": 550,
-            "scrapers.middlewares.BrowserPages": 950,
-        },
+        "DOWNLOADER_MIDDLEWARES": {**_MIDDLEWARES, "scrapers.middlewares.BrowserPages": 950},
     }

@@ -18,7 +18,9 @@ from tests.scrapers.conftest import write_spec
 FAULTS = [
     "/faults/status/500",
     "/faults/status/503",
+    "/private/reports",  # third and fifth: Scrapy 2.19 let these through unchecked
     "/faults/status/429",
+    "/private/",
     "/faults/status/404",
     "/faults/flaky/crawl-test/2",
     "/faults/slow?seconds=5",
@@ -30,7 +32,6 @@ FAULTS = [
     "/faults/calendar/2025/03",
     "/faults/huge?mb=8",
     "/faults/huge?mb=8&declare=1",
-    "/private/reports",
 ]
 
 
