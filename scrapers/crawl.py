@@ -130,9 +130,13 @@ def scrape(
                     return CrawlResult(run=run, version=None)
                 assert stats is not None
                 return _commit(catalog, spec, run_id, started_at, stats, landing)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                opening.result().close()
+        except BaseException as error:
+            with contextlib.suppress(Exception), opening.result() as catalog:
+                reason = f"the crawl was stopped ({type(error).__name__})"
+                record_run(
+                    catalog,
+                    _run_row(spec, run_id, started_at, CrawlStats(), "failed", None, reason),
+                )
             raise
         finally:
             shutil.rmtree(landing, ignore_errors=True)

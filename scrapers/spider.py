@@ -122,9 +122,10 @@ class SourceSpider(scrapy.Spider):
             self.record_error(request.url, reason, status)
 
     def on_dropped(self, request: Request, spider: Any = None) -> None:
-        """A redirect back to a page already fetched is a redirect loop; other drops are duplicates."""
-        if request.meta.get("redirect_urls"):
-            self.record_error(request.meta["redirect_urls"][0], "redirect loop", None)
+        """A redirect back to a URL of its own chain is a redirect loop; other drops are duplicates."""
+        chain = request.meta.get("redirect_urls") or []
+        if request.url in chain:
+            self.record_error(chain[0], "redirect loop", None)
 
     def record_error(self, url: str, reason: str, status: int | None) -> None:
         stats = self.crawler.stats
