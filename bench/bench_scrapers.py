@@ -253,7 +253,12 @@ def _browser_spec(urls: list[str]) -> dict[str, object]:
             "fields": {"title": "h1", "reviews": {"css": "#reviews article.review", "many": True}}
         },
         "key": ["_url"],
-        "politeness": {"delay": 0, "concurrency": BROWSER_CONCURRENCY, "robots": True},
+        "politeness": {
+            "delay": 0,
+            "concurrency": BROWSER_CONCURRENCY,
+            "robots": True,
+            "autothrottle": False,  # like the bare script
+        },
         "cache": False,
     }
 

@@ -3,10 +3,11 @@
 - ``BackoffRetryMiddleware``: Scrapy's retries (5xx, 408, 429, timeouts, dropped and
   truncated responses), waiting ``RETRY_BACKOFF_BASE * 2**n`` seconds (capped, plus
   jitter, or the site's ``Retry-After``) before each retry.
-- ``BrowserPages``: for requests rendered by Playwright, gives every page a context of
-  the current *generation*, closes the page as soon as its HTML is captured or its
-  download failed, and closes a retired generation's context once its last page is
-  closed, so a long browser crawl keeps a flat memory profile.
+- ``finish_rendering`` (a Playwright page method) and ``BrowserPages``: a rendered page
+  that answered below 400 waits for the spec's ``wait_for`` and scrolls; every page gets
+  a browser context of the current *generation*, is closed as soon as its HTML is
+  captured or its download failed, and a retired generation's context is closed once its
+  last page is, so a long browser crawl keeps a flat memory profile.
 - ``RobotsTxtMiddleware``: Scrapy's, with a 2.19 bug fixed (see the class).
 - ``RevalidatePolicy``: the HTTP cache stores every response but never serves one
   without asking the site first (a conditional request when it sent validators), so a
@@ -87,6 +88,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 
 SCROLL = """async (times) => {
+  if ((performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0) >= 400) return;
   const grown = (before) => new Promise((done) => {
     const start = Date.now();
     const tick = () => {
@@ -109,24 +111,40 @@ class RenderTimeout(Exception):
     """A rendered page never showed the spec's ``wait_for`` selector."""
 
 
-class BrowserPages:
-    """Finishes rendering pages, closes them on every path, recycles contexts by generation.
+async def finish_rendering(page: Any, wait_for: str | None, scroll: int, timeout_ms: float) -> None:
+    """A Playwright page method: wait for ``wait_for`` and scroll, unless the page is an error.
 
-    After Playwright navigated (``playwright_include_page`` keeps the page open), a page
-    that answered below 400 waits for ``harvest_wait_for`` and scrolls ``harvest_scroll``
-    times, and its HTML replaces the response body. Error statuses skip the wait, so they
-    reach the retry middleware as the statuses they are.
+    A page that answered 400 or more is left as it is, so it reaches the retry middleware
+    as the status it is instead of waiting for content that will never come.
     """
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-    def __init__(self, pages_per_context: int, stats: Any = None) -> None:
+    if wait_for:
+        ready = "([selector]) => (performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0) >= 400 || document.querySelector(selector) !== null"
+        try:
+            await page.wait_for_function(ready, arg=[wait_for], polling=100, timeout=timeout_ms)
+        except PlaywrightTimeout:
+            raise RenderTimeout(f"{wait_for} never appeared") from None
+    if scroll:
+        await page.evaluate(SCROLL, scroll)
+
+
+class BrowserPages:
+    """Closes Playwright pages on every path and recycles browser contexts by generation."""
+
+    def __init__(self, pages_per_context: int, stats: Any = None, user_agent: str = "") -> None:
         self.pages_per_context = max(1, pages_per_context)
+        self.user_agent = user_agent
         self.stats = stats
         self.started = 0
         self.contexts: dict[int, Any] = {}  # generation -> playwright BrowserContext seen in use
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler.settings.getint("HARVEST_PAGES_PER_CONTEXT", 100), crawler.stats)
+        settings = crawler.settings
+        return cls(
+            settings.getint("HARVEST_PAGES_PER_CONTEXT", 100), crawler.stats, settings["USER_AGENT"]
+        )
 
     def _count(self, key: str) -> None:
         if self.stats is not None:
@@ -142,37 +160,15 @@ class BrowserPages:
         request.meta["playwright_include_page"] = True
         request.meta["harvest_generation"] = self.generation
         request.meta["playwright_context"] = f"harvest-{self.generation}"
+        request.meta["playwright_context_kwargs"] = {"user_agent": self.user_agent}
         self.started += 1
         self._count("harvest/browser_pages")
 
     async def process_response(
         self, request: Request, response: Response, spider: Any = None
     ) -> Response:
-        page = request.meta.get("playwright_page")
-        try:
-            if page is not None and response.status < 400:
-                response = await self._finish(page, request, response)
-        finally:
-            await self._release(request)
+        await self._release(request)
         return response
-
-    async def _finish(self, page: Any, request: Request, response: Response) -> Response:
-        from playwright.async_api import TimeoutError as PlaywrightTimeout
-
-        wait_for = request.meta.get("harvest_wait_for")
-        scroll = int(request.meta.get("harvest_scroll", 0))
-        if not wait_for and not scroll:
-            return response
-        if wait_for:
-            try:
-                await page.wait_for_selector(
-                    wait_for, state="attached", timeout=request.meta.get("harvest_wait_ms", 30000)
-                )
-            except PlaywrightTimeout:
-                raise RenderTimeout(f"{wait_for} never appeared") from None
-        if scroll:
-            await page.evaluate(SCROLL, scroll)
-        return response.replace(body=(await page.content()).encode("utf-8"), encoding="utf-8")
 
     async def process_exception(
         self, request: Request, exception: Exception, spider: Any = None

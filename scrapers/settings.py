@@ -150,6 +150,8 @@ def _browser(spec: SourceSpec) -> dict[str, Any]:
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": concurrency,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": spec.limits.timeout * 1000,
         "PLAYWRIGHT_ABORT_REQUEST": abort_request,
+        # Contexts send Harvest's User-Agent themselves, so sub-requests need no header rewriting.
+        "PLAYWRIGHT_PROCESS_REQUEST_HEADERS": None,
         "HARVEST_PAGES_PER_CONTEXT": int(os.environ.get("HARVEST_PAGES_PER_CONTEXT", "100")),
         "RETRY_EXCEPTIONS": [*RETRY_EXCEPTIONS, "playwright.async_api.TimeoutError"],
         "DOWNLOADER_MIDDLEWARES": {**_MIDDLEWARES, "scrapers.middlewares.BrowserPages": 950},

@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from harvest.errors import InvalidInputError
 from scrapers.items import PageRecord
 from scrapers.landing import CrawlError
-from scrapers.middlewares import RenderTimeout
+from scrapers.middlewares import RenderTimeout, finish_rendering
 from scrapers.parse import follow_links, page_rows
 from scrapers.spec import Render, SourceSpec
 
@@ -77,13 +77,20 @@ class SourceSpider(scrapy.Spider):
         meta: dict[str, Any] = {}
         if render == "browser":
             meta.update(
-                playwright=True,
-                dont_cache=True,
-                harvest_wait_for=self.spec.wait_for,
-                harvest_scroll=self.spec.scroll,
-                harvest_wait_ms=self.spec.limits.timeout * 1000,
+                playwright=True, dont_cache=True, playwright_page_methods=self.page_methods()
             )
         return Request(url, callback=self.parse_page, errback=self.on_error, meta=meta)
+
+    def page_methods(self) -> list[Any]:
+        """What a browser page does after loading: wait for ``wait_for``, scroll ``scroll`` times."""
+        from scrapy_playwright.page import PageMethod
+
+        spec = self.spec
+        if not spec.wait_for and not spec.scroll:
+            return []
+        return [
+            PageMethod(finish_rendering, spec.wait_for, spec.scroll, spec.limits.timeout * 1000)
+        ]
 
     # -- callbacks ----------------------------------------------------------------------
 
