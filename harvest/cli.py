@@ -41,11 +41,12 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo, site
+    from harvest.commands import catalog, demo, scrape, site
 
     catalog.register(app)
     demo.register(app)
     site.register(app)
+    scrape.register(app)
 
 
 _register()

@@ -1,0 +1,55 @@
+"""``python -m scrapers.child <landing>/job.json``: the crawl process.
+
+Runs one Scrapy crawl of the job's spec (Twisted's reactor cannot restart in a process,
+so every crawl gets a fresh one) with ``scrapers.settings.crawl_settings``, landing items
+and statistics in the job's folder. It imports only what crawling needs: the parent
+(``scrapers.crawl``) does the committing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+
+from harvest.workspace import Workspace
+from scrapers.landing import STATS, Job, read_json
+from scrapers.settings import crawl_settings
+from scrapers.spec import load_spec
+from scrapers.spider import spider_class
+
+
+def crawl_child(job_path: Path) -> int:
+    """Run the crawl described by ``job.json``; 0 when the spider closed and wrote its stats."""
+    job = Job(**read_json(job_path))
+    spec = load_spec(job.spec_path, job.base_url)
+    workspace = Workspace.at(job.home)
+    settings = crawl_settings(
+        spec,
+        landing=job_path.parent,
+        cache_dir=workspace.cache / spec.name,
+        media_dir=workspace.media,
+        run_id=job.run_id,
+        replay=job.replay,
+    )
+    process = CrawlerProcess(settings)
+    process.crawl(spider_class(spec), spec=spec, max_pages=job.max_pages)
+    process.start()
+    return 0 if (job_path.parent / STATS).exists() else 1
+
+
+def main() -> None:
+    code = crawl_child(Path(sys.argv[1]))
+    # Everything is on disk now (pipelines and the cache closed with the spider); skip
+    # the interpreter's slow teardown of Twisted, asyncio and thousands of modules.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
