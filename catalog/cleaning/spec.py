@@ -376,6 +376,15 @@ def bundled_specs() -> Path:
     return Path(str(resources.files("scrapers"))) / "sources"
 
 
+def spec_files(workspace: Workspace) -> dict[str, Path]:
+    """Every cleaning spec by source name, the user's over the bundled (for orchestration)."""
+    found: dict[str, Path] = {}
+    for folder in (bundled_specs(), workspace.sources):
+        for path in sorted(folder.glob(f"*{SPEC_SUFFIX}")) if folder.is_dir() else ():
+            found[path.name.removesuffix(SPEC_SUFFIX)] = path
+    return dict(sorted(found.items()))
+
+
 def find_spec(workspace: Workspace, source: str) -> Path | None:
     """The spec file for ``source``: the user's if there is one, else the bundled one."""
     for folder in (workspace.sources, bundled_specs()):
