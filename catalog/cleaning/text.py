@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 
 from catalog.cleaning.values import TEXT, as_text, blank_to_null, map_distinct, one_array
 
-_LOOKS_LIKE_HTML = r"<\s*[a-zA-Z!/?]|&(#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});"
+_ENTITY = r"&(#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});"
+_LOOKS_LIKE_HTML = r"<\s*[a-zA-Z!/?]|" + _ENTITY
 # Control characters, zero-width spaces, soft hyphens, byte-order marks and bidi overrides
 # (invisible, and used to spoof text); zero-width (non-)joiners stay: some scripts need them.
 _CONTROL = (
@@ -64,11 +65,15 @@ def _strip_distinct(distinct: pa.Array) -> pa.Array:
     return pa.array([None if v is None else strip_html(v) for v in distinct.to_pylist()], TEXT)
 
 
+def _unescape_distinct(distinct: pa.Array) -> pa.Array:
+    return pa.array([None if v is None else html.unescape(v) for v in distinct.to_pylist()], TEXT)
+
+
 def normalize_text(
     column: pa.Array | pa.ChunkedArray, *, strip_markup: bool = True
 ) -> NormalizedText:
-    """Clean text: markup stripped (when asked), control characters removed, NFKC, whitespace
-    collapsed to single spaces, empty values null."""
+    """Clean text: markup stripped (when asked; else only entities decoded), control
+    characters removed, NFKC, whitespace collapsed to single spaces, empty values null."""
     strings, not_utf8 = as_text(one_array(column))
     strings = pc.replace_substring_regex(strings, _CONTROL, "")
     stripped = 0
@@ -78,6 +83,13 @@ def normalize_text(
         if stripped:
             rows = pc.filter(strings, markup)
             strings = pc.replace_with_mask(strings, markup, map_distinct(rows, _strip_distinct))
+    elif len(strings):
+        entities = pc.fill_null(pc.match_substring_regex(strings, _ENTITY), False)
+        if pc.any(entities).as_py():
+            rows = pc.filter(strings, entities)
+            strings = pc.replace_with_mask(
+                strings, entities, map_distinct(rows, _unescape_distinct)
+            )
     strings = pc.utf8_normalize(strings, "NFKC")
     strings = pc.replace_substring_regex(strings, r"\s+", " ")
     return NormalizedText(blank_to_null(strings), stripped, not_utf8)
