@@ -75,12 +75,6 @@ class NearDuplicates:
     labels: np.ndarray
     candidates: int
 
-    @property
-    def clustered(self) -> int:
-        """How many rows are in a cluster with at least one other row."""
-        counts = np.bincount(self.labels)
-        return int(counts[counts > 1].sum())
-
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> _U64(33))

@@ -152,10 +152,6 @@ class CleanSpec:
             :12
         ]
 
-    def as_dict(self) -> dict[str, object]:
-        """The effective spec as plain data, for the report."""
-        return asdict(self)
-
 
 # -- the file format (pydantic, at the edge) ------------------------------------------------
 
