@@ -1,8 +1,9 @@
 """Near-duplicate text: MinHash signatures and banded LSH, vectorised with NumPy.
 
-Texts are lower-cased and split into words by Arrow; each word is hashed once (its
-distinct values through pandas' SipHash), and a shingle of ``k`` consecutive words is a
-mix of its words' hashes, folded to 32 bits. A signature holds, for each of ``num_perm``
+Texts are lower-cased by Arrow and cut into words (runs of letters, digits, ``_`` and
+non-ASCII characters) straight from Arrow's UTF-8 buffer with NumPy: no Python string per
+word. A word's hash mixes its bytes with per-position multipliers; a shingle of ``k``
+consecutive words mixes its words' hashes and is folded to 32 bits. A signature holds, for each of ``num_perm``
 affine permutations ``a*x + b mod 2**32`` (``a`` odd, so each is a bijection, the scheme
 ``datasketch`` 2 uses by default), the minimum over the text's shingles; it is computed
 for thousands of shingles at once, in chunks spread over the CPU cores. LSH cuts each
