@@ -41,12 +41,13 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo, scrape, site
+    from harvest.commands import catalog, demo, quality, scrape, site
 
     catalog.register(app)
     demo.register(app)
-    site.register(app)
+    quality.register(app)
     scrape.register(app)
+    site.register(app)
 
 
 _register()
