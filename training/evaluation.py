@@ -23,10 +23,10 @@ from training import plots
 from training.metrics import Metric, metric_score, model_scores, per_class_report, signed
 from training.spec import Task
 
-IMPORTANCE_ROWS = 500
+IMPORTANCE_ROWS = 400
 IMPORTANCE_REPEATS = 3
-CURVE_ROWS = 2000
-CURVE_FRACTIONS = (0.2, 0.45, 0.7, 1.0)
+CURVE_ROWS = 1000
+CURVE_FRACTIONS = (0.25, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
