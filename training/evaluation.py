@@ -25,6 +25,7 @@ from training.spec import Task
 
 IMPORTANCE_ROWS = 400
 IMPORTANCE_REPEATS = 3
+IMPORTANCE_CELLS = 40_000  # rows x columns x repeats scored at most (fewer rows for wide data)
 CURVE_ROWS = 1000
 CURVE_FRACTIONS = (0.25, 0.5, 1.0)
 
@@ -74,7 +75,8 @@ def permutation_importance(
     """Drop of the metric when each input column is shuffled (mean and spread over repeats)."""
     from sklearn.inspection import permutation_importance as sk_importance
 
-    rows = _subsample(len(X), IMPORTANCE_ROWS, seed)
+    limit = max(100, min(IMPORTANCE_ROWS, IMPORTANCE_CELLS // (IMPORTANCE_REPEATS * max(X.shape[1], 1))))
+    rows = _subsample(len(X), limit, seed)
 
     def scorer(estimator: Pipeline, X_: pd.DataFrame, y_: NDArray[Any]) -> float:
         return signed(metric, metric_score(task, metric, estimator, X_, y_))

@@ -30,9 +30,9 @@ from training.search import fit_pipeline
 from training.spec import Task
 
 FAST = {"max_epochs": 15, "patience": 4}
-SMALL: dict[type, dict[str, int]] = {
+SMALL: dict[type, dict[str, float]] = {
     GRUClassifier: {"embed_dim": 32, "hidden_size": 32},
-    TransformerClassifier: {"d_model": 32, "n_layers": 1},
+    TransformerClassifier: {"d_model": 32, "n_layers": 1, "lr": 3e-3},
 }
 
 

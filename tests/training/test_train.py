@@ -79,11 +79,11 @@ def test_default_search_reaches_the_scikit_learn_examples(catalog: Catalog, name
 
 
 def test_digits_as_images_with_the_cnn(catalog: Catalog) -> None:
-    frame = digit_images(catalog.workspace.media, limit=600)
+    frame = digit_images(catalog.workspace.media, limit=500)
     ref = commit(catalog, "digit_images", frame)
     result = train(
         spec(ref, "digit", name="digits-cnn", families=["cnn"], trials=0, time_budget=30,
-             params={"cnn": {"max_epochs": 30, "patience": 5}}),
+             params={"cnn": {"max_epochs": 20, "patience": 4}}),
         catalog,
     )  # fmt: skip
     assert result.task.value == "image_classification"
@@ -94,11 +94,11 @@ def test_digits_as_images_with_the_cnn(catalog: Catalog) -> None:
 
 def test_text_classification_and_language_model_on_articles(catalog: Catalog) -> None:
     ref = catalog.commit(
-        "clean.articles", articles(150), producer="user:test", key=("id",)
+        "clean.articles", articles(120), producer="user:test", key=("id",)
     ).version.ref
     sections = train(
-        spec(ref, "section", families=["linear", "gru"], trials=0, time_budget=30,
-             params={"gru": {"max_epochs": 6, "embed_dim": 32, "hidden_size": 32, "max_length": 48}}),
+        spec(ref, "section", families=["linear", "gru"], trials=0, time_budget=30, cv_folds=2,
+             params={"gru": {"max_epochs": 5, "embed_dim": 32, "hidden_size": 32, "max_length": 48}}),
         catalog,
     )  # fmt: skip
     assert sections.task.value == "text_classification" and sections.score > 0.8
@@ -119,13 +119,13 @@ def test_text_classification_and_language_model_on_articles(catalog: Catalog) ->
 
 
 def test_same_spec_data_and_seed_give_the_same_metrics(catalog: Catalog) -> None:
-    ref = commit(catalog, "wine", bundled("wine"))
+    ref = commit(catalog, "iris", bundled("iris"))
     values = {
-        "families": ["linear", "tree", "mlp"], "trials": 3, "time_budget": 120, "seed": 3,
-        "params": {"mlp": {"max_epochs": 15}},
+        "families": ["tree", "mlp"], "trials": 3, "time_budget": 120, "seed": 3, "cv_folds": 2,
+        "params": {"mlp": {"max_epochs": 10}},
     }  # fmt: skip
-    first = train(spec(ref, name="wine-a", **values), catalog)
-    second = train(spec(ref, name="wine-b", **values), catalog)
+    first = train(spec(ref, name="iris-a", **values), catalog)
+    second = train(spec(ref, name="iris-b", **values), catalog)
     assert first.test == second.test
     assert [(t.family, t.params, t.score) for t in first.leaderboard] == [
         (t.family, t.params, t.score) for t in second.leaderboard
@@ -236,28 +236,28 @@ def test_progress_file_tells_the_story_of_the_run(trained: tuple[Workspace, str]
 
 
 def test_gates_promote_a_better_model_and_refuse_a_worse_one(catalog: Catalog) -> None:
-    ref = commit(catalog, "breast_cancer", bundled("breast_cancer"))
-    base = {"name": "cancer", "trials": 0, "time_budget": 20}
+    ref = commit(catalog, "wine", bundled("wine"))
+    base = {"name": "wine", "trials": 0, "time_budget": 20}
     stump = {"families": ["tree"], "params": {"tree": {"max_depth": 1}}}
     first = train(spec(ref, **base, **stump), catalog)
     assert first.promoted == "champion"
     better = train(spec(ref, **base, families=["linear"]), catalog)
     assert better.gates[1].passed and better.promoted == "champion"
-    assert "champion cancer@1's" in better.gates[1].detail
+    assert "champion wine@1's" in better.gates[1].detail
     worse = train(spec(ref, **base, **stump), catalog)
     assert worse.gates[0].passed and not worse.gates[1].passed
     assert worse.promoted == "challenger"
     registry = Registry(catalog)
-    assert registry.alias("cancer", "champion") == 2 and registry.alias("cancer", "challenger") == 3
-    refused = promote(catalog, "cancer@3")
-    assert not refused.promoted and "cancer@3 was not promoted" in refused.message
-    assert registry.alias("cancer", "champion") == 2
-    events = [(e.version, e.event) for e in registry.events("cancer")]
+    assert registry.alias("wine", "champion") == 2 and registry.alias("wine", "challenger") == 3
+    refused = promote(catalog, "wine@3")
+    assert not refused.promoted and "wine@3 was not promoted" in refused.message
+    assert registry.alias("wine", "champion") == 2
+    events = [(e.version, e.event) for e in registry.events("wine")]
     assert (3, "promotion refused") in events and (3, "gates") in events
-    assert promote(catalog, "cancer@2").message == "cancer@2 is already the champion."
+    assert promote(catalog, "wine@2").message == "wine@2 is already the champion."
     hopeless = train(spec(ref, **base, **stump, gates={"baseline_margin": 0.95}), catalog)
     assert not hopeless.gates[0].passed and hopeless.promoted is None
-    assert registry.get("cancer@4").aliases == () and not registry.get("cancer@4").gates_passed
+    assert registry.get("wine@4").aliases == () and not registry.get("wine@4").gates_passed
 
 
 # -- bad input: one sentence, nothing registered --------------------------------------------
@@ -360,10 +360,8 @@ def wait_for_stage(workspace: Workspace, run_id: str, stage: str, timeout: float
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_stopped_or_killed_run_registers_nothing(catalog: Catalog, how: signal.Signals) -> None:
-    ref = commit(catalog, "digits", bundled("digits"))
-    handle = launch(
-        spec(ref, name="digits", families=["forest", "mlp"], time_budget=300), catalog.workspace
-    )
+    ref = commit(catalog, "iris", bundled("iris"))
+    handle = launch(spec(ref, name="iris", families=["tree"], time_budget=300), catalog.workspace)
     try:
         wait_for_stage(catalog.workspace, handle.run_id, "searching")
         os.kill(handle.pid, how)
@@ -385,7 +383,7 @@ def test_a_stopped_or_killed_run_registers_nothing(catalog: Catalog, how: signal
             == "The training process ended before finishing; no model was registered."
         )
     assert Registry(catalog).versions() == []
-    assert not list((catalog.workspace.models / "digits").glob("[0-9]*"))
+    assert not list((catalog.workspace.models / "iris").glob("[0-9]*"))
 
 
 def test_launch_runs_in_the_background_and_can_be_polled(catalog: Catalog) -> None:
