@@ -41,9 +41,10 @@ def _kind(type_name: str) -> str:
     return type_name.split("(")[0].split(" ")[0].upper()
 
 
-def profile(
-    con: duckdb.DuckDBPyConnection, source: str, volatile: tuple[str, ...] = ()
-) -> tuple[int, str, tuple[tuple[str, str], ...], tuple[ColumnStats, ...]]:
+Profile = tuple[int, str, tuple[tuple[str, str], ...], tuple[ColumnStats, ...]]
+
+
+def profile(con: duckdb.DuckDBPyConnection, source: str, volatile: tuple[str, ...] = ()) -> Profile:
     """Return (rows, content hash, columns, stats) of the table or view named by ``source``."""
     described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     columns = tuple((str(row[0]), str(row[1])) for row in described)

@@ -17,17 +17,16 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
-from catalog.profile import profile, quote_ident
+from catalog.profile import Profile, profile, quote_ident
 from catalog.records import (
     STAGES,
     ColumnStats,
@@ -40,6 +39,9 @@ from catalog.records import (
 )
 from harvest.errors import InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
+
+if TYPE_CHECKING:  # pandas is only needed when a DataFrame is passed in
+    import pandas as pd
 
 T = TypeVar("T")
 META = f"{LAKE}.harvest"
@@ -99,11 +101,52 @@ def _version(row: Sequence[Any]) -> Version:
 def _as_arrow(data: pa.Table | pd.DataFrame) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
-    if isinstance(data, pd.DataFrame):
+    if type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pandas"):
         return pa.Table.from_pandas(data, preserve_index=False)
     raise InvalidInputError(
         "A dataset can only be committed from a pyarrow Table or a pandas DataFrame."
     )
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """A dataset's key, volatile columns and listing as a commit will leave them."""
+
+    key: tuple[str, ...]
+    volatile: tuple[str, ...]
+    listing: Listing
+    changed: bool
+
+    @classmethod
+    def merge(
+        cls,
+        existing: Dataset | None,
+        key: Sequence[str] | None,
+        volatile: Sequence[str] | None,
+        listing: Listing | None,
+    ) -> _Meta:
+        """What was given, else what the dataset already has."""
+        new_key = tuple(key) if key is not None else (existing.key if existing else ())
+        new_volatile = (
+            tuple(volatile) if volatile is not None else (existing.volatile if existing else ())
+        )
+        new_listing = (
+            listing if listing is not None else (existing.listing if existing else Listing())
+        )
+        changed = existing is None or (new_key, new_volatile, new_listing) != (
+            existing.key,
+            existing.volatile,
+            existing.listing,
+        )
+        return cls(key=new_key, volatile=new_volatile, listing=new_listing, changed=changed)
+
+
+def _check_columns(ref: DatasetRef, columns: Sequence[str], meta: _Meta) -> None:
+    for column in (*meta.key, *meta.volatile):
+        if column not in columns:
+            raise InvalidInputError(
+                f"'{column}' is named as a key or volatile column of {ref.qualified} but is not a column of the data."
+            )
 
 
 class Catalog:
@@ -151,9 +194,15 @@ class Catalog:
 
     def datasets(self, stage: str | None = None) -> list[Dataset]:
         """Every dataset (of one stage if given), with its listing and latest version."""
-        where = "WHERE d.name LIKE ?" if stage else ""
-        params = [f"{stage}.%"] if stage else []
-        rows = (
+        if stage:
+            return [
+                self._dataset(row)
+                for row in self._dataset_rows("WHERE d.name LIKE ?", [f"{stage}.%"])
+            ]
+        return [self._dataset(row) for row in self._dataset_rows("", [])]
+
+    def _dataset_rows(self, where: str, params: list[object]) -> list[tuple[Any, ...]]:
+        return (
             self.cursor()
             .execute(
                 f"""
@@ -174,7 +223,6 @@ class Catalog:
             )
             .fetchall()
         )
-        return [self._dataset(row) for row in rows]
 
     @staticmethod
     def _dataset(row: Sequence[Any]) -> Dataset:
@@ -334,26 +382,43 @@ class Catalog:
             )
         if (data is None) == (sql is None):
             raise InvalidInputError("Commit needs exactly one of a table or a SQL query.")
+        existing = self._dataset_or_none(ref.qualified)
+        meta = _Meta.merge(existing, key, volatile, listing)
         staging = f"_staging_{uuid.uuid4().hex}"
         cur = self.cursor()
         try:
             if data is not None:
-                cur.register(staging, _as_arrow(data))
+                table = _as_arrow(data)
+                _check_columns(ref, table.column_names, meta)
+                cur.register(staging, table)
             else:
                 cur.execute(f"CREATE TEMP TABLE {staging} AS {sql}")
-            return self._commit_staged(
-                cur,
-                ref,
-                staging,
-                producer=producer,
-                message=message,
-                parents=tuple(parents),
-                key=key,
-                volatile=volatile,
-                listing=listing,
-                quality_score=quality_score,
-                report=report,
+                _check_columns(
+                    ref, [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()], meta
+                )
+            profiled = profile(cur, staging, meta.volatile)
+            latest = existing.latest if existing else None
+            if latest is not None and latest.content_hash == profiled[1]:
+                if meta.changed:
+                    self.transaction(lambda c: self._save_dataset(c, ref.qualified, meta))
+                return CommitResult(version=latest, created=False)
+            version = self.transaction(
+                lambda c: self._write_version(
+                    c,
+                    ref,
+                    staging,
+                    profiled,
+                    meta,
+                    producer,
+                    message,
+                    tuple(parents),
+                    quality_score,
+                    report,
+                ),
+                what=f"commit {ref.qualified}",
+                cursor=cur,
             )
+            return CommitResult(version=version, created=True)
         except duckdb.Error as error:
             raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
         finally:
@@ -361,108 +426,85 @@ class Catalog:
                 cur.unregister(staging)
                 cur.execute(f"DROP TABLE IF EXISTS temp.{staging}")
 
-    def _commit_staged(
+    def _write_version(
         self,
-        cur: duckdb.DuckDBPyConnection,
+        c: duckdb.DuckDBPyConnection,
         ref: DatasetRef,
         staging: str,
-        *,
+        profiled: Profile,
+        meta: _Meta,
         producer: str,
         message: str,
         parents: tuple[str, ...],
-        key: Sequence[str] | None,
-        volatile: Sequence[str] | None,
-        listing: Listing | None,
         quality_score: float | None,
         report: Any,
-    ) -> CommitResult:
-        columns = [row[0] for row in cur.execute(f"DESCRIBE SELECT * FROM {staging}").fetchall()]
-        for column in (*(key or ()), *(volatile or ())):
-            if column not in columns:
-                raise InvalidInputError(
-                    f"'{column}' is named as a key or volatile column of {ref.qualified} but is not a column of the data."
-                )
-        existing = self._dataset_or_none(ref.qualified)
-        volatile_cols = (
-            tuple(volatile) if volatile is not None else (existing.volatile if existing else ())
+    ) -> Version:
+        """Inside a transaction: replace the table's rows, record the version, tag the snapshot."""
+        rows, content_hash, columns, stats = profiled
+        number = int(
+            scalar(
+                c,
+                f"SELECT coalesce(max(version), 0) + 1 FROM {META}.versions WHERE dataset = ?",
+                [ref.qualified],
+            )
         )
-        rows, content_hash, col_types, stats = profile(cur, staging, volatile_cols)
-        latest = existing.latest if existing else None
-        new_key = tuple(key) if key is not None else (existing.key if existing else ())
-        new_listing = (
-            listing if listing is not None else (existing.listing if existing else Listing())
-        )
-        meta_changed = existing is None or (new_key, volatile_cols, new_listing) != (
-            existing.key,
-            existing.volatile,
-            existing.listing,
-        )
-        if latest is not None and latest.content_hash == content_hash:
-            if meta_changed:
-                self.transaction(
-                    lambda c: self._save_dataset(
-                        c, ref.qualified, new_listing, new_key, volatile_cols
-                    )
-                )
-            return CommitResult(version=latest, created=False)
-
+        if meta.changed:
+            self._save_dataset(c, ref.qualified, meta)
         table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
+        # One new Parquet file per version; earlier files stay for time travel.
+        c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
         created_at = datetime.now(UTC)
-
-        def write(c: duckdb.DuckDBPyConnection) -> int:
-            number = int(
-                scalar(
-                    c,
-                    f"SELECT coalesce(max(version), 0) + 1 FROM {META}.versions WHERE dataset = ?",
-                    [ref.qualified],
-                )
-            )
-            if meta_changed:
-                self._save_dataset(c, ref.qualified, new_listing, new_key, volatile_cols)
-            c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
-            c.execute(
-                f"INSERT INTO {META}.versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    ref.qualified,
-                    number,
-                    rows,
-                    json.dumps(col_types),
-                    json.dumps([asdict(s) for s in stats]),
-                    content_hash,
-                    producer,
-                    list(parents),
-                    message,
-                    created_at,
-                    quality_score,
-                    json.dumps(report) if report is not None else None,
-                ],
-            )
-            info = json.dumps({"dataset": ref.qualified, "version": number})
-            c.execute(
-                f"CALL {LAKE}.set_commit_message('harvest', ?, extra_info => ?)",
-                [message or producer, info],
-            )
-            return number
-
-        number = self.transaction(write, what=f"commit {ref.qualified}", cursor=cur)
-        return CommitResult(version=self.version(f"{ref.qualified}@{number}"), created=True)
+        c.execute(
+            f"INSERT INTO {META}.versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ref.qualified,
+                number,
+                rows,
+                json.dumps(columns),
+                json.dumps([asdict(s) for s in stats]),
+                content_hash,
+                producer,
+                list(parents),
+                message,
+                created_at,
+                quality_score,
+                json.dumps(report) if report is not None else None,
+            ],
+        )
+        info = json.dumps({"dataset": ref.qualified, "version": number})
+        c.execute(
+            f"CALL {LAKE}.set_commit_message('harvest', ?, extra_info => ?)",
+            [message or producer, info],
+        )
+        c.execute("COMMIT")
+        snapshot = int(scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()"))
+        c.execute("BEGIN TRANSACTION")  # transaction() commits this empty one
+        return Version(
+            dataset=ref.qualified,
+            number=number,
+            snapshot_id=snapshot,
+            rows=rows,
+            columns=columns,
+            stats=stats,
+            content_hash=content_hash,
+            producer=producer,
+            parents=parents,
+            message=message,
+            created_at=created_at,
+            quality_score=quality_score,
+        )
 
     def _dataset_or_none(self, qualified: str) -> Dataset | None:
-        stage = qualified.split(".", 1)[0]
-        return next((d for d in self.datasets(stage) if d.name == qualified), None)
+        rows = self._dataset_rows("WHERE d.name = ?", [qualified])
+        return self._dataset(rows[0]) if rows else None
 
     @staticmethod
-    def _save_dataset(
-        c: duckdb.DuckDBPyConnection,
-        qualified: str,
-        listing: Listing,
-        key: tuple[str, ...],
-        volatile: tuple[str, ...],
-    ) -> None:
+    def _save_dataset(c: duckdb.DuckDBPyConnection, qualified: str, meta: _Meta) -> None:
         found = c.execute(
             f"SELECT created_at FROM {META}.datasets WHERE name = ?", [qualified]
         ).fetchone()
         created_at = found[0] if found else datetime.now(UTC)
+        listing = meta.listing
         c.execute(f"DELETE FROM {META}.datasets WHERE name = ?", [qualified])
         c.execute(
             f"INSERT INTO {META}.datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -475,8 +517,8 @@ class Catalog:
                 listing.publisher,
                 listing.source_url,
                 listing.cadence,
-                list(key),
-                list(volatile),
+                list(meta.key),
+                list(meta.volatile),
                 created_at,
             ],
         )
@@ -484,9 +526,8 @@ class Catalog:
     def set_listing(self, name: str, listing: Listing) -> Dataset:
         """Replace the listing card of an existing dataset."""
         dataset = self.dataset(name)
-        self.transaction(
-            lambda c: self._save_dataset(c, dataset.name, listing, dataset.key, dataset.volatile)
-        )
+        meta = _Meta(key=dataset.key, volatile=dataset.volatile, listing=listing, changed=True)
+        self.transaction(lambda c: self._save_dataset(c, dataset.name, meta))
         return replace(dataset, listing=listing)
 
     # -- comparing -----------------------------------------------------------------------

@@ -41,10 +41,11 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo
+    from harvest.commands import catalog, demo, site
 
     catalog.register(app)
     demo.register(app)
+    site.register(app)
     __import__("harvest.commands.training", fromlist=["register"]).register(app)
 
 

@@ -1,0 +1,92 @@
+"""Catalog benchmarks: commit, sandboxed query and CSV import, each against a bare baseline.
+
+(a) committing a 1M-row table as a version ÷ pyarrow ``write_table`` of the same table;
+(b) an aggregate over 1M rows through the sandbox ÷ plain DuckDB over the same Parquet;
+(c) importing a 1M-row CSV ÷ DuckDB's own ``read_csv`` into a table of a database file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.common import Figure, best_of, ratio
+from catalog import Catalog
+from catalog.importer import import_file
+from catalog.sandbox import Limits, Sandbox
+
+ROWS = 1_000_000
+QUERY = "SELECT category, count(*) AS n, avg(price) AS mean_price, sum(qty) AS units FROM {} GROUP BY category"
+
+
+def sample_table(rows: int = ROWS, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    categories = np.array(["books", "garden", "kitchen", "toys", "tools", "music"])
+    return pa.table(
+        {
+            "id": np.arange(rows),
+            "category": categories[rng.integers(0, len(categories), rows)],
+            "price": rng.gamma(2.0, 20.0, rows).round(2),
+            "qty": rng.integers(0, 50, rows),
+            "name": [f"product {i}" for i in range(rows)],
+        }
+    )
+
+
+def run() -> list[Figure]:
+    table = sample_table()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        catalog = Catalog.open(root / "home")
+        counter = itertools.count()
+
+        def commit() -> None:
+            catalog.commit(f"raw.bench{next(counter)}", table, producer="bench")
+
+        def write_parquet() -> None:
+            pq.write_table(table, root / f"plain{next(counter)}.parquet")
+
+        commit_s, write_s = best_of(commit), best_of(write_parquet)
+
+        catalog.commit("raw.products", table, producer="bench")
+        sandbox = Sandbox(catalog.workspace, Limits(max_rows=1000))
+        plain = duckdb.connect(config={"threads": 2})
+        plain_file = root / "baseline.parquet"
+        pq.write_table(table, plain_file)
+        sandbox_s = best_of(lambda: sandbox.query(QUERY.format("raw.products")), repeat=5)
+        plain_s = best_of(
+            lambda: plain.execute(
+                QUERY.format(f"read_parquet('{plain_file}')")
+            ).fetch_arrow_table(),
+            repeat=5,
+        )
+
+        csv = root / "products.csv"
+        duckdb.connect().execute(
+            f"COPY (SELECT * FROM read_parquet('{plain_file}')) TO '{csv}' (HEADER)"
+        )
+        target = duckdb.connect(str(root / "baseline.duckdb"))
+
+        def import_csv() -> None:
+            import_file(catalog, csv, f"products{next(counter)}")
+
+        def read_csv() -> None:
+            target.execute(f"CREATE OR REPLACE TABLE t AS SELECT * FROM read_csv('{csv}')")
+            target.execute("CHECKPOINT")
+
+        import_s, read_s = best_of(import_csv), best_of(read_csv)
+        sandbox.close()
+        catalog.close()
+    return [
+        ratio("commit 1M rows as a version / pyarrow write_table", commit_s, write_s, 1.2),
+        ratio(
+            "sandboxed aggregate over 1M rows / plain DuckDB on Parquet", sandbox_s, plain_s, 1.2
+        ),
+        ratio("import a 1M-row CSV / DuckDB read_csv into a table", import_s, read_s, 1.3),
+    ]
