@@ -48,6 +48,7 @@ def _register() -> None:
     quality.register(app)
     scrape.register(app)
     site.register(app)
+    __import__("harvest.commands.training", fromlist=["register"]).register(app)
 
 
 _register()
