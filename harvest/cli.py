@@ -42,9 +42,11 @@ def root(
 
 def _register() -> None:
     from harvest.commands import catalog, demo
+    from harvest.commands import dashboard as dashboard_commands
 
     catalog.register(app)
     demo.register(app)
+    dashboard_commands.register(app)
 
 
 _register()
