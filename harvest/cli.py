@@ -42,10 +42,17 @@ def root(
 
 def _register() -> None:
     from harvest.commands import catalog, demo
-    from harvest.commands import dashboard as dashboard_commands
 
     catalog.register(app)
     demo.register(app)
+    from harvest.commands import site as site_commands
+
+    site_commands.register(app)
+    from harvest.commands import scrape as scrape_commands
+
+    scrape_commands.register(app)
+    from harvest.commands import dashboard as dashboard_commands
+
     dashboard_commands.register(app)
 
 

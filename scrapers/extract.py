@@ -1,0 +1,382 @@
+"""Automatic extractors: structured data, article text and HTML tables, as flat rows.
+
+- ``jsonld``, ``microdata``, ``opengraph`` (via extruct): the page's main schema.org
+  entity (a Product, an Article...; breadcrumbs and site boilerplate are skipped),
+  flattened to fixed columns (``STRUCTURED``) such as name, price, currency, sku, gtin,
+  brand, availability. When several syntaxes describe the page, the first listed wins
+  and later ones fill what it lacks.
+- ``article`` (via trafilatura): main text, title, author and date, boilerplate removed.
+- ``tables``: every data table as records; multi-row headers (with colspan/rowspan)
+  become column names joined with `` / ``. Cells stay text: the raw stage keeps what the
+  page said and cleaning types it.
+
+Every extractor has a fixed set of columns so a dataset's schema does not change with
+what one crawl happened to see (table headers aside).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import extruct
+import lxml.html
+import trafilatura
+from lxml.html import HtmlElement
+
+from scrapers.values import Row, Value, parse_date, parse_number
+
+STRUCTURED: dict[str, str] = {
+    "name": "text",
+    "description": "text",
+    "sku": "text",
+    "gtin": "text",
+    "mpn": "text",
+    "brand": "text",
+    "price": "float",
+    "currency": "text",
+    "availability": "text",
+    "condition": "text",
+    "category": "text",
+    "image": "text",
+    "url": "text",
+    "rating": "float",
+    "review_count": "int",
+    "author": "text",
+    "date_published": "date",
+    "schema_type": "text",
+}
+ARTICLE: dict[str, str] = {
+    "title": "text",
+    "author": "text",
+    "date": "date",
+    "text": "text",
+    "description": "text",
+    "sitename": "text",
+    "categories": "text",
+    "tags": "text",
+}
+TABLES: dict[str, str] = {"_table": "text", "_row": "int"}
+COLUMN_TYPES: dict[str, str] = {**STRUCTURED, **ARTICLE, **TABLES}
+"""The type (a field type name) of every fixed extractor column."""
+
+_SYNTAX = {"jsonld": "json-ld", "microdata": "microdata", "opengraph": "opengraph"}
+_SKIPPED_TYPES = {
+    "BreadcrumbList",
+    "WebSite",
+    "WebPage",
+    "Organization",
+    "SearchAction",
+    "ItemList",
+    "SiteNavigationElement",
+    "ListItem",
+}
+_OPENGRAPH = {
+    "og:title": "name",
+    "og:description": "description",
+    "og:image": "image",
+    "og:url": "url",
+    "product:price:amount": "price",
+    "product:price:currency": "currency",
+    "product:availability": "availability",
+    "og:availability": "availability",
+    "product:brand": "brand",
+    "product:retailer_item_id": "sku",
+    "product:category": "category",
+    "product:condition": "condition",
+    "article:author": "author",
+    "article:published_time": "date_published",
+    "article:section": "category",
+}
+
+
+def columns_of(extractor: str) -> tuple[str, ...]:
+    """The fixed columns an extractor produces."""
+    if extractor == "article":
+        return tuple(ARTICLE)
+    if extractor == "tables":
+        return tuple(TABLES)
+    return tuple(STRUCTURED)
+
+
+# -- structured data -----------------------------------------------------------------
+
+
+def structured_row(html: str, url: str, extractors: Sequence[str]) -> Row:
+    """The page's main entity from the listed syntaxes, flattened (empty when none is found)."""
+    syntaxes = [_SYNTAX[e] for e in extractors if e in _SYNTAX]
+    if not syntaxes:
+        return {}
+    found = extruct.extract(html, base_url=url, syntaxes=syntaxes, uniform=True, errors="ignore")
+    row: Row = {}
+    for syntax in syntaxes:
+        entities = found.get(syntax) or []
+        flat = (
+            _flatten_opengraph(entities)
+            if syntax == "opengraph"
+            else _flatten(_main_entity(entities))
+        )
+        for column, value in flat.items():
+            if row.get(column) is None and value is not None:
+                row[column] = value
+    return row
+
+
+def _main_entity(entities: Iterable[Any]) -> Mapping[str, Any]:
+    candidates = [e for e in _walk_graph(entities) if isinstance(e, Mapping)]
+    for entity in candidates:
+        if not set(_types(entity)) & _SKIPPED_TYPES:
+            return entity
+    return {}
+
+
+def _walk_graph(entities: Iterable[Any]) -> Iterable[Any]:
+    for entity in entities:
+        if isinstance(entity, Mapping) and isinstance(entity.get("@graph"), list):
+            yield from entity["@graph"]
+        else:
+            yield entity
+
+
+def _types(entity: Mapping[str, Any]) -> list[str]:
+    kind = entity.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return [str(k).rsplit("/", 1)[-1] for k in kinds if k]
+
+
+def _first(value: Any) -> Any:
+    return (
+        value[0]
+        if isinstance(value, list) and value
+        else (None if isinstance(value, list) else value)
+    )
+
+
+def _text(value: Any, *keys: str) -> str | None:
+    """A scalar from a schema.org value: strings as they are, objects by ``keys`` (name, url...)."""
+    value = _first(value)
+    if isinstance(value, Mapping):
+        for key in (*keys, "name", "@value", "url", "@id"):
+            if value.get(key) is not None:
+                return _text(value[key])
+        return None
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _enum(value: Any) -> str | None:
+    """``https://schema.org/InStock`` -> ``InStock``."""
+    text = _text(value)
+    return text.rstrip("/").rsplit("/", 1)[-1] if text else None
+
+
+def _float(value: Any) -> float | None:
+    text = _text(value)
+    number = parse_number(text) if text else None
+    return float(number) if number is not None else None
+
+
+def _int(value: Any) -> int | None:
+    number = _float(value)
+    return int(number) if number is not None else None
+
+
+def _flatten(entity: Mapping[str, Any]) -> Row:
+    if not entity:
+        return {}
+    offers = _first(entity.get("offers")) or {}
+    offers = offers if isinstance(offers, Mapping) else {}
+    spec = _first(offers.get("priceSpecification")) or {}
+    spec = spec if isinstance(spec, Mapping) else {}
+    rating = _first(entity.get("aggregateRating")) or {}
+    rating = rating if isinstance(rating, Mapping) else {}
+    authors = entity.get("author")
+    author_list = authors if isinstance(authors, list) else [authors]
+    author_names = [a for a in (_text(a) for a in author_list) if a]
+    published = _text(entity.get("datePublished"))
+    return {
+        "name": _text(entity.get("name")) or _text(entity.get("headline")),
+        "description": _text(entity.get("description")),
+        "sku": _text(entity.get("sku")) or _text(offers.get("sku")),
+        "gtin": next(
+            (
+                _text(entity.get(k))
+                for k in ("gtin13", "gtin", "gtin12", "gtin14", "gtin8")
+                if entity.get(k)
+            ),
+            None,
+        ),
+        "mpn": _text(entity.get("mpn")),
+        "brand": _text(entity.get("brand")),
+        "price": _float(offers.get("price") or offers.get("lowPrice") or spec.get("price")),
+        "currency": _text(offers.get("priceCurrency") or spec.get("priceCurrency")),
+        "availability": _enum(offers.get("availability")),
+        "condition": _enum(offers.get("itemCondition") or entity.get("itemCondition")),
+        "category": _text(entity.get("category")),
+        "image": _text(entity.get("image"), "contentUrl", "url"),
+        "url": _text(entity.get("url")),
+        "rating": _float(rating.get("ratingValue")),
+        "review_count": _int(rating.get("reviewCount") or rating.get("ratingCount")),
+        "author": ", ".join(author_names) or None,
+        "date_published": parse_date(published) if published else None,
+        "schema_type": next(iter(_types(entity)), None),
+    }
+
+
+def _flatten_opengraph(entities: Iterable[Any]) -> Row:
+    row: Row = {}
+    for entity in entities:
+        if not isinstance(entity, Mapping):
+            continue
+        for prop, column in _OPENGRAPH.items():
+            value: Value = _text(entity.get(prop))
+            if value is None or row.get(column) is not None:
+                continue
+            if column == "price":
+                value = _float(value)
+            elif column == "date_published":
+                value = parse_date(str(value))
+            row[column] = value
+        if row.get("schema_type") is None and entity.get("@type"):
+            row["schema_type"] = str(entity["@type"])
+    return row
+
+
+# -- article -------------------------------------------------------------------------
+
+
+def article_row(html: str, url: str) -> Row:
+    """Main text, title, author, date (and description, site, categories, tags) of an article."""
+    document = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=False
+    )
+    if document is None:
+        return {}
+    found = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+    date_text = found.get("date")
+    return {
+        "title": found.get("title") or None,
+        "author": found.get("author") or None,
+        "date": parse_date(date_text) if date_text else None,
+        "text": found.get("text") or None,
+        "description": found.get("description") or None,
+        "sitename": found.get("sitename") or None,
+        "categories": ", ".join(found.get("categories") or []) or None,
+        "tags": ", ".join(found.get("tags") or []) or None,
+    }
+
+
+# -- tables --------------------------------------------------------------------------
+
+
+def table_rows(html: str) -> list[Row]:
+    """Every data table on the page as rows keyed by header; ``_table`` and ``_row`` say where."""
+    root = lxml.html.fromstring(html)
+    rows: list[Row] = []
+    for index, table in enumerate(root.iter("table"), start=1):
+        if any(t is not table for t in table.iter("table")):
+            continue  # a layout table holding other tables
+        grid = _grid(table)
+        header_count = _header_rows(table, grid)
+        width = max((len(cells) for cells, _ in grid), default=0)
+        if width < 2 or len(grid) - header_count < 1:
+            continue
+        headers = _header_names([r for r, _ in grid[:header_count]], width)
+        caption = table.find("caption")
+        name = _clean(caption.text_content()) if caption is not None else ""
+        label = name or table.get("id") or f"table {index}"
+        for number, (cells, _) in enumerate(grid[header_count:], start=1):
+            row: Row = {"_table": label, "_row": number}
+            for column, cell in zip(headers, cells, strict=False):
+                row[column] = cell or None
+            rows.append(row)
+    return rows
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _grid(table: HtmlElement) -> list[tuple[list[str], bool]]:
+    """The table as a rectangular grid of cell texts (spans repeated), with 'all header cells' flags."""
+    grid: list[tuple[list[str], bool]] = []
+    pending: dict[int, tuple[str, int]] = {}  # column -> (text, rows still to fill)
+    for tr in _own_rows(table):
+        cells: list[str] = []
+        column = 0
+        all_th = True
+        for cell in tr:
+            if not isinstance(cell.tag, str) or cell.tag not in ("td", "th"):
+                continue
+            while column in pending:
+                column = _fill_pending(cells, pending, column)
+            all_th = all_th and cell.tag == "th"
+            text = _clean(cell.text_content())
+            colspan = _span(cell.get("colspan"))
+            rowspan = _span(cell.get("rowspan"))
+            for _ in range(colspan):
+                cells.append(text)
+                if rowspan > 1:
+                    pending[column] = (text, rowspan - 1)
+                column += 1
+        while column in pending:
+            column = _fill_pending(cells, pending, column)
+        grid.append((cells, all_th and bool(cells)))
+    return grid
+
+
+def _fill_pending(cells: list[str], pending: dict[int, tuple[str, int]], column: int) -> int:
+    text, left = pending.pop(column)
+    cells.append(text)
+    if left > 1:
+        pending[column] = (text, left - 1)
+    return column + 1
+
+
+def _own_rows(table: HtmlElement) -> list[HtmlElement]:
+    rows = []
+    for child in table:
+        if child.tag == "tr":
+            rows.append(child)
+        elif child.tag in ("thead", "tbody", "tfoot"):
+            rows.extend(tr for tr in child if tr.tag == "tr")
+    return rows
+
+
+def _span(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1000))
+    except ValueError:
+        return 1
+
+
+def _header_rows(table: HtmlElement, grid: list[tuple[list[str], bool]]) -> int:
+    thead = table.find("thead")
+    if thead is not None:
+        return sum(1 for tr in thead if tr.tag == "tr")
+    count = 0
+    for _, all_th in grid:
+        if not all_th:
+            break
+        count += 1
+    return count
+
+
+def _header_names(header_rows: list[list[str]], width: int) -> list[str]:
+    names: list[str] = []
+    for column in range(width):
+        parts: list[str] = []
+        for row in header_rows:
+            text = row[column] if column < len(row) else ""
+            if text and (not parts or parts[-1] != text):
+                parts.append(text)
+        name = " / ".join(parts) or f"column_{column + 1}"
+        if name.startswith("_"):
+            name = name.lstrip("_") or f"column_{column + 1}"
+        candidate, n = name, 2
+        while candidate in names:
+            candidate, n = f"{name} ({n})", n + 1
+        names.append(candidate)
+    return names

@@ -1,0 +1,160 @@
+"""Item pipelines: media downloads and the landing file (the crawl's only writes).
+
+- ``MediaImagesPipeline`` / ``MediaFilesPipeline``: Scrapy's Images/Files pipelines,
+  driven by the spec's ``type: image`` / ``type: file`` fields. Files are stored under
+  ``Workspace.media`` as ``images/<sha1 of content>.jpg`` and ``files/<sha1 of
+  content><ext>``, so the same picture behind two URLs is stored once; the field gets
+  that relative path (``<field>_url`` keeps where it came from).
+- ``LandingPipeline``: adds the provenance columns and appends each record to
+  ``items.jsonl`` in the landing folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.pipelines.files import FilesPipeline
+from scrapy.pipelines.images import ImagesPipeline
+
+from scrapers.items import PageRecord
+from scrapers.landing import ItemWriter
+from scrapers.spec import SourceSpec
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+
+def _spec(info: Any) -> SourceSpec:
+    spec: SourceSpec = info.spider.spec
+    return spec
+
+
+def _media_requests(item: PageRecord, spec: SourceSpec, kind: str) -> list[Request]:
+    requests = []
+    for name in spec.media_fields:
+        if spec.item is None or spec.item.fields[name].type != kind:
+            continue
+        urls = item.row.get(f"{name}_url")
+        for url in urls if isinstance(urls, list) else [urls]:
+            if isinstance(url, str):
+                requests.append(Request(url, callback=NO_CALLBACK, meta={"harvest_field": name}))
+    return requests
+
+
+def _with_paths(
+    item: PageRecord, spec: SourceSpec, kind: str, results: list[tuple[bool, Any]], stats: Any
+) -> PageRecord:
+    stored = {r["url"]: r["path"] for ok, r in results if ok}
+    stats.inc_value("harvest/media", len(stored))
+    stats.inc_value("harvest/media_failed", sum(1 for ok, _ in results if not ok))
+    row = dict(item.row)
+    for name in spec.media_fields:
+        if spec.item is None or spec.item.fields[name].type != kind:
+            continue
+        urls = row.get(f"{name}_url")
+        if isinstance(urls, list):
+            row[name] = [stored[u] for u in urls if isinstance(u, str) and u in stored]
+        elif isinstance(urls, str):
+            row[name] = stored.get(urls)
+    return replace(item, row=row)
+
+
+def _content_name(response: Response | None, request: Request) -> str:
+    """The content hash when the body is known, else a URL hash (only used to look up)."""
+    data = response.body if response is not None else request.url.encode()
+    return hashlib.sha1(data).hexdigest()
+
+
+class MediaImagesPipeline(ImagesPipeline):
+    """Images of ``type: image`` fields, stored once per distinct content as JPEG."""
+
+    def get_media_requests(self, item: Any, info: Any) -> list[Request]:
+        return _media_requests(item, _spec(info), "image")
+
+    def item_completed(self, results: Any, item: Any, info: Any) -> Any:
+        return _with_paths(item, _spec(info), "image", results, self.crawler.stats)
+
+    def file_path(
+        self,
+        request: Request,
+        response: Response | None = None,
+        info: Any = None,
+        *,
+        item: Any = None,
+    ) -> str:
+        return f"images/{_content_name(response, request)}.jpg"
+
+
+class MediaFilesPipeline(FilesPipeline):
+    """Files of ``type: file`` fields, stored once per distinct content."""
+
+    def get_media_requests(self, item: Any, info: Any) -> list[Request]:
+        return _media_requests(item, _spec(info), "file")
+
+    def item_completed(self, results: Any, item: Any, info: Any) -> Any:
+        return _with_paths(item, _spec(info), "file", results, self.crawler.stats)
+
+    def file_path(
+        self,
+        request: Request,
+        response: Response | None = None,
+        info: Any = None,
+        *,
+        item: Any = None,
+    ) -> str:
+        suffix = PurePosixPath(request.url.split("?", 1)[0]).suffix
+        if suffix not in mimetypes.types_map:
+            suffix = ""
+        return f"files/{_content_name(response, request)}{suffix}"
+
+
+class LandingPipeline:
+    """Writes each record, with its provenance columns, to the landing folder."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.folder = Path(settings["HARVEST_LANDING"])
+        self.source: str = settings["HARVEST_SOURCE"]
+        self.run_id: str = settings["HARVEST_RUN_ID"]
+        self.writer: ItemWriter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.writer = ItemWriter(self.folder)
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def process_item(self, item: PageRecord, spider: Any = None) -> PageRecord:
+        assert self.writer is not None
+        self.writer.write(
+            {
+                **item.row,
+                "_url": item.url,
+                "_fetched_at": _utc_text(item.fetched_at),
+                "_status": item.status,
+                "_source": self.source,
+                "_run_id": self.run_id,
+                "_content_hash": item.content_hash,
+            }
+        )
+        return item
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.isoformat()

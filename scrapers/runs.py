@@ -1,0 +1,111 @@
+"""The ``harvest.crawls`` table: one row per crawl, for "last crawls" lists and error reports.
+
+Rows live in the catalog (``lake.harvest.crawls``), written in a catalog transaction by
+the process that ran the crawl, so every machine sharing the catalog sees every crawl:
+when it ran, what it fetched, how it ended and which version (if any) it committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from catalog import Catalog
+from catalog.engine import LAKE
+from scrapers.landing import CrawlError
+
+TABLE = f"{LAKE}.harvest.crawls"
+_COLUMNS = (
+    "run_id",
+    "source",
+    "dataset",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "pages",
+    "items",
+    "errors",
+    "retries",
+    "finish_reason",
+    "version",
+    "message",
+    "errors_by_reason",
+    "error_samples",
+)
+_CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    run_id VARCHAR, source VARCHAR, dataset VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ, duration_s DOUBLE, pages BIGINT, items BIGINT, errors BIGINT,
+    retries BIGINT, finish_reason VARCHAR, version INTEGER, message VARCHAR,
+    errors_by_reason VARCHAR, error_samples VARCHAR)"""
+
+STATUSES = ("committed", "unchanged", "empty", "failed")
+"""committed: a new version; unchanged: content equal to the latest version; empty: nothing
+to commit; failed: the crawl did not finish (killed, interrupted, crashed)."""
+
+
+@dataclass(frozen=True)
+class CrawlRun:
+    """One crawl of one source and how it ended."""
+
+    run_id: str
+    source: str
+    dataset: str
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float = 0.0
+    pages: int = 0
+    items: int = 0
+    errors: int = 0
+    retries: int = 0
+    finish_reason: str = ""
+    version: int | None = None
+    message: str = ""
+    errors_by_reason: dict[str, int] = field(default_factory=dict)
+    error_samples: tuple[CrawlError, ...] = ()
+
+
+def record_run(catalog: Catalog, run: CrawlRun) -> None:
+    """Append ``run`` to ``harvest.crawls``."""
+    values: list[Any] = [getattr(run, name) for name in _COLUMNS]
+    values[_COLUMNS.index("errors_by_reason")] = json.dumps(run.errors_by_reason)
+    values[_COLUMNS.index("error_samples")] = json.dumps([asdict(e) for e in run.error_samples])
+
+    def write(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute(_CREATE)
+        cur.execute(f"INSERT INTO {TABLE} VALUES ({', '.join('?' for _ in _COLUMNS)})", values)
+
+    catalog.transaction(write, what="record the crawl")
+
+
+def last_runs(catalog: Catalog, source: str | None = None, limit: int = 20) -> list[CrawlRun]:
+    """The latest crawls, newest first (of one source when given)."""
+    cur = catalog.cursor()
+    exists = cur.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'harvest' AND table_name = 'crawls'",
+        [LAKE],
+    ).fetchone()
+    if not exists or not exists[0]:
+        return []
+    where = "WHERE source = ?" if source else ""
+    params: list[Any] = [source] if source else []
+    rows = cur.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} {where} ORDER BY started_at DESC LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [_run(row) for row in rows]
+
+
+def _run(row: Sequence[Any]) -> CrawlRun:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["errors_by_reason"] = json.loads(values["errors_by_reason"] or "{}")
+    values["error_samples"] = tuple(
+        CrawlError(**e) for e in json.loads(values["error_samples"] or "[]")
+    )
+    return CrawlRun(**values)

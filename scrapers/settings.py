@@ -1,0 +1,150 @@
+"""Scrapy settings for one crawl: the safety defaults, and the spec's politeness and limits.
+
+Nothing here is optional to remember: robots.txt is obeyed (``politeness.robots``),
+AutoThrottle adapts the delay, retries back off, depth and page limits and a response
+size limit hold, telnet and remote control are off, and the HTTP cache is per source.
+The browser download handler is installed only when some request of the spec renders
+in a browser.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from scrapers.spec import SourceSpec
+
+CHROMIUM = os.environ.get("HARVEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+)
+RETRY_CODES = (500, 502, 503, 504, 522, 524, 408, 429)
+BLOCKED_RESOURCES = ("image", "media", "font")
+USER_AGENT = "Harvest/0.1 (+https://github.com/harvest-data/harvest)"
+
+
+def abort_request(request: Any) -> bool:
+    """Playwright sub-requests not worth fetching when rendering for text (images, media, fonts)."""
+    return bool(request.resource_type in BLOCKED_RESOURCES)
+
+
+def crawl_settings(
+    spec: SourceSpec,
+    *,
+    landing: Path,
+    cache_dir: Path,
+    media_dir: Path,
+    run_id: str,
+    replay: bool = False,
+) -> dict[str, Any]:
+    """Every Scrapy setting of a crawl of ``spec`` landing in ``landing``."""
+    polite = spec.politeness
+    limits = spec.limits
+    settings: dict[str, Any] = {
+        "BOT_NAME": "harvest",
+        "USER_AGENT": USER_AGENT,
+        "ROBOTSTXT_OBEY": polite.robots,
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "LOG_LEVEL": os.environ.get("HARVEST_SCRAPY_LOG", "WARNING"),
+        "CONCURRENT_REQUESTS": polite.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": polite.concurrency,
+        "CONCURRENT_ITEMS": 100,
+        "DOWNLOAD_DELAY": polite.delay,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": polite.delay,
+        "AUTOTHROTTLE_MAX_DELAY": max(30.0, polite.delay),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(polite.concurrency),
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": 2,
+        "RETRY_HTTP_CODES": list(RETRY_CODES),
+        "RETRY_BACKOFF_BASE": float(os.environ.get("HARVEST_RETRY_BACKOFF", "0.5")),
+        "RETRY_BACKOFF_MAX": 30.0,
+        "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",
+        "DEPTH_LIMIT": limits.depth,
+        "DOWNLOAD_MAXSIZE": limits.max_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_TIMEOUT": limits.timeout,
+        "DOWNLOAD_FAIL_ON_DATALOSS": True,
+        "REDIRECT_MAX_TIMES": 5,
+        "COOKIES_ENABLED": True,
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "scrapers.middlewares.BackoffRetryMiddleware": 550,
+        },
+        "ITEM_PIPELINES": {"scrapers.pipelines.LandingPipeline": 900},
+        "EXTENSIONS": {"scrapers.extensions.CrawlReport": 500},
+        "HARVEST_LANDING": str(landing),
+        "HARVEST_SOURCE": spec.name,
+        "HARVEST_RUN_ID": run_id,
+    }
+    if spec.cache or replay:
+        settings.update(_cache(cache_dir, replay))
+    if spec.media_fields:
+        settings.update(_media(spec, media_dir))
+    if spec.uses_browser:
+        settings.update(_browser(spec))
+    return settings
+
+
+def _cache(cache_dir: Path, replay: bool) -> dict[str, Any]:
+    return {
+        "HTTPCACHE_ENABLED": True,
+        "HTTPCACHE_DIR": str(cache_dir),
+        "HTTPCACHE_ALWAYS_STORE": True,
+        "HTTPCACHE_IGNORE_HTTP_CODES": [*RETRY_CODES, 404, 410],
+        "HTTPCACHE_POLICY": (
+            "scrapy.extensions.httpcache.DummyPolicy"
+            if replay
+            else "scrapers.middlewares.RevalidatePolicy"
+        ),
+        "HTTPCACHE_IGNORE_MISSING": replay,
+    }
+
+
+def _media(spec: SourceSpec, media_dir: Path) -> dict[str, Any]:
+    kinds = {spec.item.fields[name].type for name in spec.media_fields} if spec.item else set()
+    pipelines: dict[str, int] = {}
+    if "image" in kinds:
+        pipelines["scrapers.pipelines.MediaImagesPipeline"] = 100
+    if "file" in kinds:
+        pipelines["scrapers.pipelines.MediaFilesPipeline"] = 110
+    return {
+        "ITEM_PIPELINES": {**pipelines, "scrapers.pipelines.LandingPipeline": 900},
+        "IMAGES_STORE": str(media_dir),
+        "FILES_STORE": str(media_dir),
+        "MEDIA_ALLOW_REDIRECTS": True,
+    }
+
+
+def _browser(spec: SourceSpec) -> dict[str, Any]:
+    concurrency = spec.politeness.concurrency
+    return {
+        "DOWNLOAD_HANDLERS": {
+            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        },
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {
+            "executable_path": CHROMIUM,
+            "headless": True,
+            "args": list(CHROMIUM_ARGS),
+        },
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": concurrency,
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": spec.limits.timeout * 1000,
+        "PLAYWRIGHT_ABORT_REQUEST": abort_request,
+        "HARVEST_PAGES_PER_CONTEXT": 100,
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "scrapers.middlewares.BackoffRetryMiddleware": 550,
+            "scrapers.middlewares.BrowserPages": 950,
+        },
+    }

@@ -1,0 +1,89 @@
+"""Extractors against saved pages: structured data, article text, tables."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from scrapers.extract import article_row, columns_of, structured_row, table_rows
+from tests.scrapers.conftest import FIXTURES
+
+PRODUCT = (FIXTURES / "product.html").read_text()
+URL = "https://shop.example/shop/p/lamp-17"
+
+
+def test_jsonld_product_flattened_and_breadcrumbs_skipped() -> None:
+    row = structured_row(PRODUCT, URL, ["jsonld"])
+    assert row["schema_type"] == "Product" and row["name"] == "Brass Desk Lamp & Shade"
+    assert (row["sku"], row["gtin"], row["brand"]) == ("LAMP-17", "4006381333931", "Acme Lighting")
+    assert (row["price"], row["currency"], row["availability"]) == (1299.0, "USD", "InStock")
+    assert (row["rating"], row["review_count"], row["category"]) == (4.5, 12, "Lighting")
+    assert row["image"] == "https://shop.example/img/lamp-17.png"
+
+
+def test_microdata_alone() -> None:
+    row = structured_row(PRODUCT, URL, ["microdata"])
+    assert (row["name"], row["sku"], row["brand"], row["price"], row["currency"]) == (
+        "Brass Desk Lamp & Shade",
+        "LAMP-17",
+        "Acme Lighting",
+        1299.0,
+        "USD",
+    )
+    assert row.get("gtin") is None
+
+
+def test_opengraph_alone_and_syntaxes_fill_each_other() -> None:
+    og = structured_row(PRODUCT, URL, ["opengraph"])
+    assert (og["name"], og["price"], og["currency"], og["schema_type"]) == (
+        "Brass Desk Lamp & Shade",
+        1299.0,
+        "USD",
+        "product",
+    )
+    assert (
+        og["image"] == "https://shop.example/img/lamp-17.png" or og["image"] == "/img/lamp-17.png"
+    )
+    merged = structured_row(PRODUCT, URL, ["microdata", "jsonld"])
+    assert merged["gtin"] == "4006381333931" and merged["schema_type"] == "Product"
+
+
+def test_article_main_text_without_boilerplate() -> None:
+    html = (FIXTURES / "article.html").read_text()
+    row = article_row(html, "https://mag.example/magazine/1")
+    assert row["title"] == "Rain Returns to the Valley"
+    assert row["author"] == "Ann Lee" and row["date"] == date(2024, 3, 5)
+    text = str(row["text"])
+    assert "driest winter in forty years" in text and "keep saving water" in text
+    assert (
+        "All rights reserved" not in text and "Privacy policy" not in text and "Related" not in text
+    )
+
+
+def test_tables_multi_row_headers_spans_and_layout_tables() -> None:
+    rows = table_rows((FIXTURES / "tables.html").read_text())
+    sales = [r for r in rows if r["_table"] == "Sales by region"]
+    assert sales[0] == {
+        "_table": "Sales by region",
+        "_row": 1,
+        "Region": "North",
+        "2023 / H1": "1,200",
+        "2023 / H2": "1,350",
+        "2024 / H1": "1,410",
+        "2024 / H2": "1,520",
+    }
+    assert sales[1]["2024 / H2"] is None
+    stock = [r for r in rows if r.get("Product")]
+    assert [(r["Product"], r["Stock"]) for r in stock] == [
+        ("Lamp", "In stock"),
+        ("Lamp", "Back order"),
+    ]
+    assert {r["_table"] for r in rows} == {
+        "Sales by region",
+        "table 3",
+    }  # the layout and one-cell tables are skipped
+
+
+def test_every_extractor_has_fixed_columns() -> None:
+    assert "price" in columns_of("jsonld") and columns_of("jsonld") == columns_of("opengraph")
+    assert columns_of("article")[:4] == ("title", "author", "date", "text")
+    assert columns_of("tables") == ("_table", "_row")
