@@ -231,13 +231,19 @@ def import_file(
             producer=producer or f"import:{file.name}",
             message=message or f"Imported {file.name}",
             key=key,
-            listing=listing
-            or Listing(title=file.stem.replace("_", " ").title(), source_url=str(file.resolve())),
+            listing=listing or _default_listing(catalog, dataset, file),
             report={"import": _report_dict(report)},
         )
     finally:
         con.execute("DROP TABLE IF EXISTS temp._import")
     return result, report
+
+
+def _default_listing(catalog: Catalog, dataset: str, file: Path) -> Listing | None:
+    """A card made from the file name for a new dataset; None keeps an existing dataset's card."""
+    if any(d.name == dataset for d in catalog.datasets(dataset.split(".", 1)[0])):
+        return None
+    return Listing(title=file.stem.replace("_", " ").title(), source_url=str(file.resolve()))
 
 
 def _report_dict(report: ImportReport) -> dict[str, object]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv as csv_module
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -244,7 +246,9 @@ def import_command(
     ],
     name: Annotated[str, typer.Option("--name", help="Dataset name; it becomes imports.NAME.")],
     key: Annotated[str | None, typer.Option(help="Comma-separated key columns.")] = None,
-    title: Annotated[str | None, typer.Option(help="Listing title.")] = None,
+    title: Annotated[
+        str | None, typer.Option(help="Listing title (any listing option replaces the card).")
+    ] = None,
     description: Annotated[str, typer.Option(help="Listing description.")] = "",
     license: Annotated[str, typer.Option("--license", help="Licence of the data.")] = "",
     tags: Annotated[str, typer.Option(help="Comma-separated tags.")] = "",
@@ -253,13 +257,15 @@ def import_command(
 ) -> None:
     """Import a file as a new version of imports.NAME, reporting anything messy found in it."""
     catalog = open_catalog(ctx)
-    listing = Listing(
-        title=title or file.stem.replace("_", " ").title(),
-        description=description,
-        license=license,
-        tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
-        source_url=str(file.resolve()),
-    )
+    listing = None
+    if title or description or license or tags:  # any listing option replaces the card
+        listing = Listing(
+            title=title or file.stem.replace("_", " ").title(),
+            description=description,
+            license=license,
+            tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
+            source_url=str(file.resolve()),
+        )
     with output.console.status(f"Importing {file.name}..."):
         result, report = import_file(
             catalog,
@@ -303,11 +309,9 @@ def sql_command(
     if as_json:
         output.emit_json(table.to_pylist())
     elif csv:
-        import pyarrow.csv as pacsv
-
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(table, sink)
-        output.console.file.write(sink.getvalue().to_pybytes().decode())
+        writer = csv_module.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(table.column_names)
+        writer.writerows(tuple(row.values()) for row in table.to_pylist())
     else:
         _print_arrow(table)
         output.console.print(f"{table.num_rows} row(s)", style="dim")

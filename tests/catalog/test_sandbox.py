@@ -1,0 +1,83 @@
+"""The SQL sandbox: datasets as views, pinned versions, and every refused form."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from catalog import Catalog
+from catalog.sandbox import Limits, QueryError, Sandbox, run_sql
+from harvest.workspace import Workspace
+
+
+@pytest.fixture
+def sandbox(catalog: Catalog, workspace: Workspace) -> Sandbox:
+    catalog.commit(
+        "raw.shop", pa.table({"sku": ["a", "b", "c"], "price": [1.0, 2.0, 3.0]}), producer="t"
+    )
+    catalog.commit("raw.shop", pa.table({"sku": ["a", "b"], "price": [1.0, 2.5]}), producer="t")
+    return Sandbox(workspace, Limits(seconds=2, memory="64MB"))
+
+
+def test_datasets_are_views_and_versions_are_reachable(sandbox: Sandbox) -> None:
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
+    assert sandbox.query("SELECT sum(price) AS total FROM raw.shop@1").to_pylist() == [
+        {"total": 6.0}
+    ]
+    joined = sandbox.query(
+        "SELECT a.sku, a.price AS before, b.price AS after FROM raw.shop@1 a JOIN raw.shop@2 b USING (sku) "
+        "WHERE a.price <> b.price"
+    )
+    assert joined.to_pylist() == [{"sku": "b", "before": 2.0, "after": 2.5}]
+    # '@' inside a string literal is left alone
+    assert sandbox.query("SELECT 'raw.shop@1' AS s").to_pylist() == [{"s": "raw.shop@1"}]
+
+
+def test_new_datasets_appear_without_reopening(sandbox: Sandbox, catalog: Catalog) -> None:
+    catalog.commit("imports.extra", pa.table({"x": [1, 2, 3]}), producer="t")
+    assert sandbox.query("SELECT sum(x) AS s FROM imports.extra").to_pylist() == [{"s": 6}]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("INSERT INTO lake.raw.shop VALUES ('z', 9)", "INSERT statements are not allowed"),
+        ("DELETE FROM lake.raw.shop", "DELETE statements are not allowed"),
+        ("UPDATE lake.raw.shop SET price = 0", "UPDATE statements are not allowed"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE statements are not allowed"),
+        ("DROP TABLE lake.raw.shop", "DROP statements are not allowed"),
+        ("ATTACH '/tmp/other.db' AS other", "ATTACH statements are not allowed"),
+        ("INSTALL httpfs", "not allowed"),
+        ("LOAD httpfs", "not allowed"),
+        ("COPY (SELECT 1) TO '/tmp/out.csv'", "COPY statements are not allowed"),
+        ("SET memory_limit='100GB'", "SET statements are not allowed"),
+        ("RESET memory_limit", "not allowed"),
+        ("CALL lake.set_commit_message('a', 'b')", "CALL statements are not allowed"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "outside the catalog"),
+        ("SELECT * FROM read_text('/etc/hostname')", "outside the catalog"),
+        ("SELECT * FROM glob('/etc/*')", "outside the catalog"),
+        ("SELECT 1; SELECT 2", "one statement at a time"),
+        ("", "empty"),
+        ("SELEC 1", "not valid SQL"),
+        ("SELECT * FROM raw.shop@9", "raw.shop@9 does not exist"),
+        ("SELECT * FROM raw.nothing", "does not exist"),
+    ],
+)
+def test_refused_forms_get_one_clear_sentence(sandbox: Sandbox, sql: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        sandbox.query(sql)
+
+
+def test_a_runaway_query_is_stopped_by_the_time_limit(sandbox: Sandbox) -> None:
+    with pytest.raises(QueryError, match="longer than 2 seconds"):
+        sandbox.query("SELECT count(*) FROM range(1000000000000)")
+    assert sandbox.query("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]  # still usable
+
+
+def test_a_query_that_needs_too_much_memory_is_stopped(sandbox: Sandbox) -> None:
+    with pytest.raises(QueryError, match="memory limit"):
+        sandbox.query("SELECT list(range || 'xxxxxxxxxxxxxxxxxxxxxxxx') FROM range(20000000)")
+
+
+def test_results_are_capped_at_max_rows(workspace: Workspace, catalog: Catalog) -> None:
+    assert run_sql(workspace, "SELECT * FROM range(50)", Limits(max_rows=7)).num_rows == 7

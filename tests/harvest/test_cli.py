@@ -1,0 +1,112 @@
+"""The command line: every catalog command, JSON listings, and one-sentence errors with exit 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harvest.workspace import Workspace
+
+
+def harvest(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process, as a person would."""
+    return subprocess.run(
+        [sys.executable, "-m", "harvest", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def home(workspace: Workspace, tmp_path: Path) -> Path:
+    csv = tmp_path / "shop.csv"
+    csv.write_text("sku;price\na;1,50\nb;2,00\n")
+    result = harvest(
+        workspace.home,
+        "import",
+        str(csv),
+        "--name",
+        "shop",
+        "--key",
+        "sku",
+        "--tags",
+        "retail,demo",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Committed imports.shop@1: 2 rows" in result.stdout
+    assert "Read decimal commas in: price." in result.stdout
+    csv.write_text("sku;price\na;1,50\nb;2,50\nc;3,00\n")
+    assert harvest(workspace.home, "import", str(csv), "--name", "shop").returncode == 0
+    return workspace.home
+
+
+def test_list_show_and_versions_as_json(home: Path) -> None:
+    listed = json.loads(harvest(home, "catalog", "list", "--json").stdout)
+    assert [(d["name"], d["versions"], d["latest"]["rows"]) for d in listed] == [
+        ("imports.shop", 2, 3)
+    ]
+    assert listed[0]["listing"]["tags"] == ["retail", "demo"]
+    shown = json.loads(harvest(home, "catalog", "show", "imports.shop", "--json").stdout)
+    assert shown["key"] == ["sku"] and {s["name"] for s in shown["stats"]} == {"sku", "price"}
+    versions = json.loads(harvest(home, "catalog", "versions", "shop", "--json").stdout)
+    assert [v["version"] for v in versions] == [1, 2]
+    table = harvest(home, "catalog", "list")
+    assert table.returncode == 0 and "imports.shop" in table.stdout
+
+
+def test_diff_shows_added_and_changed_rows(home: Path) -> None:
+    result = json.loads(
+        harvest(home, "catalog", "diff", "imports.shop@1", "imports.shop@2", "--json").stdout
+    )
+    assert result["counts"] == {"added": 1, "removed": 0, "changed": 1}
+    assert result["changed"] == [{"sku": "b", "column": "price", "before": "2.0", "after": "2.5"}]
+    text = harvest(home, "catalog", "diff", "imports.shop@1", "imports.shop@2").stdout
+    assert "1 added, 0 removed, 1 value(s) changed" in text
+
+
+def test_export_and_sql(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "shop.csv"
+    result = harvest(home, "catalog", "export", "imports.shop@1", str(out))
+    assert result.returncode == 0 and out.read_text().splitlines() == [
+        "sku,price",
+        "a,1.5",
+        "b,2.0",
+    ]
+    answer = harvest(home, "sql", "SELECT sum(price) AS total FROM imports.shop@2", "--json")
+    assert json.loads(answer.stdout) == [{"total": 7.0}]
+    assert harvest(
+        home, "sql", "SELECT sku FROM imports.shop ORDER BY sku", "--csv"
+    ).stdout.split() == ["sku", "a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("sql", "DROP TABLE lake.imports.shop"), "DROP statements are not allowed"),
+        (("catalog", "show", "raw.nothing"), "There is no dataset 'raw.nothing'"),
+        (("catalog", "versions", "Bad Name!"), "is not a dataset name"),
+        (("catalog", "export", "imports.shop@7", "/tmp/x.csv"), "has no version 7"),
+        (("import", "/no/such/file.csv", "--name", "x"), "There is no file"),
+        (("import", __file__, "--name", "x"), "unknown file type"),
+        (("import", __file__, "--name", "Bad-Name"), "cannot name a dataset"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_1(
+    home: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = harvest(home, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_imports_the_sample_and_answers_a_query(workspace: Workspace) -> None:
+    result = harvest(workspace.home, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "imports.iris" in result.stdout and "Iris flowers" in result.stdout
+    assert "virginica" in result.stdout and "5.55" in result.stdout
