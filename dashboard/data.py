@@ -9,15 +9,22 @@ workspace folder, so one process can serve (and test) several workspaces.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import streamlit as st
+from croniter import croniter
 
 from catalog import Catalog, Dataset, Diff, Version
 from catalog.export import export
 from catalog.sandbox import Sandbox
+from harvest.errors import HarvestError
 from harvest.workspace import Workspace
+from scrapers.runs import CrawlRun, last_runs
+from scrapers.sources import source_files
+from scrapers.spec import load_spec
 
 TTL_S = 5
 
@@ -130,3 +137,73 @@ def export_bytes(ref: str, fmt: str) -> bytes:
 def query(sql: str) -> pa.Table:
     """Run one read-only query in the sandbox (not cached: people rerun to see new data)."""
     return sandbox().query(sql)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source spec as the Sources page shows it."""
+
+    name: str
+    origin: str
+    path: Path
+    title: str
+    dataset: str
+    schedule: str
+    next_run: datetime | None
+    problem: str = ""
+
+
+def next_run(schedule: str, now: datetime | None = None) -> datetime | None:
+    """When a cron schedule next fires (UTC), or None without one."""
+    if not schedule:
+        return None
+    return croniter(schedule, now or datetime.now(UTC)).get_next(datetime)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _sources(home: str) -> list[Source]:
+    found = []
+    for source in source_files(Workspace.at(home)):
+        try:
+            spec = load_spec(source.path)
+        except HarvestError as error:
+            found.append(
+                Source(
+                    source.name,
+                    source.origin,
+                    source.path,
+                    source.name,
+                    f"raw.{source.name}",
+                    "",
+                    None,
+                    str(error),
+                )
+            )
+            continue
+        found.append(
+            Source(
+                name=spec.name,
+                origin=source.origin,
+                path=source.path,
+                title=spec.title or spec.name,
+                dataset=f"raw.{spec.name}",
+                schedule=spec.schedule or "",
+                next_run=next_run(spec.schedule or ""),
+            )
+        )
+    return found
+
+
+def sources() -> list[Source]:
+    """Every source spec (the user's and the bundled ones), with its schedule's next run."""
+    return _sources(home())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _crawls(home: str, source: str | None, limit: int) -> list[CrawlRun]:
+    return last_runs(_catalog(home), source, limit)
+
+
+def crawls(source: str | None = None, limit: int = 20) -> list[CrawlRun]:
+    """The latest crawls, newest first."""
+    return _crawls(home(), source, limit)

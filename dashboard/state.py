@@ -1,24 +1,22 @@
-"""Session state the pages share, initialised once at the top of every run."""
+"""Session state the pages share, initialised once at the top of every page run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
-from dashboard import data
-
-DEFAULTS: dict[str, object] = {
-    "dataset": None,  # the dataset the Dataset page shows (str)
-    "sql": "",  # the SQL editor's text
-    "sql_result": None,  # the last query's (sql, pyarrow Table, seconds)
-    "train_run": None,  # the run the Train page is watching (run id)
+DEFAULTS: dict[str, Callable[[], object]] = {
+    "dataset": lambda: None,  # the dataset the Dataset page shows (str)
+    "sql": str,  # the SQL editor's text
+    "sql_result": lambda: None,  # the last query: (sql, pyarrow Table, seconds)
+    "scrapes": dict,  # source name -> launch.Launch of a crawl started from this session
+    "trainings": list,  # launch.Launch of training runs started from this session
 }
 
 
 def init() -> None:
-    """Set every key the pages read, once per session."""
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
-
-
-def workspace_home() -> str:
-    return data.home()
+    """Set every key the pages read, once per session (each with a fresh value)."""
+    for key, make in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = make()

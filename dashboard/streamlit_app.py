@@ -14,7 +14,7 @@ HERE = Path(__file__).parent
 if str(HERE.parent) not in sys.path:  # streamlit puts only this folder on the path
     sys.path.insert(0, str(HERE.parent))
 
-from dashboard import state  # noqa: E402
+from dashboard import data, state  # noqa: E402
 
 st.set_page_config(page_title="Harvest", page_icon=":material/agriculture:", layout="wide")
 state.init()
@@ -31,8 +31,9 @@ navigation = st.navigation(
             ),
             st.Page(PAGES / "dataset.py", title="Dataset", icon=":material/table_chart:"),
             st.Page(PAGES / "sql.py", title="SQL", icon=":material/terminal:"),
+            st.Page(PAGES / "sources.py", title="Sources", icon=":material/travel_explore:"),
         ],
     }
 )
-st.sidebar.caption(f"Workspace: `{state.workspace_home()}`")
+st.sidebar.caption(f"Workspace: `{data.home()}`")
 navigation.run()

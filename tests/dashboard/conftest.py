@@ -97,3 +97,38 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 
     yield make
     st.cache_data.clear()
+
+
+TABLES_SPEC = """
+name: tables
+title: Demo shop store tables
+description: The data tables of the demo shop's store-information page.
+license: CC0-1.0
+tags: [shop, tables]
+base_url: "{base}"
+start_urls: [/tables]
+limits: {{max_pages: 3, depth: 0}}
+extract: [tables]
+key: [_table, _row]
+schedule: "0 8 * * 1"
+politeness: {{delay: 0, concurrency: 4, robots: true}}
+"""
+
+
+@pytest.fixture
+def demo_site() -> Iterator[str]:
+    """The demo site on a loopback port (a thread of this process); yields its base URL."""
+    from scrapers.demo_site import DemoSite
+
+    site = DemoSite(port=0)
+    try:
+        yield f"http://127.0.0.1:{site.port}"
+    finally:
+        site.stop()
+
+
+def add_tables_source(home: Path, base_url: str) -> None:
+    """A user source spec for the demo site's tables page."""
+    folder = home / "sources"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tables.yaml").write_text(TABLES_SPEC.format(base=base_url))

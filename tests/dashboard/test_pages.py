@@ -19,7 +19,8 @@ def ran(at: AppTest) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.title, *at.header]
+    parts = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success]
+    parts += [*at.title, *at.header, *at.subheader]
     return "\n".join(str(p.value) for p in parts)
 
 
