@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -78,8 +79,8 @@ def marketplace_figures() -> list[Figure]:
     small, large = workspace_with(10), workspace_with(1000)
     figures = []
     for cold, label in ((False, "warm cache"), (True, "cold cache")):
-        t_small = best_of(lambda: _marketplace_run(small.home, cold), repeat=3)
-        t_large = best_of(lambda: _marketplace_run(large.home, cold), repeat=3)
+        t_small = best_of(partial(_marketplace_run, small.home, cold), repeat=3)
+        t_large = best_of(partial(_marketplace_run, large.home, cold), repeat=3)
         figures.append(
             ratio(f"marketplace page, 1,000 datasets ÷ 10 ({label})", t_large, t_small, goal=3)
         )
