@@ -51,6 +51,7 @@ def _register() -> None:
     from harvest.commands import scrape as scrape_commands
 
     scrape_commands.register(app)
+    __import__("harvest.commands.training", fromlist=["register"]).register(app)
     from harvest.commands import dashboard as dashboard_commands
 
     dashboard_commands.register(app)

@@ -1,0 +1,188 @@
+"""Evaluate a refit model once on the test split: metrics, per-class report, importance, plots.
+
+:func:`evaluate` computes every metric of the task on the validation and test splits,
+the per-class report, permutation importance of the input columns (on at most
+``IMPORTANCE_ROWS`` test rows), a learning curve (loss per epoch for PyTorch models;
+for scikit-learn models the metric on the validation split after fitting on growing
+subsets of at most ``CURVE_ROWS`` training rows) and writes the PNG plots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.pipeline import Pipeline
+
+from training import plots
+from training.metrics import Metric, metric_score, model_scores, per_class_report, signed
+from training.spec import Task
+
+IMPORTANCE_ROWS = 500
+IMPORTANCE_REPEATS = 3
+CURVE_ROWS = 2000
+CURVE_FRACTIONS = (0.2, 0.45, 0.7, 1.0)
+
+
+@dataclass(frozen=True)
+class Importance:
+    feature: str
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the test (and validation) split says about a model."""
+
+    test: Mapping[str, float]
+    validation: Mapping[str, float]
+    per_class: Mapping[str, Mapping[str, float]]
+    importance: tuple[Importance, ...]
+    plots: tuple[str, ...]  # PNG file names, relative to the model folder
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Features and targets of the three splits."""
+
+    X_train: pd.DataFrame
+    y_train: NDArray[Any] | None
+    X_val: pd.DataFrame
+    y_val: NDArray[Any] | None
+    X_test: pd.DataFrame
+    y_test: NDArray[Any] | None
+
+
+Refit = Callable[[pd.DataFrame, NDArray[Any] | None], Pipeline]
+
+
+def _subsample(n: int, limit: int, seed: int) -> NDArray[np.intp]:
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+def permutation_importance(
+    task: Task, metric: Metric, model: Pipeline, X: pd.DataFrame, y: NDArray[Any], seed: int
+) -> tuple[Importance, ...]:
+    """Drop of the metric when each input column is shuffled (mean and spread over repeats)."""
+    from sklearn.inspection import permutation_importance as sk_importance
+
+    rows = _subsample(len(X), IMPORTANCE_ROWS, seed)
+
+    def scorer(estimator: Pipeline, X_: pd.DataFrame, y_: NDArray[Any]) -> float:
+        return signed(metric, metric_score(task, metric, estimator, X_, y_))
+
+    result = sk_importance(
+        model,
+        X.iloc[rows],
+        y[rows],
+        scoring=scorer,
+        n_repeats=IMPORTANCE_REPEATS,
+        random_state=seed,
+    )
+    return tuple(
+        Importance(str(name), float(m), float(s))
+        for name, m, s in zip(
+            X.columns, result.importances_mean, result.importances_std, strict=True
+        )
+    )
+
+
+def learning_points(
+    task: Task, metric: Metric, refit: Refit, splits: Splits, seed: int
+) -> tuple[list[int], list[float], list[float]]:
+    """(training rows, training score, validation score) as the training subset grows."""
+    rows = _subsample(len(splits.X_train), CURVE_ROWS, seed)
+    sizes, train_scores, val_scores = [], [], []
+    for fraction in CURVE_FRACTIONS:
+        chosen = rows[: max(int(len(rows) * fraction), 10)]
+        X_fit = splits.X_train.iloc[chosen]
+        y_fit = splits.y_train[chosen] if splits.y_train is not None else None
+        if task.is_classification and y_fit is not None and len(np.unique(y_fit)) < 2:
+            continue
+        try:
+            model = refit(X_fit, y_fit)
+        except ValueError:
+            continue
+        sizes.append(len(chosen))
+        train_scores.append(metric_score(task, metric, model, X_fit, y_fit))
+        val_scores.append(metric_score(task, metric, model, splits.X_val, splits.y_val))
+    return sizes, train_scores, val_scores
+
+
+def evaluate(
+    task: Task,
+    metric: Metric,
+    model: Pipeline,
+    splits: Splits,
+    *,
+    refit: Refit | None,
+    plot_dir: Path,
+    seed: int,
+) -> Evaluation:
+    """Score ``model`` on validation and test, explain it, and draw the plots into ``plot_dir``."""
+    test = model_scores(task, model, splits.X_test, splits.y_test)
+    validation = model_scores(task, model, splits.X_val, splits.y_val) if len(splits.X_val) else {}
+    written: list[Path] = []
+    per_class: dict[str, dict[str, float]] = {}
+    importance: tuple[Importance, ...] = ()
+    estimator = model[-1]
+    if task.is_classification and splits.y_test is not None:
+        y_pred = model.predict(splits.X_test)
+        classes = list(model.classes_)
+        per_class = per_class_report(splits.y_test, y_pred, classes)
+        written.append(
+            plots.confusion_matrix(
+                splits.y_test, y_pred, classes, plot_dir / "confusion_matrix.png"
+            )
+        )
+        if hasattr(model, "predict_proba"):
+            proba = model.predict_proba(splits.X_test)
+            written.append(
+                plots.calibration(splits.y_test, proba, classes, plot_dir / "calibration.png")
+            )
+    if task is Task.REGRESSION and splits.y_test is not None:
+        written.append(
+            plots.residuals(splits.y_test, model.predict(splits.X_test), plot_dir / "residuals.png")
+        )
+    if (
+        task is not Task.LANGUAGE_MODELLING
+        and splits.y_test is not None
+        and splits.X_test.shape[1] > 0
+    ):
+        importance = permutation_importance(task, metric, model, splits.X_test, splits.y_test, seed)
+        written.append(
+            plots.importance(
+                [i.feature for i in importance],
+                [i.mean for i in importance],
+                [i.std for i in importance],
+                metric.name,
+                plot_dir / "permutation_importance.png",
+            )
+        )
+    history = getattr(estimator, "history_", None)
+    if history:
+        unit = "step" if task is Task.LANGUAGE_MODELLING else "epoch"
+        written.append(plots.loss_history(history, unit, plot_dir / "learning_curve.png"))
+    elif refit is not None and len(splits.X_val):
+        sizes, train_scores, val_scores = learning_points(task, metric, refit, splits, seed)
+        if sizes:
+            written.append(
+                plots.learning_curve(
+                    sizes, train_scores, val_scores, metric.name, plot_dir / "learning_curve.png"
+                )
+            )
+    return Evaluation(
+        test=test,
+        validation=validation,
+        per_class=per_class,
+        importance=importance,
+        plots=tuple(str(p.relative_to(plot_dir.parent)) for p in written),
+    )

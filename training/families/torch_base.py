@@ -1,0 +1,241 @@
+"""What every PyTorch family shares: device choice, seeding, the epoch loop with early stopping, and persistence.
+
+A :class:`TorchEstimator` is a scikit-learn estimator (parameters set in ``__init__``,
+``fit`` returns ``self``, learned attributes end in ``_``) whose model is an ``nn.Module``
+built in ``fit`` by :meth:`TorchEstimator._make_module` from the parameters and what
+``fit`` learned about the data. Training runs on the GPU when one is present (``device``
+``"auto"``), is seeded by ``random_state`` inside a forked RNG (so fitting never disturbs
+the caller's random state), stops early when the validation loss stops improving, and
+keeps the best epoch's weights. ``fit`` accepts ``validation_data=(X, y)``; without it a
+seeded ``validation_fraction`` of the rows is held out.
+
+Persistence is ``state_dict`` plus a JSON config (:func:`torch_config`,
+:func:`load_torch`), never pickle: the config names the class (from an allow-list), its
+parameters and its fitted attributes.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from torch import nn
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+JSON = Any  # plain JSON values in fitted-attribute configs
+EVAL_BATCH = 2048
+
+
+def pick_device(device: str) -> torch.device:
+    """``"auto"`` is the GPU when one is present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def make_deterministic() -> None:
+    """Ask PyTorch for deterministic kernels (same seed, same data, same numbers)."""
+    import os
+
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    if torch.cuda.is_available():  # CPU kernels are deterministic already; this import is slow
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[torch.Generator]:
+    """Run a block with torch's RNGs seeded, restoring the caller's RNG state afterwards."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield torch.Generator().manual_seed(seed)
+
+
+class TorchEstimator(BaseEstimator):
+    """Base of the PyTorch families; subclasses define ``__init__`` params and the hooks below."""
+
+    lr: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    validation_fraction: float
+    random_state: int | None
+    device: str
+    max_time: float | None
+
+    #: fitted attributes (besides the module) that are saved in the JSON config
+    _fitted_names: ClassVar[tuple[str, ...]] = (
+        "n_features_in_",
+        "history_",
+        "n_epochs_",
+        "best_epoch_",
+    )
+
+    def _make_module(self) -> nn.Module:
+        raise NotImplementedError
+
+    def _loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- training -------------------------------------------------------------
+
+    def _seed(self) -> int:
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    def _holdout(self, n: int, seed: int) -> tuple[NDArray[np.intp], NDArray[np.intp] | None]:
+        if self.validation_fraction <= 0 or n < 10:
+            return np.arange(n), None
+        order = np.random.default_rng(seed).permutation(n)
+        cut = max(1, round(n * self.validation_fraction))
+        return np.sort(order[cut:]), np.sort(order[:cut])
+
+    def _train(self, train: Batch, validation: Batch | None, seed: int) -> None:
+        """Fit ``self.module_`` by minibatch AdamW with early stopping on the validation loss."""
+        device = pick_device(self.device)
+        with seeded(seed) as generator:
+            self.module_ = self._make_module().to(device)
+            X, y = train[0].to(device), train[1].to(device)
+            val = (validation[0].to(device), validation[1].to(device)) if validation else None
+            optimiser = torch.optim.AdamW(
+                self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            )
+            self.history_: list[list[float]] = []
+            best_loss, best_state, since_best = float("inf"), None, 0
+            started = time.perf_counter()
+            n = len(X)
+            self.best_epoch_ = 0
+            for epoch in range(1, self.max_epochs + 1):
+                self.module_.train()
+                order = torch.randperm(n, generator=generator).to(device)
+                total = torch.zeros((), device=device)
+                for start in range(0, n, self.batch_size):
+                    index = order[start : start + self.batch_size]
+                    optimiser.zero_grad(set_to_none=True)
+                    loss = self._loss(self.module_(X[index]), y[index])
+                    loss.backward()
+                    optimiser.step()
+                    total += loss.detach() * len(index)
+                train_loss = float(total) / n
+                val_loss = self._evaluate_loss(val) if val else train_loss
+                self.history_.append([float(epoch), train_loss, val_loss])
+                if val_loss < best_loss - 1e-6:
+                    best_loss, since_best, self.best_epoch_ = val_loss, 0, epoch
+                    best_state = copy.deepcopy(self.module_.state_dict())
+                else:
+                    since_best += 1
+                out_of_time = (
+                    self.max_time is not None and time.perf_counter() - started > self.max_time
+                )
+                if since_best >= self.patience or out_of_time or not np.isfinite(train_loss):
+                    break
+            self.n_epochs_ = len(self.history_)
+            if best_state is not None:
+                self.module_.load_state_dict(best_state)
+            self.module_.eval()
+
+    def _evaluate_loss(self, data: Batch) -> float:
+        self.module_.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for start in range(0, len(data[0]), EVAL_BATCH):
+                X, y = data[0][start : start + EVAL_BATCH], data[1][start : start + EVAL_BATCH]
+                total += float(self._loss(self.module_(X), y)) * len(X)
+                count += len(X)
+        return total / max(count, 1)
+
+    def _forward(self, X: torch.Tensor) -> NDArray[np.float64]:
+        """The module's outputs for ``X`` in evaluation mode, batch by batch, as float64."""
+        device = next(self.module_.parameters()).device
+        self.module_.eval()
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, len(X), EVAL_BATCH):
+                outputs.append(self.module_(X[start : start + EVAL_BATCH].to(device)).float().cpu())
+        if not outputs:
+            return np.zeros((0,), dtype=np.float64)
+        return torch.cat(outputs).numpy().astype(np.float64)
+
+    # -- persistence ----------------------------------------------------------
+
+    def _fitted_json(self) -> dict[str, JSON]:
+        return {name: _jsonable(getattr(self, name)) for name in self._fitted_names}
+
+    def _restore(self, fitted: dict[str, JSON]) -> None:
+        for name, value in fitted.items():
+            setattr(self, name, value)
+
+
+def _jsonable(value: object) -> JSON:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def torch_classes() -> dict[str, type[TorchEstimator]]:
+    """The PyTorch estimator classes a saved config may name (the allow-list for loading)."""
+    from training.families.language import GPTLanguageModel
+    from training.families.tabular import CNNClassifier, MLPClassifier, MLPRegressor
+    from training.families.text import GRUClassifier, TransformerClassifier
+
+    classes: list[type[TorchEstimator]] = [
+        MLPClassifier,
+        MLPRegressor,
+        CNNClassifier,
+        GRUClassifier,
+        TransformerClassifier,
+        GPTLanguageModel,
+    ]
+    return {cls.__name__: cls for cls in classes}
+
+
+def torch_config(estimator: TorchEstimator) -> dict[str, JSON]:
+    """The JSON config that, with the ``state_dict``, rebuilds a fitted estimator."""
+    return {
+        "class": type(estimator).__name__,
+        "params": _jsonable(estimator.get_params()),
+        "fitted": estimator._fitted_json(),
+        "torch": torch.__version__,
+    }
+
+
+def load_torch(config: dict[str, JSON], state: dict[str, torch.Tensor]) -> TorchEstimator:
+    """A fitted estimator from its config and ``state_dict`` (on the CPU unless a GPU is present)."""
+    classes = torch_classes()
+    name = config.get("class")
+    if name not in classes:
+        raise ValueError(f"unknown PyTorch model class {name!r} in the model config")
+    params = dict(config["params"])
+    for key, value in params.items():
+        if isinstance(value, list):
+            params[key] = tuple(value)
+    estimator = classes[name](**params)
+    estimator._restore(config["fitted"])
+    module = estimator._make_module()
+    module.load_state_dict(state)
+    estimator.module_ = module.to(pick_device(estimator.device)).eval()
+    return estimator
+
+
+def as_float_tensor(X: NDArray[Any]) -> torch.Tensor:
+    """A float32 tensor owning its memory (inputs may be read-only memmaps)."""
+    return torch.from_numpy(np.array(X, dtype=np.float32, copy=True))
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

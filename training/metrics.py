@@ -1,0 +1,167 @@
+"""Metrics per task, which way is better, and how far a model is from perfect.
+
+Classification: accuracy, balanced accuracy, F1 macro, ROC AUC (one-vs-rest for more
+than two classes), log loss, and a per-class report. Regression: RMSE, MAE, R².
+Language modelling: perplexity and bits per byte. :func:`error` turns any metric into
+an error to minimise (``1 - score`` for scores bounded by 1, the value otherwise), which
+is what the gates compare.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn import metrics as skm
+
+from harvest.errors import InvalidInputError
+from training.spec import Task
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's name, direction and whether its best value is 1."""
+
+    name: str
+    greater_is_better: bool
+    bounded: bool  # best value 1.0 (accuracy, R²): the error is 1 - value
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("accuracy", True, True),
+        Metric("balanced_accuracy", True, True),
+        Metric("f1_macro", True, True),
+        Metric("roc_auc", True, True),
+        Metric("log_loss", False, False),
+        Metric("rmse", False, False),
+        Metric("mae", False, False),
+        Metric("r2", True, True),
+        Metric("perplexity", False, False),
+        Metric("bits_per_byte", False, False),
+    )
+}
+
+TASK_METRICS: dict[Task, tuple[str, ...]] = {
+    Task.CLASSIFICATION: ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
+    Task.TEXT_CLASSIFICATION: ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
+    Task.IMAGE_CLASSIFICATION: ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
+    Task.REGRESSION: ("r2", "rmse", "mae"),
+    Task.LANGUAGE_MODELLING: ("perplexity", "bits_per_byte"),
+}
+
+
+def metric_for(task: Task, name: str) -> Metric:
+    """The metric called ``name``, checked against the task."""
+    if name not in TASK_METRICS[task]:
+        raise InvalidInputError(
+            f"Metric {name!r} does not apply to {task.value}; choose from "
+            f"{', '.join(TASK_METRICS[task])}."
+        )
+    return METRICS[name]
+
+
+def error(metric: Metric, value: float) -> float:
+    """How far ``value`` is from perfect (lower is better)."""
+    return 1.0 - value if metric.bounded else value
+
+
+def signed(metric: Metric, value: float) -> float:
+    """``value`` oriented so that higher is better (what a search maximises)."""
+    return value if metric.greater_is_better else -value
+
+
+def classification_scores(
+    y_true: NDArray[Any],
+    y_pred: NDArray[Any],
+    proba: NDArray[np.float64] | None,
+    classes: NDArray[Any],
+) -> dict[str, float]:
+    """Accuracy, balanced accuracy, F1 macro and, with probabilities, ROC AUC and log loss."""
+    out = {
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(_quiet(skm.balanced_accuracy_score, y_true, y_pred)),
+        "f1_macro": float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
+    if proba is not None:
+        proba = np.clip(proba, 1e-15, 1.0)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        out["log_loss"] = float(skm.log_loss(y_true, proba, labels=classes))
+        present = np.unique(y_true)
+        if len(present) >= 2:
+            if len(classes) == 2:
+                out["roc_auc"] = float(skm.roc_auc_score(y_true == classes[1], proba[:, 1]))
+            elif len(present) == len(classes):
+                out["roc_auc"] = float(
+                    skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+                )
+    return out
+
+
+def regression_scores(y_true: NDArray[Any], y_pred: NDArray[Any]) -> dict[str, float]:
+    """R², RMSE and MAE."""
+    return {
+        "r2": float(skm.r2_score(y_true, y_pred)),
+        "rmse": float(math.sqrt(skm.mean_squared_error(y_true, y_pred))),
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+    }
+
+
+def language_scores(perplexity: float) -> dict[str, float]:
+    """Perplexity per byte and the same as bits per byte."""
+    return {"perplexity": float(perplexity), "bits_per_byte": float(math.log2(perplexity))}
+
+
+def per_class_report(
+    y_true: NDArray[Any], y_pred: NDArray[Any], classes: Sequence[Any]
+) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support per class."""
+    report = skm.classification_report(
+        y_true, y_pred, labels=classes, output_dict=True, zero_division=0
+    )
+    return {
+        str(label): {k: float(v) for k, v in report[str(label)].items()}
+        for label in classes
+        if str(label) in report
+    }
+
+
+def model_scores(task: Task, model: Any, X: Any, y: NDArray[Any] | None) -> dict[str, float]:
+    """Every metric of ``task`` for a fitted pipeline on ``X`` (and ``y``)."""
+    if task is Task.LANGUAGE_MODELLING:
+        features = model[:-1].transform(X) if len(model.steps) > 1 else X
+        return language_scores(model[-1].perplexity(features))
+    assert y is not None
+    y_pred = model.predict(X)
+    if task.is_classification:
+        proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+        return classification_scores(y, y_pred, proba, model.classes_)
+    return regression_scores(y, y_pred)
+
+
+def pick(scores: Mapping[str, float], metric: Metric) -> float:
+    """The value of ``metric`` in ``scores`` (NaN when it could not be computed)."""
+    return float(scores.get(metric.name, float("nan")))
+
+
+def _quiet(fn: Any, *args: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def metric_score(task: Task, metric: Metric, model: Any, X: Any, y: NDArray[Any] | None) -> float:
+    """Just ``metric`` for a fitted pipeline (cheaper than :func:`model_scores` in a search)."""
+    if task is Task.LANGUAGE_MODELLING or metric.name in ("roc_auc", "log_loss"):
+        return pick(model_scores(task, model, X, y), metric)
+    assert y is not None
+    y_pred = model.predict(X)
+    if task.is_classification:
+        return pick(classification_scores(y, y_pred, None, model.classes_), metric)
+    return pick(regression_scores(y, y_pred), metric)

@@ -1,0 +1,159 @@
+"""PNG plots saved beside a model: confusion matrix, calibration, importance, learning curve, residuals.
+
+Drawn with Matplotlib's object API on the Agg canvas (no pyplot, no display, safe in
+threads and background processes). Each function takes plain arrays and a path and
+returns the path it wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+
+DPI = 110
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    FigureCanvasAgg(figure)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def confusion_matrix(
+    y_true: NDArray[Any], y_pred: NDArray[Any], classes: Sequence[Any], path: Path
+) -> Path:
+    """Counts of true (rows) against predicted (columns) classes."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    size = min(4 + 0.4 * len(classes), 14)
+    figure = Figure(figsize=(size, size))
+    ax = figure.add_subplot()
+    ConfusionMatrixDisplay.from_predictions(
+        y_true,
+        y_pred,
+        labels=list(classes),
+        ax=ax,
+        colorbar=False,
+        xticks_rotation=45,
+        include_values=len(classes) <= 20,
+    )
+    ax.set_title("Confusion matrix (test split)")
+    return _save(figure, path)
+
+
+def calibration(
+    y_true: NDArray[Any],
+    proba: NDArray[np.float64],
+    classes: Sequence[Any],
+    path: Path,
+    bins: int = 10,
+) -> Path:
+    """Reliability diagram: predicted confidence against observed frequency.
+
+    Two classes: probability of the positive class. More: the top predicted class's
+    probability against how often that prediction was right.
+    """
+    classes = list(classes)
+    if len(classes) == 2:
+        confidence = proba[:, 1]
+        hit = (np.asarray(y_true) == classes[1]).astype(float)
+        label = f"P({classes[1]})"
+    else:
+        confidence = proba.max(axis=1)
+        hit = (
+            np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+            == np.asarray(y_true, dtype=object)
+        ).astype(float)
+        label = "top-class probability"
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    mean_conf, mean_hit, counts = [], [], []
+    for b in range(bins):
+        chosen = which == b
+        if chosen.any():
+            mean_conf.append(confidence[chosen].mean())
+            mean_hit.append(hit[chosen].mean())
+            counts.append(int(chosen.sum()))
+    figure = Figure(figsize=(5, 5))
+    ax = figure.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.plot(mean_conf, mean_hit, marker="o", label="model")
+    ax.set_xlabel(f"mean predicted {label}")
+    ax.set_ylabel("observed frequency")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("Calibration (test split)")
+    ax.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def importance(
+    names: Sequence[str], means: Sequence[float], stds: Sequence[float], metric: str, path: Path
+) -> Path:
+    """Permutation importance: how much the metric drops when a column is shuffled."""
+    order = np.argsort(np.asarray(means))[-20:]
+    figure = Figure(figsize=(6, 1.5 + 0.3 * len(order)))
+    ax = figure.add_subplot()
+    ax.barh(
+        [str(names[i]) for i in order],
+        [means[i] for i in order],
+        xerr=[stds[i] for i in order],
+        color="#4c72b0",
+    )
+    ax.set_xlabel(f"drop in {metric} when shuffled")
+    ax.set_title("Permutation importance (test split)")
+    return _save(figure, path)
+
+
+def learning_curve(
+    sizes: Sequence[int],
+    train: Sequence[float],
+    validation: Sequence[float],
+    metric: str,
+    path: Path,
+) -> Path:
+    """Score on the training rows and on the validation split as the training set grows."""
+    figure = Figure(figsize=(6, 4))
+    ax = figure.add_subplot()
+    ax.plot(sizes, train, marker="o", label="training rows")
+    ax.plot(sizes, validation, marker="o", label="validation split")
+    ax.set_xlabel("training rows")
+    ax.set_ylabel(metric)
+    ax.set_title("Learning curve")
+    ax.legend()
+    return _save(figure, path)
+
+
+def loss_history(history: Sequence[Sequence[float]], unit: str, path: Path) -> Path:
+    """Training and validation loss per epoch (or step) of a PyTorch model."""
+    rows = np.asarray(history, dtype=float).reshape(-1, 3)
+    figure = Figure(figsize=(6, 4))
+    ax = figure.add_subplot()
+    ax.plot(rows[:, 0], rows[:, 1], label="training loss")
+    ax.plot(rows[:, 0], rows[:, 2], label="validation loss")
+    ax.set_xlabel(unit)
+    ax.set_ylabel("loss")
+    ax.set_title("Learning curve")
+    ax.legend()
+    return _save(figure, path)
+
+
+def residuals(y_true: NDArray[Any], y_pred: NDArray[Any], path: Path) -> Path:
+    """Predicted against actual values, with the line of perfect prediction."""
+    figure = Figure(figsize=(5, 5))
+    ax = figure.add_subplot()
+    ax.scatter(y_true, y_pred, s=8, alpha=0.6)
+    low, high = float(np.min(y_true)), float(np.max(y_true))
+    ax.plot([low, high], [low, high], linestyle="--", color="grey")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title("Predicted vs actual (test split)")
+    return _save(figure, path)

@@ -1,0 +1,444 @@
+"""The model registry: immutable version folders plus catalog entries, and the champion/challenger aliases.
+
+A model version is ``HARVEST_HOME/models/<model>/<version>/`` holding the artifact, its
+``card.json``, a readable ``MODEL_CARD.md``, the leaderboard and the plots. Artifacts use
+safe formats only: a scikit-learn pipeline is ``model.skops``; a PyTorch model is its
+feature pipeline ``features.skops`` plus ``model.pt`` (a ``state_dict``, loaded with
+``weights_only=True``) and ``model.json`` (class, parameters, fitted attributes). skops
+loads only types from an allow-list (scikit-learn, NumPy, SciPy, Harvest's transformers).
+
+A version is written to a staging folder first and renamed into place, so a killed run
+never leaves a half-written version; the folder's files are made read-only. Its catalog
+entry (table ``harvest.model_versions``), the aliases (``harvest.model_aliases``) and
+every gate verdict and promotion (``harvest.model_events``) live in the lake, written
+with :meth:`catalog.Catalog.transaction`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sklearn.pipeline import Pipeline
+
+from catalog import Catalog
+from catalog.engine import LAKE
+from harvest.errors import InvalidInputError, NotFoundError
+from training.spec import _NAME
+
+META = f"{LAKE}.harvest"
+ALIASES = ("champion", "challenger")
+STAGING_PREFIX = ".staging-"
+TRUSTED_PREFIXES = (
+    "sklearn.",
+    "numpy.",
+    "scipy.",
+    "training.features.",
+    "builtins.",
+    "collections.",
+)
+
+_TABLES = (
+    f"""CREATE TABLE IF NOT EXISTS {META}.model_versions (
+        model VARCHAR, version INTEGER, task VARCHAR, target VARCHAR, family VARCHAR,
+        metric VARCHAR, score DOUBLE, baseline DOUBLE, dataset VARCHAR, content_hash VARCHAR,
+        gates_passed BOOLEAN, run_id VARCHAR, path VARCHAR, created_at TIMESTAMPTZ)""",
+    f"""CREATE TABLE IF NOT EXISTS {META}.model_aliases (
+        model VARCHAR, alias VARCHAR, version INTEGER, set_at TIMESTAMPTZ)""",
+    f"""CREATE TABLE IF NOT EXISTS {META}.model_events (
+        model VARCHAR, version INTEGER, event VARCHAR, detail VARCHAR, happened_at TIMESTAMPTZ)""",
+)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered model version, as listed in the catalog."""
+
+    model: str
+    version: int
+    task: str
+    target: str
+    family: str
+    metric: str
+    score: float
+    baseline: float
+    dataset: str  # the exact dataset version trained on, name@N
+    content_hash: str
+    gates_passed: bool
+    run_id: str
+    path: Path
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@{self.version}"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What :meth:`Registry.register` records besides the folder."""
+
+    task: str
+    target: str
+    family: str
+    metric: str
+    score: float
+    baseline: float
+    dataset: str
+    content_hash: str
+    gates_passed: bool
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """A promotion, an alias change or a gate verdict."""
+
+    model: str
+    version: int
+    event: str
+    detail: str
+    at: datetime
+
+
+def check_model_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise InvalidInputError(
+            f"{name!r} cannot name a model: use lower-case letters, digits, '-', '_' or '.'."
+        )
+    return name
+
+
+def parse_model_ref(text: str) -> tuple[str, str | None]:
+    """``name``, ``name@3`` or ``name@champion`` -> (name, version or alias or None)."""
+    name, _, which = text.strip().partition("@")
+    check_model_name(name)
+    return name, (which or None)
+
+
+def save_pipeline(pipeline: Pipeline, folder: Path) -> list[str]:
+    """Write ``pipeline`` into ``folder`` in a safe format; returns the file names."""
+    import skops.io as sio
+
+    from training.families.torch_base import TorchEstimator, torch_config
+
+    model = pipeline[-1]
+    if isinstance(model, TorchEstimator):
+        import torch
+
+        sio.dump(pipeline[:-1], folder / "features.skops")
+        state = {k: v.detach().cpu() for k, v in model.module_.state_dict().items()}
+        torch.save(state, folder / "model.pt")
+        (folder / "model.json").write_text(
+            json.dumps(torch_config(model), indent=2), encoding="utf-8"
+        )
+        return ["features.skops", "model.pt", "model.json"]
+    sio.dump(pipeline, folder / "model.skops")
+    return ["model.skops"]
+
+
+def _load_skops(file: Path) -> Any:
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=file)
+    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise InvalidInputError(
+            f"Model file {file} contains a type Harvest does not trust ({refused[0]}); it was not loaded."
+        )
+    return sio.load(file, trusted=untrusted)
+
+
+def load_pipeline(folder: Path) -> Pipeline:
+    """The fitted pipeline saved in ``folder`` by :func:`save_pipeline`."""
+    if (folder / "model.skops").exists():
+        return _load_skops(folder / "model.skops")  # type: ignore[no-any-return]
+    if (folder / "model.json").exists():
+        import torch
+
+        from training.families.torch_base import load_torch
+
+        features = _load_skops(folder / "features.skops")
+        config = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        return Pipeline([*features.steps, ("model", load_torch(config, state))])
+    raise NotFoundError(f"No model artifact in {folder}; the version folder is incomplete.")
+
+
+def _freeze(folder: Path) -> None:
+    """Make every file in ``folder`` read-only: versions are immutable."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+
+def _row_to_version(row: Sequence[Any], aliases: dict[tuple[str, int], list[str]]) -> ModelVersion:
+    return ModelVersion(
+        model=row[0],
+        version=int(row[1]),
+        task=row[2],
+        target=row[3],
+        family=row[4],
+        metric=row[5],
+        score=float(row[6]),
+        baseline=float(row[7]),
+        dataset=row[8],
+        content_hash=row[9],
+        gates_passed=bool(row[10]),
+        run_id=row[11],
+        path=Path(row[12]),
+        created_at=row[13],
+        aliases=tuple(sorted(aliases.get((row[0], int(row[1])), []))),
+    )
+
+
+class Registry:
+    """Model versions of one workspace: folders under ``models/`` and rows in the catalog."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.root = catalog.workspace.models
+        catalog.transaction(self._create_tables, what="prepare the model registry")
+
+    @staticmethod
+    def _create_tables(cur: duckdb.DuckDBPyConnection) -> None:
+        for statement in _TABLES:
+            cur.execute(statement)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def staging(self, model: str) -> Path:
+        """A fresh staging folder for a version of ``model`` (renamed into place on register).
+
+        Staging folders left by runs whose process is gone are removed first.
+        """
+        from training.runs import process_alive
+
+        parent = self.root / check_model_name(model)
+        parent.mkdir(parents=True, exist_ok=True)
+        for old in parent.glob(f"{STAGING_PREFIX}*"):
+            pid = old.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and not process_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        folder = parent / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        folder.mkdir()
+        return folder
+
+    def _next_number(self, model: str) -> int:
+        row = (
+            self.catalog.cursor()
+            .execute(
+                f"SELECT coalesce(max(version), 0) FROM {META}.model_versions WHERE model = ?",
+                [model],
+            )
+            .fetchone()
+        )
+        on_disk = [int(p.name) for p in (self.root / model).iterdir() if p.name.isdigit()]
+        return max([int(row[0]) if row else 0, *on_disk]) + 1
+
+    def register(
+        self,
+        model: str,
+        staging: Path,
+        entry: Registration,
+        finish: Callable[[int, Path], None] | None = None,
+    ) -> ModelVersion:
+        """Move ``staging`` into place as the next version of ``model`` and record it.
+
+        ``finish(number, folder)`` writes what needs the version number (the card) before
+        the folder is frozen and the catalog entry is committed.
+        """
+        number = self._next_number(model)
+        while True:
+            target = self.root / model / str(number)
+            try:
+                target.mkdir()
+            except FileExistsError:
+                number += 1
+                continue
+            os.replace(staging, target)  # onto the empty folder just claimed
+            break
+        try:
+            if finish is not None:
+                finish(number, target)
+        except BaseException:
+            _unfreeze_and_remove(target)
+            raise
+        _freeze(target)
+        created_at = datetime.now(UTC)
+
+        def insert(cur: duckdb.DuckDBPyConnection) -> None:
+            cur.execute(
+                f"INSERT INTO {META}.model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    model,
+                    number,
+                    entry.task,
+                    entry.target,
+                    entry.family,
+                    entry.metric,
+                    entry.score,
+                    entry.baseline,
+                    entry.dataset,
+                    entry.content_hash,
+                    entry.gates_passed,
+                    entry.run_id,
+                    str(target),
+                    created_at,
+                ],
+            )
+            self._event(cur, model, number, "registered", {"run_id": entry.run_id})
+
+        try:
+            self.catalog.transaction(insert, what=f"register model {model}@{number}")
+        except BaseException:
+            _unfreeze_and_remove(target)
+            raise
+        return self.get(f"{model}@{number}")
+
+    @staticmethod
+    def _event(
+        cur: duckdb.DuckDBPyConnection, model: str, version: int, event: str, detail: object
+    ) -> None:
+        cur.execute(
+            f"INSERT INTO {META}.model_events VALUES (?, ?, ?, ?, ?)",
+            [model, version, event, json.dumps(detail), datetime.now(UTC)],
+        )
+
+    def set_alias(self, model: str, alias: str, version: int, detail: object) -> None:
+        """Point ``alias`` of ``model`` at ``version`` and record why."""
+        if alias not in ALIASES:
+            raise InvalidInputError(f"{alias!r} is not an alias; use one of {', '.join(ALIASES)}.")
+
+        def write(cur: duckdb.DuckDBPyConnection) -> None:
+            cur.execute(
+                f"DELETE FROM {META}.model_aliases WHERE model = ? AND alias = ?", [model, alias]
+            )
+            cur.execute(
+                f"INSERT INTO {META}.model_aliases VALUES (?, ?, ?, ?)",
+                [model, alias, version, datetime.now(UTC)],
+            )
+            self._event(cur, model, version, alias, detail)
+
+        self.catalog.transaction(write, what=f"set {model}@{alias}")
+
+    def clear_alias(self, model: str, alias: str) -> None:
+        self.catalog.transaction(
+            lambda cur: cur.execute(
+                f"DELETE FROM {META}.model_aliases WHERE model = ? AND alias = ?", [model, alias]
+            ),
+            what=f"clear {model}@{alias}",
+        )
+
+    def record(self, model: str, version: int, event: str, detail: object) -> None:
+        """Record an event (a gate verdict, a refused promotion) without changing aliases."""
+        self.catalog.transaction(
+            lambda cur: self._event(cur, model, version, event, detail), what=f"record {event}"
+        )
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _aliases(self) -> dict[tuple[str, int], list[str]]:
+        rows = (
+            self.catalog.cursor()
+            .execute(f"SELECT model, alias, version FROM {META}.model_aliases")
+            .fetchall()
+        )
+        out: dict[tuple[str, int], list[str]] = {}
+        for model, alias, version in rows:
+            out.setdefault((model, int(version)), []).append(alias)
+        return out
+
+    def versions(self, model: str | None = None) -> list[ModelVersion]:
+        """Every registered version (of one model if given), oldest first."""
+        where, params = ("WHERE model = ?", [model]) if model else ("", [])
+        rows = (
+            self.catalog.cursor()
+            .execute(f"SELECT * FROM {META}.model_versions {where} ORDER BY model, version", params)
+            .fetchall()
+        )
+        aliases = self._aliases()
+        return [_row_to_version(row, aliases) for row in rows]
+
+    def models(self) -> list[str]:
+        return sorted({v.model for v in self.versions()})
+
+    def alias(self, model: str, alias: str) -> int | None:
+        row = (
+            self.catalog.cursor()
+            .execute(
+                f"SELECT version FROM {META}.model_aliases WHERE model = ? AND alias = ?",
+                [model, alias],
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else None
+
+    def get(self, ref: str) -> ModelVersion:
+        """``name@N``, ``name@champion``/``@challenger``, or ``name`` (its champion, else its latest)."""
+        model, which = parse_model_ref(ref)
+        versions = self.versions(model)
+        if not versions:
+            raise NotFoundError(f"There is no model {model!r}; `harvest models list` shows them.")
+        if which is None:
+            number = self.alias(model, "champion") or versions[-1].version
+        elif which in ALIASES:
+            found = self.alias(model, which)
+            if found is None:
+                raise NotFoundError(f"Model {model!r} has no {which} yet.")
+            number = found
+        elif which.isdigit():
+            number = int(which)
+        else:
+            raise InvalidInputError(
+                f"'{ref}' is not a model version: write name, name@N or name@champion."
+            )
+        for version in versions:
+            if version.version == number:
+                return version
+        raise NotFoundError(
+            f"Model {model!r} has no version {number}; it has versions "
+            f"{', '.join(str(v.version) for v in versions)}."
+        )
+
+    def events(self, model: str) -> list[Event]:
+        rows = (
+            self.catalog.cursor()
+            .execute(
+                f"SELECT model, version, event, detail, happened_at FROM {META}.model_events WHERE model = ? ORDER BY happened_at",
+                [model],
+            )
+            .fetchall()
+        )
+        return [Event(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def card(self, version: ModelVersion) -> dict[str, Any]:
+        """The version's ``card.json``."""
+        return json.loads((version.path / "card.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+    def load(self, version: ModelVersion) -> Pipeline:
+        """The fitted pipeline of ``version``."""
+        return load_pipeline(version.path)
+
+
+def _unfreeze_and_remove(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_staging(folder: Path) -> None:
+    """Delete a staging folder left by a failed run."""
+    if folder.name.startswith(STAGING_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)

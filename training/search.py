@@ -1,0 +1,377 @@
+"""Model search: cross-validated selection across families, then Optuna tuning, inside a time budget.
+
+1. **Selection**: every family, with its default parameters, is scored by k-fold
+   cross-validation on the training split (stratified for classifiers). The dummy baseline
+   runs first. A family is skipped when the budget is spent, but at least one real family
+   always runs.
+2. **Tuning**: one Optuna study (TPE sampler seeded by the spec, median pruner) over the
+   best two families' spaces; each trial reports its running mean score after every
+   fold so poor trials are pruned early, and the study stops at the budget or the trial cap.
+
+Language models are scored on the validation split instead of folds (one holdout).
+Every selection and tuning trial is a :class:`TrialRecord` on the leaderboard, with its
+state (complete, pruned, failed, skipped). Only the number of tuning trials depends on
+the clock: cap it with ``trials`` for runs that reproduce exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from harvest.errors import HarvestError
+from training.families import Family, FamilyContext
+from training.metrics import Metric, metric_score, signed
+from training.spec import Params, ParamValue, Task
+
+TUNED_FAMILIES = 2
+MIN_TORCH_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The data and settings a search works on (training and validation splits only)."""
+
+    task: Task
+    metric: Metric
+    X: pd.DataFrame
+    y: NDArray[Any] | None
+    X_val: pd.DataFrame
+    y_val: NDArray[Any] | None
+    context: FamilyContext
+    cv_folds: int = 3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One row of the leaderboard."""
+
+    number: int
+    phase: str  # selection | tuning
+    family: str
+    params: Mapping[str, ParamValue]
+    state: str  # complete | pruned | failed | skipped
+    score: float | None = None  # mean metric value over folds
+    std: float | None = None
+    fold_scores: tuple[float, ...] = ()
+    seconds: float = 0.0
+    message: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "phase": self.phase,
+            "family": self.family,
+            "params": dict(self.params),
+            "state": self.state,
+            "score": self.score,
+            "std": self.std,
+            "fold_scores": list(self.fold_scores),
+            "seconds": round(self.seconds, 3),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The leaderboard and the trial whose family and parameters are refit."""
+
+    trials: tuple[TrialRecord, ...]
+    best: TrialRecord
+    seconds: float = 0.0
+
+
+class _Pruned(Exception):
+    """A tuning trial stopped early (by the pruner or the clock)."""
+
+
+class _Failed(Exception):
+    """A tuning trial whose model could not be fit or scored (already on the leaderboard)."""
+
+
+@dataclass
+class _Clock:
+    deadline: float
+    started: float = field(default_factory=time.monotonic)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+def build_pipeline(family: Family, context: FamilyContext, params: Params) -> Pipeline:
+    """The family's pipeline for ``context`` with ``params`` over its defaults."""
+    return family.build(context, params)
+
+
+def fit_pipeline(
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: NDArray[Any] | None,
+    validation: tuple[pd.DataFrame, NDArray[Any] | None] | None = None,
+) -> Pipeline:
+    """Fit ``pipeline``; PyTorch models get the (transformed) validation rows for early stopping."""
+    from training.families.language import GPTLanguageModel
+    from training.families.torch_base import TorchEstimator
+
+    model = pipeline[-1]
+    if validation is None or not isinstance(model, TorchEstimator) or len(validation[0]) == 0:
+        pipeline.fit(X, y)
+        return pipeline
+    features = pipeline[:-1].fit(X, y)
+    X_val = features.transform(validation[0])
+    if isinstance(model, GPTLanguageModel):
+        model.fit(features.transform(X), None, validation_data=X_val)
+    else:
+        model.fit(features.transform(X), y, validation_data=(X_val, validation[1]))
+    return pipeline
+
+
+def _folds(problem: Problem) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    n = len(problem.X)
+    if problem.task.is_classification and problem.y is not None:
+        smallest = int(pd.Series(problem.y).value_counts().min())
+        if smallest >= problem.cv_folds:
+            splitter = StratifiedKFold(problem.cv_folds, shuffle=True, random_state=problem.seed)
+            return list(splitter.split(np.zeros(n), problem.y))
+    splitter_plain = KFold(problem.cv_folds, shuffle=True, random_state=problem.seed)
+    return list(splitter_plain.split(np.zeros(n)))
+
+
+def _evaluate(
+    problem: Problem,
+    family: Family,
+    params: Params,
+    clock: _Clock,
+    fold_seconds: float | None,
+    report: Callable[[float, int], None] | None,
+) -> list[float]:
+    """Scores of ``family`` with ``params`` on each fold (or the validation holdout)."""
+    scores: list[float] = []
+    context = replace(problem.context, max_time=fold_seconds)
+    if problem.task is Task.LANGUAGE_MODELLING:
+        splits = [(problem.X, problem.y, problem.X_val, problem.y_val)]
+    else:
+        assert problem.y is not None
+        splits = [
+            (problem.X.iloc[a], problem.y[a], problem.X.iloc[b], problem.y[b])
+            for a, b in _folds(problem)
+        ]
+    for step, (X_fit, y_fit, X_score, y_score) in enumerate(splits):
+        pipeline = fit_pipeline(build_pipeline(family, context, params), X_fit, y_fit)
+        scores.append(metric_score(problem.task, problem.metric, pipeline, X_score, y_score))
+        if report is not None:
+            report(float(np.mean([signed(problem.metric, s) for s in scores])), step)
+            if clock.left() <= 0 and step < len(splits) - 1:
+                raise _Pruned("out of time")
+    return scores
+
+
+def _record(
+    number: int,
+    phase: str,
+    family: Family,
+    params: Mapping[str, ParamValue],
+    run: Callable[[], list[float]],
+) -> TrialRecord:
+    started = time.perf_counter()
+    try:
+        scores = run()
+    except HarvestError:
+        raise
+    except _Pruned as stop:
+        return TrialRecord(
+            number,
+            phase,
+            family.name,
+            dict(params),
+            "pruned",
+            seconds=time.perf_counter() - started,
+            message=str(stop),
+        )
+    except Exception as error:  # a model that fails on this data is a failed trial, not a crash
+        message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        return TrialRecord(
+            number,
+            phase,
+            family.name,
+            dict(params),
+            "failed",
+            seconds=time.perf_counter() - started,
+            message=message,
+        )
+    finite = [s for s in scores if np.isfinite(s)]
+    if not finite:
+        return TrialRecord(
+            number,
+            phase,
+            family.name,
+            dict(params),
+            "failed",
+            seconds=time.perf_counter() - started,
+            message="no finite score",
+        )
+    return TrialRecord(
+        number,
+        phase,
+        family.name,
+        dict(params),
+        "complete",
+        score=float(np.mean(finite)),
+        std=float(np.std(finite)),
+        fold_scores=tuple(float(s) for s in scores),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def search(
+    problem: Problem,
+    families: Sequence[Family],
+    *,
+    budget: float,
+    max_trials: int | None = None,
+    fixed: Mapping[str, Params] | None = None,
+    on_trial: Callable[[TrialRecord], None] | None = None,
+) -> SearchResult:
+    """Select among ``families`` and tune the best within ``budget`` seconds."""
+    fixed = fixed or {}
+    clock = _Clock(time.monotonic() + budget)
+    trials: list[TrialRecord] = []
+
+    def add(record: TrialRecord) -> None:
+        trials.append(record)
+        if on_trial is not None:
+            on_trial(record)
+
+    folds = 1 if problem.task is Task.LANGUAGE_MODELLING else problem.cv_folds
+    real_done = False
+    only = [f for f in families if f.name != "dummy"]
+    nothing_to_choose = len(only) == 1 and max_trials == 0
+    for position, family in enumerate(families):
+        params = dict(fixed.get(family.name, {}))
+        if nothing_to_choose and family is only[0]:
+            add(
+                TrialRecord(
+                    len(trials),
+                    "selection",
+                    family.name,
+                    params,
+                    "complete",
+                    message="the only family: not cross-validated",
+                )
+            )
+            continue
+        if clock.left() <= 0 and real_done:
+            add(
+                TrialRecord(
+                    len(trials),
+                    "selection",
+                    family.name,
+                    params,
+                    "skipped",
+                    message="time budget spent",
+                )
+            )
+            continue
+        left_families = len(families) - position
+        share = max(clock.left(), 0.0) / max(left_families, 1) / folds
+        fold_seconds = max(share, MIN_TORCH_SECONDS) if family.uses_torch else None
+        record = _record(
+            len(trials),
+            "selection",
+            family,
+            params,
+            lambda f=family, p=params, s=fold_seconds: _evaluate(problem, f, p, clock, s, None),  # type: ignore[misc]
+        )
+        add(record)
+        real_done = real_done or (record.state == "complete" and family.name != "dummy")
+
+    ranked = sorted(
+        (
+            t
+            for t in trials
+            if t.state == "complete" and t.family != "dummy" and t.score is not None
+        ),
+        key=lambda t: -signed(problem.metric, t.score or 0.0),
+    )
+    tunable = [f for f in families if f.name in {t.family for t in ranked}]
+    order = {t.family: i for i, t in reversed(list(enumerate(ranked)))}
+    tunable = sorted(tunable, key=lambda f: order[f.name])[:TUNED_FAMILIES]
+    if tunable and clock.left() > 0 and max_trials != 0:
+        _tune(problem, tunable, clock, max_trials, fixed, add, len(trials))
+
+    complete = [t for t in trials if t.state == "complete"]
+    if not complete:
+        failures = "; ".join(f"{t.family}: {t.message}" for t in trials if t.message)
+        raise HarvestError(f"No model could be trained on this data ({failures}).")
+    real = [t for t in complete if t.family != "dummy"]
+    scored = [t for t in real if t.score is not None]
+    if scored:
+        best = max(scored, key=lambda t: signed(problem.metric, t.score or 0.0))
+    else:
+        best = real[0] if real else complete[0]
+    return SearchResult(tuple(trials), best, time.monotonic() - clock.started)
+
+
+def _tune(
+    problem: Problem,
+    families: Sequence[Family],
+    clock: _Clock,
+    max_trials: int | None,
+    fixed: Mapping[str, Params],
+    add: Callable[[TrialRecord], None],
+    first_number: int,
+) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("optuna").setLevel(logging.ERROR)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=problem.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+    )
+    by_name = {f.name: f for f in families}
+    folds = 1 if problem.task is Task.LANGUAGE_MODELLING else problem.cv_folds
+    counter = [first_number]
+
+    def objective(trial: optuna.Trial) -> float:
+        name = (
+            trial.suggest_categorical("family", list(by_name))
+            if len(by_name) > 1
+            else next(iter(by_name))
+        )
+        family = by_name[name]
+        params: dict[str, Any] = {**family.space(trial, problem.task), **fixed.get(name, {})}
+        fold_seconds = max(clock.left() / folds, MIN_TORCH_SECONDS) if family.uses_torch else None
+
+        def report(value: float, step: int) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise _Pruned("pruned by the median rule")
+
+        record = _record(
+            counter[0],
+            "tuning",
+            family,
+            params,
+            lambda: _evaluate(problem, family, params, clock, fold_seconds, report),
+        )
+        counter[0] += 1
+        add(record)
+        if record.state == "pruned":
+            raise optuna.TrialPruned(record.message)
+        if record.state != "complete" or record.score is None:
+            raise _Failed(record.message)
+        return signed(problem.metric, record.score)
+
+    study.optimize(objective, n_trials=max_trials, timeout=max(clock.left(), 0.0), catch=(_Failed,))
