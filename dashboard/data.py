@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import streamlit as st
@@ -25,6 +26,10 @@ from harvest.workspace import Workspace
 from scrapers.runs import CrawlRun, last_runs
 from scrapers.sources import source_files
 from scrapers.spec import load_spec
+from training.data import prepare
+from training.registry import ModelVersion, Registry
+from training.runs import RunProgress, list_runs, read_progress
+from training.spec import spec_from_mapping
 
 TTL_S = 5
 
@@ -207,3 +212,86 @@ def _crawls(home: str, source: str | None, limit: int) -> list[CrawlRun]:
 def crawls(source: str | None = None, limit: int = 20) -> list[CrawlRun]:
     """The latest crawls, newest first."""
     return _crawls(home(), source, limit)
+
+
+# -- models ---------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(home: str) -> Registry:
+    return Registry(_catalog(home))
+
+
+def registry() -> Registry:
+    """The workspace's model registry, opened once per process."""
+    return _registry(home())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _model_versions(home: str) -> list[ModelVersion]:
+    return _registry(home).versions()
+
+
+def model_versions(model: str | None = None) -> list[ModelVersion]:
+    """Every registered model version (of one model when given), oldest first."""
+    return [v for v in _model_versions(home()) if model is None or v.model == model]
+
+
+def model_inputs() -> list[tuple[str, str]]:
+    """(model version, dataset version it was trained on) pairs, for lineage."""
+    return [(v.ref, v.dataset) for v in model_versions()]
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=64)
+def _card(home: str, ref: str) -> dict[str, Any]:
+    registry = _registry(home)
+    return registry.card(registry.get(ref))
+
+
+def card(ref: str) -> dict[str, Any]:
+    """A model version's card (versions are immutable, so this is cached longer)."""
+    return _card(home(), ref)
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """What training would make of a target: its task and metric, or why it cannot be trained."""
+
+    task: str = ""
+    metric: str = ""
+    features: int = 0
+    split: str = ""
+    problem: str = ""
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=64)
+def _check_target(home: str, ref: str, target: str) -> TargetCheck:
+    try:
+        spec = spec_from_mapping({"dataset": ref, "target": target}, origin="the Train page")
+        prepared = prepare(spec, _catalog(home))
+    except HarvestError as error:
+        return TargetCheck(problem=str(error))
+    counts = prepared.counts()
+    return TargetCheck(
+        task=prepared.task.value,
+        metric=prepared.metric.name,
+        features=len(prepared.profile.columns),
+        split=" / ".join(
+            f"{counts[k]} {k}" for k in ("train", "validation", "test") if k in counts
+        ),
+    )
+
+
+def check_target(ref: str, target: str) -> TargetCheck:
+    """Read, check and split ``ref`` for ``target`` the way training will (cached per pair)."""
+    return _check_target(home(), ref, target)
+
+
+def runs() -> list[RunProgress]:
+    """Every training run's progress, newest first (read fresh: runs move on)."""
+    return list_runs(Workspace.at(home()))
+
+
+def progress(run_id: str) -> RunProgress:
+    """One run's progress file."""
+    return read_progress(Workspace.at(home()), run_id)

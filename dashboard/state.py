@@ -11,7 +11,7 @@ DEFAULTS: dict[str, Callable[[], object]] = {
     "sql": str,  # the SQL editor's text
     "sql_result": lambda: None,  # the last query: (sql, pyarrow Table, seconds)
     "scrapes": dict,  # source name -> launch.Launch of a crawl started from this session
-    "trainings": list,  # launch.Launch of training runs started from this session
+    "train_run": lambda: None,  # the training run id the Train page watches
 }
 
 

@@ -33,6 +33,11 @@ navigation = st.navigation(
             st.Page(PAGES / "sql.py", title="SQL", icon=":material/terminal:"),
             st.Page(PAGES / "sources.py", title="Sources", icon=":material/travel_explore:"),
         ],
+        "Models": [
+            st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+            st.Page(PAGES / "models.py", title="Models", icon=":material/leaderboard:"),
+            st.Page(PAGES / "predict.py", title="Predict", icon=":material/batch_prediction:"),
+        ],
     }
 )
 st.sidebar.caption(f"Workspace: `{data.home()}`")

@@ -121,7 +121,7 @@ with tab_quality:
 with tab_lineage:
     ref = st.selectbox("Version", list(reversed(refs)), key="lineage_ref")
     with ui.guard("trace the lineage"):
-        graph = snippets.lineage_dot(ref, data.all_versions())
+        graph = snippets.lineage_dot(ref, data.all_versions(), data.model_inputs())
     st.graphviz_chart(graph)
     st.caption(
         "From the runs that produced it, through every version made from it, to the models trained on them."

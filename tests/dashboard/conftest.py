@@ -71,6 +71,27 @@ def populate(home: Path) -> None:
         import_file(
             cat, IRIS, "iris", listing=IRIS_LISTING, key=("id",), producer="import:iris.csv"
         )
+        train_iris(cat, seed=0)
+        train_iris(cat, seed=1, families="tree")
+
+
+def train_iris(cat: Catalog, seed: int, families: str = "linear") -> None:
+    """A tiny real training run: iris species, one family, a few seconds."""
+    from training.spec import spec_from_mapping
+    from training.train import train
+
+    spec = spec_from_mapping(
+        {
+            "name": "iris-species",
+            "dataset": "imports.iris",
+            "target": "species",
+            "families": [families],
+            "time_budget": 5,
+            "trials": 1,
+            "seed": seed,
+        }
+    )
+    train(spec, cat)
 
 
 @pytest.fixture(scope="session")
