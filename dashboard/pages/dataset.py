@@ -41,7 +41,11 @@ facts[1].metric("Versions", dataset.version_count)
 facts[2].metric("Columns", len(latest.columns) if latest else "—")
 score = latest.quality_score if latest else None
 facts[3].metric("Quality", f"{score:.0f}/100" if score is not None else "—")
-facts[4].metric("Updated", market.ago(latest.created_at if latest else None))
+facts[4].metric(
+    "Updated",
+    f"{latest.created_at:%Y-%m-%d}" if latest else "—",
+    help=market.ago(latest.created_at) if latest else None,
+)
 st.caption(
     " · ".join(
         ui.plain(x)
@@ -148,6 +152,12 @@ with tab_use:
             icon=":material/download:",
             on_click="ignore",
         )
+    st.page_link(
+        "pages/train.py",
+        label="Train a model on this dataset",
+        icon=":material/model_training:",
+        query_params={"dataset": name},
+    )
     st.markdown("**Python**")
     st.code(snippets.python_snippet(ref), language="python")
     st.markdown("**SQL** (on the SQL page or with `harvest sql`)")

@@ -18,14 +18,21 @@ if not datasets:
 
 left, right = st.columns(2)
 names = [d.name for d in datasets]
-wanted = st.session_state.dataset if st.session_state.dataset in names else names[0]
+asked = st.query_params.get("dataset") or st.session_state.dataset
+wanted = asked if asked in names else names[0]
 name = left.selectbox("Dataset", names, index=names.index(wanted), key="train_dataset")
 with ui.guard(f"load {name}"):
     versions = data.versions(name)
 ref = right.selectbox("Version", [v.ref for v in reversed(versions)], key="train_version")
 version = next(v for v in versions if v.ref == ref)
 columns = [c for c, _ in version.columns if not c.startswith("_")]
-target = left.selectbox("Target", columns, index=len(columns) - 1, key="train_target")
+asked_target = st.query_params.get("target")
+target = left.selectbox(
+    "Target",
+    columns,
+    index=columns.index(asked_target) if asked_target in columns else len(columns) - 1,
+    key="train_target",
+)
 with st.spinner("Reading the data the way training will…"):
     check = data.check_target(ref, target)
 if check.problem:
@@ -80,11 +87,12 @@ watched = st.selectbox("Watch run", run_ids, index=run_ids.index(current), key="
 st.session_state.train_run = watched
 
 
-@st.fragment(run_every=2)
-def watch(run_id: str) -> None:
-    """The run's progress file, re-read every two seconds until it finishes."""
+def watch(run_id: str, polling: bool) -> None:
+    """The run's progress file; re-read every two seconds (as a fragment) while it runs."""
     with ui.guard("read the run's progress"):
         run = data.progress(run_id)
+    if polling and run.finished:
+        st.rerun(scope="app")  # stop polling: the whole page redraws once with the result
     status_col, stage_col, trials_col, best_col = st.columns(4)
     status_col.metric("Status", run.status)
     stage_col.metric("Stage", run.stage)
@@ -121,4 +129,9 @@ def watch(run_id: str) -> None:
         )
 
 
-watch(watched)
+with ui.guard("read the run's progress"):
+    running = data.progress(watched).status == "running"
+if running:
+    st.fragment(run_every=2)(watch)(watched, polling=True)
+else:
+    watch(watched, polling=False)
