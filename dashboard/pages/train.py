@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import actions, data, state, ui
+from harvest.errors import NotFoundError
 from training.families import FAMILIES
 from training.spec import Task, default_model_name
 
@@ -73,24 +74,32 @@ if st.button(
             name=model_name,
         )
     st.session_state.train_run = handle.run_id
+    st.session_state.train_watch = handle.run_id
     st.toast(f"Training {handle.run_id} started in process {handle.pid}.")
 
 st.divider()
 with ui.guard("list the training runs"):
     runs = data.runs()
-if not runs:
+if not runs and not st.session_state.train_run:
     st.caption("No training runs yet.")
     st.stop()
 run_ids = [r.run_id for r in runs]
+if st.session_state.train_run and st.session_state.train_run not in run_ids:
+    run_ids.insert(0, st.session_state.train_run)  # just launched: its process is starting
 current = st.session_state.train_run if st.session_state.train_run in run_ids else run_ids[0]
-watched = st.selectbox("Watch run", run_ids, index=run_ids.index(current), key="train_watch")
+if st.session_state.get("train_watch") not in run_ids:
+    st.session_state.train_watch = current
+watched = st.selectbox("Watch run", run_ids, key="train_watch")
 st.session_state.train_run = watched
 
 
 def watch(run_id: str, polling: bool) -> None:
     """The run's progress file; re-read every two seconds (as a fragment) while it runs."""
-    with ui.guard("read the run's progress"):
+    try:
         run = data.progress(run_id)
+    except NotFoundError:
+        st.info("Starting the training process…")
+        return
     if polling and run.finished:
         st.rerun(scope="app")  # stop polling: the whole page redraws once with the result
     status_col, stage_col, trials_col, best_col = st.columns(4)
@@ -129,8 +138,10 @@ def watch(run_id: str, polling: bool) -> None:
         )
 
 
-with ui.guard("read the run's progress"):
+try:
     running = data.progress(watched).status == "running"
+except NotFoundError:
+    running = True  # launched, not started yet
 if running:
     st.fragment(run_every=2)(watch)(watched, polling=True)
 else:
