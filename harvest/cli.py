@@ -41,14 +41,15 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo, quality, scrape, site
+    from harvest.commands import catalog, dashboard, demo, quality, scrape, site, training
 
     catalog.register(app)
+    dashboard.register(app)
     demo.register(app)
     quality.register(app)
     scrape.register(app)
     site.register(app)
-    __import__("harvest.commands.training", fromlist=["register"]).register(app)
+    training.register(app)
 
 
 _register()
