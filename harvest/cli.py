@@ -41,11 +41,12 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, dashboard, demo, quality, scrape, site, training
+    from harvest.commands import catalog, dashboard, demo, orchestration, quality, scrape, site, training
 
     catalog.register(app)
     dashboard.register(app)
     demo.register(app)
+    orchestration.register(app)
     quality.register(app)
     scrape.register(app)
     site.register(app)

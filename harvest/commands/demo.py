@@ -1,49 +1,128 @@
-"""``harvest demo``: the main job on the bundled data (the full pipeline lands with orchestration)."""
+"""``harvest demo``: the whole pipeline through Dagster on the bundled demo site, twice."""
 
 from __future__ import annotations
 
+import shlex
+import time
+from typing import Annotated
+
 import typer
 
-from catalog import Catalog
-from catalog.importer import import_file
-from catalog.samples import IRIS, IRIS_LISTING
-from catalog.sandbox import run_sql
+from dagster_project.demo import DemoResult, DemoSettings, run_demo
+from dagster_project.runner import Progress
 from harvest import output
+from harvest.workspace import Workspace
+
+MARKS = {
+    "start": "▶",
+    "materialized": "✓",
+    "unchanged": "=",
+    "check": "!",
+    "failed": "✗",
+    "log": " ",
+}
 
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
 
 
-def demo_command(ctx: typer.Context) -> None:
-    """Import the bundled sample data, then show the listing and an SQL answer."""
-    catalog = Catalog.open(ctx.obj)
-    result, _ = import_file(
-        catalog, IRIS, "iris", listing=IRIS_LISTING, key=("id",), producer="demo"
+def demo_command(
+    ctx: typer.Context,
+    time_budget: Annotated[
+        float, typer.Option("--time-budget", min=1, help="Seconds of model search per model.")
+    ] = 10.0,
+    browser_pages: Annotated[
+        int,
+        typer.Option("--browser-pages", min=1, help="Page cap of sources rendered in chromium."),
+    ] = 40,
+    max_pages: Annotated[
+        int | None, typer.Option("--max-pages", min=1, help="Page cap of every source.")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show every search trial as it finishes.")
+    ] = False,
+) -> None:
+    """Scrape, clean, check, train and promote on the demo site through Dagster, on two days."""
+    workspace: Workspace = ctx.obj
+    settings = DemoSettings(
+        browser_pages=browser_pages, max_pages=max_pages, time_budget=time_budget
     )
-    output.console.print(f"Workspace: {catalog.workspace.home}", markup=False)
     output.console.print(
-        f"{'Committed' if result.created else 'Already current:'} {result.version.ref}",
+        f"Harvest demo in {workspace.home} (Dagster runs in {workspace.dagster_home})",
         markup=False,
     )
+    started = time.monotonic()
+
+    def show(message: str, progress: Progress | None) -> None:
+        clock = f"[{time.monotonic() - started:5.0f}s]"
+        if progress is None:
+            output.console.print(f"{clock} {message}", markup=False, style="bold")
+        elif verbose or not progress.text.lstrip().startswith("trial"):
+            style = {"failed": "red", "check": "yellow", "log": "dim"}.get(progress.kind)
+            line = f"{clock}   {MARKS[progress.kind]} {progress.text}"
+            output.console.print(line, markup=False, style=style)
+
+    result = run_demo(workspace, settings, show)
+    print_summary(result, time.monotonic() - started)
+    if not result.success:
+        raise typer.Exit(1)
+
+
+def print_summary(result: DemoResult, seconds: float) -> None:
+    """Datasets, versions and quality; models with metrics and gates; how to look closer."""
     output.table(
-        ["dataset", "title", "version", "rows", "licence"],
+        ["dataset", "versions", "latest", "rows", "quality", "made by"],
         [
             (
                 d.name,
-                d.listing.title,
-                d.latest.number if d.latest else "",
+                d.version_count,
+                d.latest.ref if d.latest else "",
                 d.latest.rows if d.latest else "",
-                d.listing.license,
+                f"{d.latest.quality_score:.1f}"
+                if d.latest and d.latest.quality_score is not None
+                else "",
+                d.latest.producer if d.latest else "",
             )
-            for d in catalog.datasets()
+            for d in result.datasets
         ],
-        title="Catalog",
+        title="Datasets",
     )
-    query = (
-        "SELECT species, count(*) AS flowers, round(avg(petal_length_cm), 2) AS mean_petal_cm "
-        "FROM imports.iris GROUP BY species ORDER BY species"
+    for name, (added, removed, changed) in sorted(result.diffs.items()):
+        output.console.print(
+            f"{name}: the last version added {added}, removed {removed} and changed "
+            f"{changed} values (harvest catalog diff {name}).",
+            markup=False,
+        )
+    output.table(
+        ["model", "family", "trained on", "metric", "score", "baseline", "gates", "alias"],
+        [
+            (
+                m.ref,
+                m.family,
+                m.dataset,
+                m.metric,
+                f"{m.score:.4g}",
+                f"{m.baseline:.4g}",
+                "passed" if m.gates_passed else "refused",
+                ", ".join(m.aliases) or "-",
+            )
+            for m in result.models
+        ],
+        title="Models",
     )
-    output.console.print(f'harvest sql "{query}"', markup=False, style="dim")
-    answer = run_sql(catalog.workspace, query)
-    output.table(answer.column_names, (tuple(r.values()) for r in answer.to_pylist()), title="SQL")
+    for run in result.runs:
+        outcome = run.outcome
+        verdict = "succeeded" if outcome.success else f"failed at {', '.join(outcome.failed_steps)}"
+        output.console.print(
+            f"Day {run.day}: Dagster run {outcome.run_id} {verdict}; "
+            f"{len(outcome.materialized)} assets materialised.",
+            markup=False,
+        )
+    home = shlex.quote(str(result.workspace.home))
+    output.console.print(f"Done in {seconds:.0f}s. Look closer:", markup=False, style="bold")
+    output.console.print(f"  harvest --home {home} dashboard   # the storefront", markup=False)
+    output.console.print(
+        f"  harvest --home {home} dagster     # the Dagster UI: runs, assets, checks",
+        markup=False,
+    )

@@ -103,10 +103,3 @@ def test_bad_input_is_one_sentence_and_exit_1(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-
-
-def test_demo_imports_the_sample_and_answers_a_query(workspace: Workspace) -> None:
-    result = harvest(workspace.home, "demo")
-    assert result.returncode == 0, result.stderr
-    assert "imports.iris" in result.stdout and "Iris flowers" in result.stdout
-    assert "virginica" in result.stdout and "5.55" in result.stdout

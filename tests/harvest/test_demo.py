@@ -1,0 +1,60 @@
+"""``harvest demo`` end to end: two days through Dagster, a summary, runs in the instance."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+
+from catalog import Catalog
+from harvest.workspace import Workspace
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.timeout(1200)
+def test_demo_runs_the_graph_twice_and_summarises_it(workspace: Workspace) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harvest",
+            "--home",
+            str(workspace.home),
+            "demo",
+            "--max-pages",
+            "80",
+            "--browser-pages",
+            "6",
+            "--time-budget",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1100,
+    )
+    out = done.stdout
+    assert "Day 1: running the whole graph through Dagster" in out
+    assert "Day 2: running the whole graph through Dagster" in out
+    assert "✓ raw_products: raw.products@1" in out
+    assert "✓ raw_products: raw.products@2" in out, "prices move on day 2"
+    for heading in ("Datasets", "Models"):
+        assert heading in out
+    home = str(workspace.home)
+    assert f"harvest --home {home} dashboard" in out
+    assert f"harvest --home {home} dagster" in out
+
+    with Catalog.open(workspace) as catalog:
+        names = {d.name for d in catalog.datasets()}
+        assert {"raw.products", "clean.products", "raw.tables", "clean.tables"} <= names
+        assert len(catalog.versions("raw.products")) == 2
+        assert len(catalog.versions("raw.tables")) == 1, "the tables page does not move"
+
+    with DagsterInstance.from_config(str(workspace.dagster_home)) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 2
+        assert {run.tags["harvest/demo_day"] for run in runs} == {"1", "2"}
+        statuses = {run.status for run in runs}
+    assert done.returncode == (0 if statuses == {DagsterRunStatus.SUCCESS} else 1), done.stderr
