@@ -41,7 +41,16 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, dashboard, demo, orchestration, quality, scrape, site, training
+    from harvest.commands import (
+        catalog,
+        dashboard,
+        demo,
+        orchestration,
+        quality,
+        scrape,
+        site,
+        training,
+    )
 
     catalog.register(app)
     dashboard.register(app)

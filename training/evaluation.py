@@ -75,7 +75,9 @@ def permutation_importance(
     """Drop of the metric when each input column is shuffled (mean and spread over repeats)."""
     from sklearn.inspection import permutation_importance as sk_importance
 
-    limit = max(100, min(IMPORTANCE_ROWS, IMPORTANCE_CELLS // (IMPORTANCE_REPEATS * max(X.shape[1], 1))))
+    limit = max(
+        100, min(IMPORTANCE_ROWS, IMPORTANCE_CELLS // (IMPORTANCE_REPEATS * max(X.shape[1], 1)))
+    )
     rows = _subsample(len(X), limit, seed)
 
     def scorer(estimator: Pipeline, X_: pd.DataFrame, y_: NDArray[Any]) -> float:

@@ -335,7 +335,11 @@ def _one_standard_error(
         return None
     top = max(scored, key=lambda t: signed(metric, t.score or 0.0))
     margin = (top.std or 0.0) / max(folds, 1) ** 0.5
-    near = [t for t in scored if signed(metric, t.score or 0.0) >= signed(metric, top.score or 0.0) - margin]
+    near = [
+        t
+        for t in scored
+        if signed(metric, t.score or 0.0) >= signed(metric, top.score or 0.0) - margin
+    ]
     rank = {f.name: i for i, f in enumerate(families)}
     return min(near, key=lambda t: (rank.get(t.family, len(rank)), -signed(metric, t.score or 0.0)))
 
