@@ -19,15 +19,18 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from catalog.engine import first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import CommitResult, Listing, validate_name
 from catalog.store import Catalog
 from harvest.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE_BYTES = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
@@ -322,6 +325,8 @@ def _read_small_ragged(con: duckdb.DuckDBPyConnection, file: Path, report: Impor
         n: [r[i].strip() if i < len(r) and r[i].strip() else None for r in body]
         for i, n in enumerate(names)
     }
+    import pandas as pd
+
     con.register("_ragged", pd.DataFrame(values, dtype=object))
     casts = []
     for name in names:
@@ -350,6 +355,8 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def _read_excel(file: Path) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    import pandas as pd
+
     try:
         raw = pd.read_excel(file, header=None, dtype=object, engine="openpyxl")
     except Exception as error:  # openpyxl raises many types for broken files

@@ -20,10 +20,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
@@ -40,6 +39,9 @@ from catalog.records import (
 )
 from harvest.errors import InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
+
+if TYPE_CHECKING:  # pandas is only needed when a DataFrame is passed in
+    import pandas as pd
 
 T = TypeVar("T")
 META = f"{LAKE}.harvest"
@@ -99,7 +101,7 @@ def _version(row: Sequence[Any]) -> Version:
 def _as_arrow(data: pa.Table | pd.DataFrame) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
-    if isinstance(data, pd.DataFrame):
+    if type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pandas"):
         return pa.Table.from_pandas(data, preserve_index=False)
     raise InvalidInputError(
         "A dataset can only be committed from a pyarrow Table or a pandas DataFrame."
@@ -171,8 +173,14 @@ class Catalog:
             con = connect(workspace)
             if catalog_file is not None and fresh:
                 sqlite3.connect(catalog_file).execute("PRAGMA journal_mode=WAL").fetchall()
-            for statement in _BOOTSTRAP:
-                retry(partial(con.execute, statement), what="prepare the catalog")
+            prepared = scalar(
+                con,
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'harvest'",
+                [LAKE],
+            )
+            if prepared < 2:
+                for statement in _BOOTSTRAP:
+                    retry(partial(con.execute, statement), what="prepare the catalog")
         return cls(workspace, con)
 
     def close(self) -> None:

@@ -41,15 +41,25 @@ def root(
 
 
 def _register() -> None:
-    from harvest.commands import catalog, demo, orchestration, quality, scrape, site
+    from harvest.commands import (
+        catalog,
+        dashboard,
+        demo,
+        orchestration,
+        quality,
+        scrape,
+        site,
+        training,
+    )
 
     catalog.register(app)
+    dashboard.register(app)
     demo.register(app)
-    site.register(app)
-    scrape.register(app)
     orchestration.register(app)
-    __import__("harvest.commands.training", fromlist=["register"]).register(app)
     quality.register(app)
+    scrape.register(app)
+    site.register(app)
+    training.register(app)
 
 
 _register()

@@ -130,9 +130,13 @@ def scrape(
                     return CrawlResult(run=run, version=None)
                 assert stats is not None
                 return _commit(catalog, spec, run_id, started_at, stats, landing)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                opening.result().close()
+        except BaseException as error:
+            with contextlib.suppress(Exception), opening.result() as catalog:
+                reason = f"the crawl was stopped ({type(error).__name__})"
+                record_run(
+                    catalog,
+                    _run_row(spec, run_id, started_at, CrawlStats(), "failed", None, reason),
+                )
             raise
         finally:
             shutil.rmtree(landing, ignore_errors=True)
@@ -284,4 +288,11 @@ def _run_row(
         message=message,
         errors_by_reason=stats.errors_by_reason,
         error_samples=stats.error_samples,
+        counters={
+            "media": stats.media,
+            "robots_forbidden": stats.robots_forbidden,
+            "browser_pages": stats.browser_pages,
+            "browser_pages_closed": stats.browser_pages_closed,
+            "browser_contexts_closed": stats.browser_contexts_closed,
+        },
     )

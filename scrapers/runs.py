@@ -20,29 +20,29 @@ from catalog.engine import LAKE
 from scrapers.landing import CrawlError
 
 TABLE = f"{LAKE}.harvest.crawls"
-_COLUMNS = (
-    "run_id",
-    "source",
-    "dataset",
-    "status",
-    "started_at",
-    "finished_at",
-    "duration_s",
-    "pages",
-    "items",
-    "errors",
-    "retries",
-    "finish_reason",
-    "version",
-    "message",
-    "errors_by_reason",
-    "error_samples",
+_SCHEMA = {
+    "run_id": "VARCHAR",
+    "source": "VARCHAR",
+    "dataset": "VARCHAR",
+    "status": "VARCHAR",
+    "started_at": "TIMESTAMPTZ",
+    "finished_at": "TIMESTAMPTZ",
+    "duration_s": "DOUBLE",
+    "pages": "BIGINT",
+    "items": "BIGINT",
+    "errors": "BIGINT",
+    "retries": "BIGINT",
+    "finish_reason": "VARCHAR",
+    "version": "INTEGER",
+    "message": "VARCHAR",
+    "errors_by_reason": "VARCHAR",  # JSON {reason: count}
+    "error_samples": "VARCHAR",  # JSON [{url, reason, status}]
+    "counters": "VARCHAR",  # JSON {media, robots_forbidden, browser_pages, ...}
+}
+_COLUMNS = tuple(_SCHEMA)
+_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{c} {t}' for c, t in _SCHEMA.items())})"
 )
-_CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    run_id VARCHAR, source VARCHAR, dataset VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
-    finished_at TIMESTAMPTZ, duration_s DOUBLE, pages BIGINT, items BIGINT, errors BIGINT,
-    retries BIGINT, finish_reason VARCHAR, version INTEGER, message VARCHAR,
-    errors_by_reason VARCHAR, error_samples VARCHAR)"""
 
 STATUSES = ("committed", "unchanged", "empty", "failed")
 """committed: a new version; unchanged: content equal to the latest version; empty: nothing
@@ -69,6 +69,7 @@ class CrawlRun:
     message: str = ""
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     error_samples: tuple[CrawlError, ...] = ()
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 def record_run(catalog: Catalog, run: CrawlRun) -> None:
@@ -76,10 +77,16 @@ def record_run(catalog: Catalog, run: CrawlRun) -> None:
     values: list[Any] = [getattr(run, name) for name in _COLUMNS]
     values[_COLUMNS.index("errors_by_reason")] = json.dumps(run.errors_by_reason)
     values[_COLUMNS.index("error_samples")] = json.dumps([asdict(e) for e in run.error_samples])
+    values[_COLUMNS.index("counters")] = json.dumps(run.counters)
 
     def write(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(_CREATE)
-        cur.execute(f"INSERT INTO {TABLE} VALUES ({', '.join('?' for _ in _COLUMNS)})", values)
+        for column in set(_COLUMNS) - _existing_columns(cur):  # a table made by an older Harvest
+            cur.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {_SCHEMA[column]}")
+        names = ", ".join(_COLUMNS)
+        cur.execute(
+            f"INSERT INTO {TABLE} ({names}) VALUES ({', '.join('?' for _ in _COLUMNS)})", values
+        )
 
     catalog.transaction(write, what="record the crawl")
 
@@ -87,24 +94,33 @@ def record_run(catalog: Catalog, run: CrawlRun) -> None:
 def last_runs(catalog: Catalog, source: str | None = None, limit: int = 20) -> list[CrawlRun]:
     """The latest crawls, newest first (of one source when given)."""
     cur = catalog.cursor()
-    exists = cur.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'harvest' AND table_name = 'crawls'",
-        [LAKE],
-    ).fetchone()
-    if not exists or not exists[0]:
+    existing = _existing_columns(cur)
+    if not existing:
         return []
     where = "WHERE source = ?" if source else ""
     params: list[Any] = [source] if source else []
+    selected = ", ".join(c if c in existing else f"NULL AS {c}" for c in _COLUMNS)
     rows = cur.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} {where} ORDER BY started_at DESC LIMIT ?",
+        f"SELECT {selected} FROM {TABLE} {where} ORDER BY started_at DESC LIMIT ?",
         [*params, limit],
     ).fetchall()
     return [_run(row) for row in rows]
 
 
+def _existing_columns(cur: duckdb.DuckDBPyConnection) -> set[str]:
+    """The columns ``harvest.crawls`` has (none before the first crawl)."""
+    rows = cur.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'harvest' "
+        "AND table_name = 'crawls'",
+        [LAKE],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def _run(row: Sequence[Any]) -> CrawlRun:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["errors_by_reason"] = json.loads(values["errors_by_reason"] or "{}")
+    values["counters"] = json.loads(values["counters"] or "{}")
     values["error_samples"] = tuple(
         CrawlError(**e) for e in json.loads(values["error_samples"] or "[]")
     )

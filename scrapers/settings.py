@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scrapy.settings import default_settings
+
 from scrapers.spec import SourceSpec
 
 CHROMIUM = os.environ.get("HARVEST_CHROMIUM", "/usr/bin/chromium")
@@ -27,7 +29,14 @@ CHROMIUM_ARGS = (
     "--disable-dev-shm-usage",
 )
 RETRY_CODES = (500, 502, 503, 504, 522, 524, 408, 429)
+RETRY_EXCEPTIONS = tuple(default_settings.RETRY_EXCEPTIONS)
 BLOCKED_RESOURCES = ("image", "media", "font")
+_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "scrapers.middlewares.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scrapers.middlewares.BackoffRetryMiddleware": 550,
+}
 USER_AGENT = "Harvest/0.1 (+https://github.com/harvest-data/harvest)"
 
 
@@ -78,10 +87,7 @@ def crawl_settings(
         "DOWNLOAD_FAIL_ON_DATALOSS": True,
         "REDIRECT_MAX_TIMES": 5,
         "COOKIES_ENABLED": True,
-        "DOWNLOADER_MIDDLEWARES": {
-            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "scrapers.middlewares.BackoffRetryMiddleware": 550,
-        },
+        "DOWNLOADER_MIDDLEWARES": _MIDDLEWARES,
         "ITEM_PIPELINES": {"scrapers.pipelines.LandingPipeline": 900},
         "EXTENSIONS": {"scrapers.extensions.CrawlReport": 500},
         "HARVEST_LANDING": str(landing),
@@ -144,10 +150,9 @@ def _browser(spec: SourceSpec) -> dict[str, Any]:
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": concurrency,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": spec.limits.timeout * 1000,
         "PLAYWRIGHT_ABORT_REQUEST": abort_request,
+        # Contexts send Harvest's User-Agent themselves, so sub-requests need no header rewriting.
+        "PLAYWRIGHT_PROCESS_REQUEST_HEADERS": None,
         "HARVEST_PAGES_PER_CONTEXT": int(os.environ.get("HARVEST_PAGES_PER_CONTEXT", "100")),
-        "DOWNLOADER_MIDDLEWARES": {
-            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "scrapers.middlewares.BackoffRetryMiddleware": 550,
-            "scrapers.middlewares.BrowserPages": 950,
-        },
+        "RETRY_EXCEPTIONS": [*RETRY_EXCEPTIONS, "playwright.async_api.TimeoutError"],
+        "DOWNLOADER_MIDDLEWARES": {**_MIDDLEWARES, "scrapers.middlewares.BrowserPages": 950},
     }

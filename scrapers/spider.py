@@ -37,19 +37,11 @@ from twisted.python.failure import Failure
 from harvest.errors import InvalidInputError
 from scrapers.items import PageRecord
 from scrapers.landing import CrawlError
+from scrapers.middlewares import RenderTimeout, finish_rendering
 from scrapers.parse import follow_links, page_rows
 from scrapers.spec import Render, SourceSpec
 
 ERROR_SAMPLES = 50
-
-_SCROLL = """async (times) => {
-  for (let i = 0; i < times; i++) {
-    const before = document.body.scrollHeight;
-    window.scrollTo(0, before);
-    await new Promise((done) => setTimeout(done, 250));
-    if (document.body.scrollHeight === before) break;
-  }
-}"""
 
 
 class SourceSpider(scrapy.Spider):
@@ -85,19 +77,20 @@ class SourceSpider(scrapy.Spider):
         meta: dict[str, Any] = {}
         if render == "browser":
             meta.update(
-                playwright=True, playwright_page_methods=self.page_methods(), dont_cache=True
+                playwright=True, dont_cache=True, playwright_page_methods=self.page_methods()
             )
         return Request(url, callback=self.parse_page, errback=self.on_error, meta=meta)
 
     def page_methods(self) -> list[Any]:
+        """What a browser page does after loading: wait for ``wait_for``, scroll ``scroll`` times."""
         from scrapy_playwright.page import PageMethod
 
-        methods = []
-        if self.spec.wait_for:
-            methods.append(PageMethod("wait_for_selector", self.spec.wait_for, state="attached"))
-        if self.spec.scroll:
-            methods.append(PageMethod("evaluate", _SCROLL, self.spec.scroll))
-        return methods
+        spec = self.spec
+        if not spec.wait_for and not spec.scroll:
+            return []
+        return [
+            PageMethod(finish_rendering, spec.wait_for, spec.scroll, spec.limits.timeout * 1000)
+        ]
 
     # -- callbacks ----------------------------------------------------------------------
 
@@ -136,9 +129,10 @@ class SourceSpider(scrapy.Spider):
             self.record_error(request.url, reason, status)
 
     def on_dropped(self, request: Request, spider: Any = None) -> None:
-        """A redirect back to a page already fetched is a redirect loop; other drops are duplicates."""
-        if request.meta.get("redirect_urls"):
-            self.record_error(request.meta["redirect_urls"][0], "redirect loop", None)
+        """A redirect back to a URL of its own chain is a redirect loop; other drops are duplicates."""
+        chain = request.meta.get("redirect_urls") or []
+        if request.url in chain:
+            self.record_error(chain[0], "redirect loop", None)
 
     def record_error(self, url: str, reason: str, status: int | None) -> None:
         stats = self.crawler.stats
@@ -156,6 +150,10 @@ def error_reason(error: BaseException | None) -> tuple[str | None, int | None]:
     if isinstance(error, IgnoreRequest):
         return ("too many redirects", None) if "redirection" in str(error) else (None, None)
     if isinstance(error, DownloadTimeoutError | TimeoutError):
+        return "timeout", None
+    if isinstance(error, RenderTimeout):
+        return "render timeout", None
+    if type(error).__name__ == "TimeoutError":  # Playwright's, when a page never loaded
         return "timeout", None
     if isinstance(error, ResponseDataLossError):
         return "truncated body", None

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
+import html_text
 from parsel import Selector, SelectorList
 from price_parser import Price
 from scrapy.http import TextResponse
@@ -75,10 +76,11 @@ def select_texts(scope: Selector | TextResponse, field: FieldSpec) -> list[str]:
 
 
 def text_of(match: Selector) -> str:
-    """A match as text: text and attribute nodes as they are, elements as their normalised text."""
+    """A match as text: text and attribute nodes as they are, elements as their visible text
+    (html-text: cells and blocks apart, whitespace collapsed)."""
     if isinstance(match.root, str):
         return match.root
-    return str(match.xpath("normalize-space()").get() or "")
+    return str(html_text.selector_to_text(match, guess_layout=False))
 
 
 def apply_processors(texts: Sequence[str], processors: Sequence[Processor]) -> list[str]:

@@ -140,7 +140,7 @@ def build_card(inputs: CardInputs) -> dict[str, Any]:
             "budget_seconds": inputs.spec.time_budget,
             "seconds": round(inputs.search.seconds, 2),
             "trials": len(inputs.search.trials),
-            "cv_folds": inputs.spec.cv_folds,
+            "cv_folds": inputs.search.folds,
             "best": best.to_json(),
         },
         "metrics": {

@@ -23,10 +23,11 @@ from training import plots
 from training.metrics import Metric, metric_score, model_scores, per_class_report, signed
 from training.spec import Task
 
-IMPORTANCE_ROWS = 500
+IMPORTANCE_ROWS = 400
 IMPORTANCE_REPEATS = 3
-CURVE_ROWS = 2000
-CURVE_FRACTIONS = (0.2, 0.45, 0.7, 1.0)
+IMPORTANCE_CELLS = 40_000  # rows x columns x repeats scored at most (fewer rows for wide data)
+CURVE_ROWS = 1000
+CURVE_FRACTIONS = (0.25, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,10 @@ def permutation_importance(
     """Drop of the metric when each input column is shuffled (mean and spread over repeats)."""
     from sklearn.inspection import permutation_importance as sk_importance
 
-    rows = _subsample(len(X), IMPORTANCE_ROWS, seed)
+    limit = max(
+        100, min(IMPORTANCE_ROWS, IMPORTANCE_CELLS // (IMPORTANCE_REPEATS * max(X.shape[1], 1)))
+    )
+    rows = _subsample(len(X), limit, seed)
 
     def scorer(estimator: Pipeline, X_: pd.DataFrame, y_: NDArray[Any]) -> float:
         return signed(metric, metric_score(task, metric, estimator, X_, y_))

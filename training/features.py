@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
@@ -32,6 +32,7 @@ from harvest.errors import InvalidInputError, NotFoundError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MAX_CATEGORIES = 100  # more distinct short strings than this (and >50% unique) is an identifier
+IDENTIFIER_SHARE = 0.9  # short strings this often distinct (and >20 values) are identifiers
 TEXT_MIN_MEAN_LENGTH = 40  # mean characters for a string column to count as free text
 MISSING = "<missing>"
 
@@ -123,7 +124,9 @@ def column_kind(values: pd.Series) -> Kind | str:
         return "constant"
     if as_text.map(len).mean() >= TEXT_MIN_MEAN_LENGTH:
         return Kind.TEXT
-    if distinct <= MAX_CATEGORIES or distinct <= 0.5 * len(as_text):
+    unique_share = distinct / len(as_text)
+    few = distinct <= MAX_CATEGORIES or unique_share <= 0.5
+    if few and (unique_share <= IDENTIFIER_SHARE or distinct <= 20):
         return Kind.CATEGORY
     return "an identifier (almost every value is different)"
 
@@ -187,7 +190,7 @@ def profile_columns(
     return FeatureProfile(tuple(columns), tuple(dropped))
 
 
-class Stringify(TransformerMixin, BaseEstimator):
+class Stringify(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Categories as strings, with missing values as one explicit category."""
 
     def fit(self, X: pd.DataFrame, y: object = None) -> Stringify:
@@ -200,7 +203,13 @@ class Stringify(TransformerMixin, BaseEstimator):
 
 
 class TextJoiner(TransformerMixin, BaseEstimator):
-    """One string per row: the text columns joined with a space, missing values as ''."""
+    """One string per row (a 1-D array): the text columns joined with a space, missing as ''.
+
+    ``columns`` picks the columns from a frame (all of them when None).
+    """
+
+    def __init__(self, columns: tuple[str, ...] | None = None) -> None:
+        self.columns = columns
 
     def fit(self, X: pd.DataFrame, y: object = None) -> TextJoiner:
         self.n_features_in_ = 1 if np.ndim(X) == 1 else np.shape(X)[1]
@@ -208,9 +217,14 @@ class TextJoiner(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.object_]:
         frame = pd.DataFrame(X)
+        if self.columns is not None:
+            frame = frame.loc[:, list(self.columns)]
         text = frame.astype(object).where(frame.notna(), "").astype(str)
         joined = text.iloc[:, 0] if text.shape[1] == 1 else text.agg(" ".join, axis=1)
         return joined.to_numpy(dtype=object)
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
+        return np.asarray(["text"], dtype=object)
 
 
 class DateExpander(TransformerMixin, BaseEstimator):
@@ -220,7 +234,12 @@ class DateExpander(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: object = None) -> DateExpander:
         self.n_features_in_ = np.shape(X)[1]
+        self.columns_ = [str(c) for c in pd.DataFrame(X).columns]
         return self
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
+        names = [f"{c}_{p}" for c in self.columns_ for p in (*self.parts, "days")]
+        return np.asarray(names, dtype=object)
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
         frame = pd.DataFrame(X)
@@ -254,6 +273,10 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         self.n_features_in_ = 1
         self.missing_ = int(sum(self._load(path) is None for path in self._paths(X)))
         return self
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
+        c, h, w = self.image_shape
+        return np.asarray([f"pixel_{i}" for i in range(c * h * w)], dtype=object)
 
     def _paths(self, X: Any) -> list[str]:
         values = pd.DataFrame(X).iloc[:, 0]

@@ -122,7 +122,9 @@ def list_runs(workspace: Workspace) -> list[RunProgress]:
 class ProgressFile:
     """Writes one run's ``progress.json`` (atomically, so readers never see half a file)."""
 
-    def __init__(self, workspace: Workspace, run_id: str, spec: TrainingSpec) -> None:
+    def __init__(
+        self, workspace: Workspace, run_id: str, spec: TrainingSpec, pid: int | None = None
+    ) -> None:
         self.folder = runs_folder(workspace) / run_id
         self.folder.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC).isoformat()
@@ -131,7 +133,7 @@ class ProgressFile:
             "model": spec.name,
             "status": "running",
             "stage": "starting",
-            "pid": os.getpid(),
+            "pid": pid or os.getpid(),
             "started_at": now,
             "updated_at": now,
             "budget": spec.time_budget,
@@ -206,4 +208,6 @@ def launch(spec: TrainingSpec, workspace: Workspace, extra_args: Sequence[str] =
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    if not (folder / PROGRESS).exists():  # readable at once; the run rewrites it as it starts
+        ProgressFile(workspace, run_id, spec, pid=process.pid)
     return RunHandle(run_id, process.pid, folder)

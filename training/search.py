@@ -9,6 +9,8 @@
    fold so poor trials are pruned early, and the study stops at the budget or the trial cap.
 
 Language models are scored on the validation split instead of folds (one holdout).
+The winner is chosen by the one-standard-error rule: the first-listed (simplest) family
+whose mean score is within one standard error of the best.
 Every selection and tuning trial is a :class:`TrialRecord` on the leaderboard, with its
 state (complete, pruned, failed, skipped). Only the number of tuning trials depends on
 the clock: cap it with ``trials`` for runs that reproduce exactly.
@@ -89,6 +91,7 @@ class SearchResult:
     trials: tuple[TrialRecord, ...]
     best: TrialRecord
     seconds: float = 0.0
+    folds: int = 0
 
 
 class _Pruned(Exception):
@@ -314,12 +317,31 @@ def search(
         failures = "; ".join(f"{t.family}: {t.message}" for t in trials if t.message)
         raise HarvestError(f"No model could be trained on this data ({failures}).")
     real = [t for t in complete if t.family != "dummy"]
-    scored = [t for t in real if t.score is not None]
-    if scored:
-        best = max(scored, key=lambda t: signed(problem.metric, t.score or 0.0))
-    else:
-        best = real[0] if real else complete[0]
-    return SearchResult(tuple(trials), best, time.monotonic() - clock.started)
+    best = _one_standard_error(real, families, problem.metric, folds) or (real or complete)[0]
+    return SearchResult(tuple(trials), best, time.monotonic() - clock.started, folds)
+
+
+def _one_standard_error(
+    trials: Sequence[TrialRecord], families: Sequence[Family], metric: Metric, folds: int
+) -> TrialRecord | None:
+    """The winner by the one-standard-error rule.
+
+    Among trials whose mean score is within one standard error of the best mean, take the
+    family listed first (families are listed simplest first), and its best trial: on small
+    data a simpler model that scores the same within noise generalises better.
+    """
+    scored = [t for t in trials if t.score is not None]
+    if not scored:
+        return None
+    top = max(scored, key=lambda t: signed(metric, t.score or 0.0))
+    margin = (top.std or 0.0) / max(folds, 1) ** 0.5
+    near = [
+        t
+        for t in scored
+        if signed(metric, t.score or 0.0) >= signed(metric, top.score or 0.0) - margin
+    ]
+    rank = {f.name: i for i, f in enumerate(families)}
+    return min(near, key=lambda t: (rank.get(t.family, len(rank)), -signed(metric, t.score or 0.0)))
 
 
 def _tune(

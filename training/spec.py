@@ -17,7 +17,7 @@ Keys (all but ``dataset`` and ``target`` optional)::
     families: [linear, forest]  # default per task, see training.families
     time_budget: 60             # seconds for selection + tuning
     trials: 20                  # cap on tuning trials (set it for exactly reproducible runs)
-    cv_folds: 3
+    cv_folds: 5                 # default 5 up to 5,000 training rows, else 3
     seed: 0
     split: {validation: 0.15, test: 0.15, key: [sku]}   # key default: the dataset's key
     gates: {baseline_margin: 0.05, champion_margin: 0.0}
@@ -97,7 +97,7 @@ class TrainingSpec:
     families: tuple[str, ...] | None = None
     time_budget: float = 60.0
     trials: int | None = None
-    cv_folds: int = 3
+    cv_folds: int | None = None  # None: 5 folds up to 5,000 training rows, else 3
     seed: int = 0
     split: SplitSpec = field(default_factory=SplitSpec)
     gates: GateSpec = field(default_factory=GateSpec)
@@ -164,7 +164,7 @@ class SpecFile(BaseModel):
     families: list[str] | None = None
     time_budget: float = Field(60.0, gt=0.0, le=7 * 24 * 3600)
     trials: int | None = Field(None, ge=0)
-    cv_folds: int = Field(3, ge=2, le=20)
+    cv_folds: int | None = Field(None, ge=2, le=20)
     seed: int = Field(0, ge=0)
     split: _SplitFile = Field(default_factory=lambda: _SplitFile.model_validate({}))
     gates: _GateFile = Field(default_factory=lambda: _GateFile.model_validate({}))

@@ -28,7 +28,7 @@ import random
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
@@ -52,6 +52,7 @@ from training.spec import Task, TrainingSpec, spec_from_mapping
 from training.splits import Leakage, Split
 
 Echo = Callable[[str], None]
+SMALL_DATA_ROWS = 20_000
 
 
 class TrainingStopped(HarvestError):
@@ -108,21 +109,48 @@ def _stop_on_signals(run_id: str) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _threads(rows: int, uses_torch: bool) -> Iterator[None]:
+    """One compute thread for small data: OpenMP and torch threads only contend there.
+
+    Above ``SMALL_DATA_ROWS`` rows the libraries' own defaults apply.
+    ``HARVEST_TORCH_THREADS`` sets torch's thread count either way.
+    """
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    small = rows < SMALL_DATA_ROWS
+    wanted = os.environ.get("HARVEST_TORCH_THREADS")
+    previous = None
+    if uses_torch and (small or wanted):
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(int(wanted) if wanted else 1)
+    try:
+        if small:
+            with threadpool_limits(limits=1):
+                yield
+        else:
+            yield
+    finally:
+        if previous is not None:
+            import torch
+
+            torch.set_num_threads(previous)
+
+
 def _seed_everything(seed: int, uses_torch: bool) -> str:
     """Seed Python and NumPy (and PyTorch when used); return the device PyTorch would use."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     if not uses_torch:
         return "cpu"
-    import os
-
     import torch
 
     from training.families.torch_base import make_deterministic, pick_device
 
-    threads = os.environ.get("HARVEST_TORCH_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
     make_deterministic()
     torch.manual_seed(seed)
     return str(pick_device("auto"))
@@ -194,11 +222,14 @@ def train(
     registry = Registry(catalog)
     staging: Path | None = None
     try:
-        with _stop_on_signals(run_id):
+        with ExitStack() as stack:
+            stack.enter_context(_stop_on_signals(run_id))
             progress.stage("loading", f"reading {spec.dataset}")
             prepared = prepare(spec, catalog)
-            chosen = families_for(prepared.task, spec.families)
-            device = _seed_everything(spec.seed, any(f.uses_torch for f in chosen))
+            chosen = families_for(prepared.task, spec.families, len(prepared.splits.X_train))
+            uses_torch = any(f.uses_torch for f in chosen)
+            device = _seed_everything(spec.seed, uses_torch)
+            stack.enter_context(_threads(len(prepared.frame), uses_torch))
             counts = prepared.counts()
             say(
                 f"{prepared.version.ref}: {prepared.task.value} of {spec.target!r} by {prepared.metric.name}; "
@@ -238,7 +269,7 @@ def train(
                 X_val=prepared.splits.X_val,
                 y_val=prepared.splits.y_val,
                 context=_context(prepared, spec.seed),
-                cv_folds=spec.cv_folds,
+                cv_folds=spec.cv_folds or (5 if len(prepared.splits.X_train) <= 5000 else 3),
                 seed=spec.seed,
             )
             result = search(

@@ -7,7 +7,7 @@ are described in ``catalog/cleaning/spec.py`` and docs/cleaning.md.
 
 from catalog.cleaning.pipeline import CleanResult, clean
 from catalog.cleaning.report import QualityReport, from_json, to_json
-from catalog.cleaning.spec import CleanSpec, find_spec, load_spec
+from catalog.cleaning.spec import CleanSpec, find_spec, load_spec, spec_files
 
 __all__ = [
     "CleanResult",
@@ -17,5 +17,6 @@ __all__ = [
     "find_spec",
     "from_json",
     "load_spec",
+    "spec_files",
     "to_json",
 ]

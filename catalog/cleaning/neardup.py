@@ -1,8 +1,9 @@
 """Near-duplicate text: MinHash signatures and banded LSH, vectorised with NumPy.
 
-Texts are lower-cased and split into words by Arrow; each word is hashed once (its
-distinct values through pandas' SipHash), and a shingle of ``k`` consecutive words is a
-mix of its words' hashes, folded to 32 bits. A signature holds, for each of ``num_perm``
+Texts are lower-cased by Arrow and cut into words (runs of letters, digits, ``_`` and
+non-ASCII characters) straight from Arrow's UTF-8 buffer with NumPy: no Python string per
+word. A word's hash mixes its bytes with per-position multipliers; a shingle of ``k``
+consecutive words mixes its words' hashes and is folded to 32 bits. A signature holds, for each of ``num_perm``
 affine permutations ``a*x + b mod 2**32`` (``a`` odd, so each is a bijection, the scheme
 ``datasketch`` 2 uses by default), the minimum over the text's shingles; it is computed
 for thousands of shingles at once, in chunks spread over the CPU cores. LSH cuts each
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.integrate import quad
@@ -76,12 +76,6 @@ class NearDuplicates:
     labels: np.ndarray
     candidates: int
 
-    @property
-    def clustered(self) -> int:
-        """How many rows are in a cluster with at least one other row."""
-        counts = np.bincount(self.labels)
-        return int(counts[counts > 1].sum())
-
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> _U64(33))
@@ -108,23 +102,72 @@ def lsh_params(
     return best
 
 
-def _token_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(hash of every word, word offsets per text) for lower-cased texts split on non-word runs."""
+def _word_table() -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    for low, high in ((ord("0"), ord("9")), (ord("A"), ord("Z")), (ord("a"), ord("z"))):
+        table[low : high + 1] = True
+    table[ord("_")] = True
+    table[0x80:] = True  # bytes of non-ASCII characters
+    return table
+
+
+_WORD_BYTE = _word_table()
+_POSITION = np.random.RandomState(20240501).randint(1, 2**62, 64, dtype=np.int64).astype(np.uint64)
+_CHUNK_BYTES = 1 << 23
+
+
+def _text_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, UTF-8 bytes) of lower-cased texts, nulls as empty."""
     all_ascii = pc.all(pc.string_is_ascii(texts)).as_py() is not False
     lowered = pc.ascii_lower(texts) if all_ascii else pc.utf8_lower(texts)
-    words = pc.split_pattern_regex(pc.fill_null(lowered, ""), r"[^\w]+")
-    offsets = words.offsets.to_numpy().astype(np.int64)
-    flat = pc.drop_null(words.flatten())
-    encoded = pc.dictionary_encode(flat)
-    distinct = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-    hashes = pd.util.hash_array(distinct, categorize=False)
-    hashes[distinct == ""] = 0
-    token = hashes[encoded.indices.to_numpy()]
-    # Empty words (from leading/trailing separators) are dropped, offsets rebuilt to match.
-    keep = token != 0
-    per_text = np.add.reduceat(keep, offsets[:-1]) if len(token) else np.zeros(len(texts), np.int64)
-    per_text = np.where(np.diff(offsets) > 0, per_text, 0)
-    return token[keep], np.concatenate([[0], np.cumsum(per_text)]).astype(np.int64)
+    lowered = pa.concat_arrays([pc.fill_null(lowered, "").cast(TEXT)])  # offset 0, no nulls
+    buffers = lowered.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[: len(lowered) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _chunk_token_hashes(data: np.ndarray, first_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, first byte) of the words in ``data`` (``first_byte`` marks where texts start)."""
+    word = _WORD_BYTE[data]
+    opens = word.copy()
+    opens[1:] &= ~word[:-1] | first_byte[1:]
+    inside = np.flatnonzero(word)
+    boundaries = np.flatnonzero(opens[inside])
+    if not len(boundaries):
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    lengths = np.diff(np.append(boundaries, len(inside)))
+    relative = np.arange(len(inside)) - np.repeat(boundaries, lengths)
+    weighted = data[inside].astype(np.uint64) * _POSITION[relative & 63]
+    summed = np.add.reduceat(weighted, boundaries)
+    return _fmix64(summed + lengths.astype(np.uint64) * _MIX[-1]), inside[boundaries]
+
+
+def _token_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(hash of every word, word offsets per text): texts lower-cased and cut into runs of
+    letters, digits, underscores and non-ASCII characters, straight from Arrow's UTF-8 bytes
+    (a word's hash mixes its bytes with per-position multipliers, then ``fmix64``)."""
+    offsets, data = _text_buffers(texts)
+    n = len(offsets) - 1
+    hashes: list[np.ndarray] = []
+    counts = np.zeros(n, dtype=np.int64)
+    first = 0
+    while first < n:
+        last = int(np.searchsorted(offsets, offsets[first] + _CHUNK_BYTES, side="right")) - 1
+        last = min(max(last, first + 1), n)
+        begin, end = int(offsets[first]), int(offsets[last])
+        if end > begin:
+            chunk = data[begin:end]
+            first_byte = np.zeros(len(chunk), dtype=bool)
+            starts_here = offsets[first:last] - begin
+            first_byte[starts_here[starts_here < len(chunk)]] = True
+            found, starts = _chunk_token_hashes(chunk, first_byte)
+            owner = np.searchsorted(offsets, starts + begin, side="right") - 1
+            counts += np.bincount(owner, minlength=n)
+            hashes.append(found)
+        first = last
+    token = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    return token, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def _shingles(texts: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:

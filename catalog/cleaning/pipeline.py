@@ -30,7 +30,7 @@ from catalog.cleaning.rules import RuleContext, RuleResult, check_all
 from catalog.cleaning.score import quality_score
 from catalog.cleaning.spec import CleanSpec, find_spec, load_spec
 from catalog.cleaning.transform import transform
-from catalog.records import DatasetRef, Listing, Version
+from catalog.records import Dataset, DatasetRef, Listing, Version
 from catalog.store import Catalog
 from harvest.errors import NotFoundError
 
@@ -117,18 +117,17 @@ def schema_changes(
 
 
 def _listing(
-    catalog: Catalog, raw: Version, dataset: str, spec: CleanSpec, exists: bool
+    catalog: Catalog, raw: Dataset, dataset: str, spec: CleanSpec, exists: bool
 ) -> Listing | None:
+    """The clean dataset's card: the raw one's (first version) with the spec's overrides."""
     wanted = spec.listing
     if exists and not (wanted.title or wanted.description or wanted.tags):
         return None
-    base = catalog.dataset(raw.dataset).listing
-    if exists:
-        base = catalog.dataset(dataset).listing
+    base = catalog.dataset(dataset).listing if exists else raw.listing
     return Listing(
         title=wanted.title or base.title or dataset,
         description=wanted.description
-        or (base.description + (" " if base.description else "") + f"Cleaned from {raw.dataset}."),
+        or (base.description + (" " if base.description else "") + f"Cleaned from {raw.name}."),
         license=base.license,
         tags=tuple(dict.fromkeys((*base.tags, *wanted.tags, "clean"))),
         publisher=base.publisher,
@@ -150,7 +149,8 @@ def clean(
     raw = raw_ref(catalog, source_name)
     source = raw.dataset.split(".", 1)[1]
     table = catalog.read(raw.ref)
-    raw_key = catalog.dataset(raw.dataset).key
+    raw_dataset = catalog.dataset(raw.dataset)
+    raw_key = raw_dataset.key
     read_s = time.perf_counter() - started
     settled = settle_spec(catalog, source, spec, table, raw_key)
     dataset = f"clean.{settled.target}"
@@ -221,7 +221,7 @@ def clean(
         parents=(raw.ref,),
         key=key if all(k in clean_table.column_names for k in key) else (),
         volatile=tuple(c for c in VOLATILE if c in clean_table.column_names),
-        listing=_listing(catalog, raw, dataset, settled, previous is not None),
+        listing=_listing(catalog, raw_dataset, dataset, settled, previous is not None),
         quality_score=score.value,
         report=to_json(report),
     )

@@ -152,10 +152,6 @@ class CleanSpec:
             :12
         ]
 
-    def as_dict(self) -> dict[str, object]:
-        """The effective spec as plain data, for the report."""
-        return asdict(self)
-
 
 # -- the file format (pydantic, at the edge) ------------------------------------------------
 
@@ -374,6 +370,15 @@ def load_spec(path: Path, source: str | None = None) -> CleanSpec:
 def bundled_specs() -> Path:
     """The folder of the bundled source and cleaning specs."""
     return Path(str(resources.files("scrapers"))) / "sources"
+
+
+def spec_files(workspace: Workspace) -> dict[str, Path]:
+    """Every cleaning spec by source name, the user's over the bundled (for orchestration)."""
+    found: dict[str, Path] = {}
+    for folder in (bundled_specs(), workspace.sources):
+        for path in sorted(folder.glob(f"*{SPEC_SUFFIX}")) if folder.is_dir() else ():
+            found[path.name.removesuffix(SPEC_SUFFIX)] = path
+    return dict(sorted(found.items()))
 
 
 def find_spec(workspace: Workspace, source: str) -> Path | None:

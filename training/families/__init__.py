@@ -9,6 +9,7 @@ family                      model                                               
 ==========================  ===================================================  =====================
 ``dummy``                   prior / mean / byte-unigram baseline                 all
 ``linear``                  logistic regression / ridge                          tables, text, images
+``svm``                     support vector machine, RBF kernel (default <=10k rows) tables, images
 ``tree``                    decision tree                                        tables, text, images
 ``forest``                  random forest                                        tables, text, images
 ``hist_gradient_boosting``  histogram gradient boosting                          tables, text, images
@@ -79,6 +80,7 @@ class Family:
     default_for: frozenset[Task]
     uses_torch: bool = False
     aliases: tuple[str, ...] = ()
+    max_default_rows: int | None = None  # above this many training rows, only when asked for
 
 
 def _merged(
@@ -129,7 +131,7 @@ def _build_dummy(ctx: FamilyContext, params: Params) -> Pipeline:
     if ctx.task is Task.LANGUAGE_MODELLING:
         from training.families.language import UnigramLanguageModel
 
-        return with_model(TextJoiner(), UnigramLanguageModel())
+        return with_model(TextJoiner(tuple(ctx.profile.names)), UnigramLanguageModel())
     model: BaseEstimator = (
         DummyClassifier(strategy="prior") if ctx.task.is_classification else DummyRegressor()
     )
@@ -152,6 +154,26 @@ def _space_linear(trial: optuna.Trial, task: Task) -> dict[str, ParamValue]:
     if task.is_classification:
         return {"C": trial.suggest_float("linear.C", 1e-3, 1e3, log=True)}
     return {"alpha": trial.suggest_float("linear.alpha", 1e-3, 1e3, log=True)}
+
+
+def _build_svm(ctx: FamilyContext, params: Params) -> Pipeline:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC, SVR
+
+    p = _merged({"C": 10.0, "gamma": "scale"}, params)
+    model: BaseEstimator
+    if ctx.task.is_classification:  # calibrated on 3 folds so that it has predict_proba
+        model = CalibratedClassifierCV(SVC(C=p["C"], gamma=p["gamma"]), ensemble=False, cv=3)
+    else:
+        model = SVR(C=p["C"], gamma=p["gamma"])
+    return with_model(_features(ctx, dense=False, text_features=20000), model)
+
+
+def _space_svm(trial: optuna.Trial, task: Task) -> dict[str, ParamValue]:
+    return {
+        "C": trial.suggest_float("svm.C", 1e-2, 1e3, log=True),
+        "gamma": trial.suggest_float("svm.gamma", 1e-4, 1.0, log=True),
+    }
 
 
 def _build_tree(ctx: FamilyContext, params: Params) -> Pipeline:
@@ -220,7 +242,8 @@ def _build_hgb(ctx: FamilyContext, params: Params) -> Pipeline:
         max_leaf_nodes=p["max_leaf_nodes"],
         min_samples_leaf=p["min_samples_leaf"],
         l2_regularization=p["l2_regularization"],
-        max_iter=200,
+        max_iter=300,
+        early_stopping=True,  # stops when 10% held-out rows stop improving, at any data size
         random_state=ctx.seed,
     )
     return with_model(_features(ctx, dense=True, text_features=300, scale=False), model)
@@ -297,10 +320,8 @@ def _space_cnn(trial: optuna.Trial, task: Task) -> dict[str, ParamValue]:
 
 
 def _text_pipeline(ctx: FamilyContext, model: BaseEstimator) -> Pipeline:
-    from sklearn.compose import ColumnTransformer
-
     columns = _text_columns(ctx) if ctx.task is not Task.LANGUAGE_MODELLING else ctx.profile.names
-    return with_model(ColumnTransformer([("text", TextJoiner(), columns)]), model)
+    return with_model(TextJoiner(tuple(columns)), model)
 
 
 def _build_gru(ctx: FamilyContext, params: Params) -> Pipeline:
@@ -380,6 +401,16 @@ FAMILIES: tuple[Family, ...] = (
         _space_linear,
         ALL_BUT_LM,
         aliases=("logistic", "ridge"),
+    ),
+    Family(
+        "svm",
+        "support vector machine, RBF kernel",
+        ALL_BUT_LM,
+        _build_svm,
+        _space_svm,
+        TABLE_TASKS | {Task.IMAGE_CLASSIFICATION},
+        aliases=("svc", "svr"),
+        max_default_rows=10_000,
     ),
     Family(
         "hist_gradient_boosting",
@@ -475,13 +506,18 @@ def check_family_names(names: Sequence[str]) -> None:
         family(name)
 
 
-def families_for(task: Task, names: Sequence[str] | None) -> list[Family]:
+def families_for(task: Task, names: Sequence[str] | None, rows: int = 0) -> list[Family]:
     """The families to try for ``task``: the named ones (checked) or the task's defaults.
 
-    The dummy baseline is always first, so every search measures what there is to beat.
+    Defaults leave out families that do not scale to ``rows`` training rows. The dummy
+    baseline is always first, so every search measures what there is to beat.
     """
     if names is None:
-        chosen = [f for f in FAMILIES if task in f.default_for]
+        chosen = [
+            f
+            for f in FAMILIES
+            if task in f.default_for and (f.max_default_rows is None or rows <= f.max_default_rows)
+        ]
     else:
         chosen = []
         for name in names:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +13,16 @@ from catalog import Catalog
 from catalog.cleaning import clean
 from catalog.cleaning.spec import parse_spec
 from harvest.errors import NotFoundError
-from tests.catalog.cleaning.fixtures import TEN_MB, fetched, hostile_rows, shop_rows
+from tests.catalog.cleaning.fixtures import (
+    T0,
+    TEN_MB,
+    demo_articles,
+    demo_products,
+    demo_reviews,
+    fetched,
+    hostile_rows,
+    shop_rows,
+)
 
 
 def test_a_clean_version_names_its_raw_version_and_spec(catalog: Catalog) -> None:
@@ -177,3 +188,46 @@ def test_the_spec_beside_the_users_sources_is_used(catalog: Catalog) -> None:
 def test_an_unknown_source_is_a_clear_error(catalog: Catalog) -> None:
     with pytest.raises(NotFoundError, match=r"There is no dataset 'raw\.nothing'"):
         clean(catalog, "nothing")
+
+
+@pytest.mark.parametrize(
+    ("source", "rows", "key", "raw_rows", "clean_rows"),
+    [
+        ("products", demo_products, ("_url",), 4, 3),
+        ("articles", demo_articles, ("_url",), 3, 2),
+        ("reviews", demo_reviews, ("review_id",), 3, 3),
+    ],
+)
+def test_the_bundled_specs_clean_what_the_bundled_spiders_write(
+    catalog: Catalog,
+    source: str,
+    rows: Callable[[], pa.Table],
+    key: tuple[str, ...],
+    raw_rows: int,
+    clean_rows: int,
+) -> None:
+    catalog.commit(f"raw.{source}", rows(), producer="scrape:1", key=key)
+    result = clean(catalog, source, now=T0 + timedelta(days=1))
+    assert result.version is not None, [r.detail for r in result.failed]
+    assert result.report.spec_origin == f"scrapers/sources/{source}.clean.yaml"
+    assert (result.report.rows.raw, result.report.rows.clean) == (raw_rows, clean_rows)
+    # In three rows, the lamp's missing price and description are a third: both warn.
+    expected = (
+        {"prices mostly known", "descriptions mostly there"} if source == "products" else set()
+    )
+    assert {r.name for r in result.warnings} == expected
+    table = catalog.read(f"clean.{source}").to_pylist()
+    if source == "products":
+        saucepan = next(r for r in table if r["sku"] == "HV-KIT-01012")
+        assert saucepan["title"] == "Classic Saucepan" and saucepan["price_currency"] == "EUR"
+        assert saucepan["description"].endswith("Rated ★★ by our staff & friends.")
+        assert saucepan["description_lang"] == "en" and saucepan["image"].endswith("/1.png")
+        assert {r["category"] for r in table} == {"Kitchen", "Outdoor & Camping", "Garden"}
+        assert next(r for r in table if r["sku"] == "HV-GAR-01004")["gtin"] == "0012345678905"
+    if source == "articles":
+        near = next(d for d in result.report.duplicates if d.kind == "near")
+        assert near.removed == 1 and near.rows[0].kept is not None
+        assert {r["author"] for r in table} == {"Elena MacLeod", "Elena Haddad"}
+    if source == "reviews":
+        assert "[EMAIL]" in next(r["body"] for r in table if r["review_id"] == "1004-1")
+        assert result.report.pii.email == 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.cleaning.spec import bundled_specs, find_spec, load_spec, parse_spec
+from catalog.cleaning.spec import bundled_specs, find_spec, load_spec, parse_spec, spec_files
 from harvest.errors import InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
 
@@ -79,6 +79,8 @@ def test_the_users_spec_wins_over_the_bundled_one(workspace: Workspace) -> None:
     mine.write_text("key: [sku]\n")
     assert find_spec(workspace, "products") == mine
     assert find_spec(workspace, "nothing") is None
+    listed = spec_files(workspace)
+    assert listed["products"] == mine and listed["articles"].parent == bundled_specs()
     with pytest.raises(NotFoundError):
         load_spec(workspace.sources / "nothing.clean.yaml")
 

@@ -27,9 +27,9 @@ def test_entities_unicode_whitespace_and_control_characters() -> None:
     assert result.html_stripped == 1
 
 
-def test_category_text_keeps_markup_like_characters() -> None:
-    values = normalize_text(pa.array(["<b>x</b>"]), strip_markup=False).values
-    assert values.to_pylist() == ["<b>x</b>"]
+def test_category_text_keeps_markup_like_characters_and_decodes_entities() -> None:
+    values = normalize_text(pa.array(["<b>x</b>", "Outdoor &amp; Camping"]), strip_markup=False)
+    assert values.values.to_pylist() == ["<b>x</b>", "Outdoor & Camping"]
 
 
 def test_non_utf8_bytes_are_decoded_and_counted() -> None:

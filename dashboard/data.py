@@ -1,0 +1,297 @@
+"""The dashboard's loaders: cached calls into the catalog (and, through them, the packages).
+
+The Catalog and the SQL sandbox are one per workspace and process (``st.cache_resource``);
+everything read from them is cached for a few seconds (``st.cache_data`` with a ttl), so
+pages stay fast and new versions appear without a restart. Every loader is keyed by the
+workspace folder, so one process can serve (and test) several workspaces.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import streamlit as st
+from croniter import croniter
+
+from catalog import Catalog, Dataset, Diff, Version
+from catalog.export import export
+from catalog.sandbox import Sandbox
+from harvest.errors import HarvestError
+from harvest.workspace import Workspace
+from scrapers.runs import CrawlRun, last_runs
+from scrapers.sources import source_files
+from scrapers.spec import load_spec
+from training.data import prepare
+from training.registry import ModelVersion, Registry
+from training.runs import RunProgress, list_runs, read_progress
+from training.spec import spec_from_mapping
+
+TTL_S = 5
+
+
+def home() -> str:
+    """The workspace this dashboard serves (``HARVEST_HOME``, as ``harvest dashboard`` sets it)."""
+    return str(Workspace.at().home)
+
+
+@st.cache_resource(show_spinner=False)
+def _catalog(home: str) -> Catalog:
+    return Catalog.open(home)
+
+
+def catalog() -> Catalog:
+    """The workspace's Catalog, opened once per process."""
+    return _catalog(home())
+
+
+@st.cache_resource(show_spinner=False)
+def _sandbox(home: str) -> Sandbox:
+    _catalog(home)  # the catalog must exist before a read-only connection can attach it
+    return Sandbox(Workspace.at(home))
+
+
+def sandbox() -> Sandbox:
+    """The workspace's read-only SQL sandbox, opened once per process."""
+    return _sandbox(home())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _datasets(home: str) -> list[Dataset]:
+    return _catalog(home).datasets()
+
+
+def datasets() -> list[Dataset]:
+    """Every dataset with its listing and latest version: one catalog query."""
+    return _datasets(home())
+
+
+def dataset(name: str) -> Dataset:
+    """One dataset, from the cached listing when it is there."""
+    found = next((d for d in datasets() if d.name == name), None)
+    return found or catalog().dataset(name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _versions(home: str, name: str) -> list[Version]:
+    return _catalog(home).versions(name)
+
+
+def versions(name: str) -> list[Version]:
+    """Every version of a dataset, oldest first."""
+    return _versions(home(), name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _all_versions(home: str) -> list[Version]:
+    cat = _catalog(home)
+    return [v for d in cat.datasets() for v in cat.versions(d.name)]
+
+
+def all_versions() -> list[Version]:
+    """Every version of every dataset (for lineage)."""
+    return _all_versions(home())
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=64)
+def _read(home: str, ref: str, limit: int | None) -> pa.Table:
+    return _catalog(home).read(ref, limit=limit)
+
+
+def read(ref: str, limit: int | None = None) -> pa.Table:
+    """The rows of a version (versions never change, so this is cached longer)."""
+    return _read(home(), ref, limit)
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=16)
+def _diff(home: str, before: str, after: str) -> Diff:
+    return _catalog(home).diff(before, after)
+
+
+def diff(before: str, after: str) -> Diff:
+    """Rows added, removed and changed between two versions."""
+    return _diff(home(), before, after)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _report(home: str, ref: str) -> object:
+    return _catalog(home).report(ref)
+
+
+def report(ref: str) -> object:
+    """The quality report stored with a version, or None."""
+    return _report(home(), ref)
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=16)
+def _export_bytes(home: str, ref: str, fmt: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path, _ = export(_catalog(home), ref, Path(folder) / f"data.{fmt}", fmt)
+        return path.read_bytes()
+
+
+def export_bytes(ref: str, fmt: str) -> bytes:
+    """A version written as ``parquet``, ``csv`` or ``jsonl``, for a download button."""
+    return _export_bytes(home(), ref, fmt)
+
+
+def query(sql: str) -> pa.Table:
+    """Run one read-only query in the sandbox (not cached: people rerun to see new data)."""
+    return sandbox().query(sql)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source spec as the Sources page shows it."""
+
+    name: str
+    origin: str
+    path: Path
+    title: str
+    dataset: str
+    schedule: str
+    next_run: datetime | None
+    problem: str = ""
+
+
+def next_run(schedule: str, now: datetime | None = None) -> datetime | None:
+    """When a cron schedule next fires (UTC), or None without one."""
+    if not schedule:
+        return None
+    return croniter(schedule, now or datetime.now(UTC)).get_next(datetime)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _sources(home: str) -> list[Source]:
+    found = []
+    for source in source_files(Workspace.at(home)):
+        try:
+            spec = load_spec(source.path)
+        except HarvestError as error:
+            found.append(
+                Source(
+                    source.name,
+                    source.origin,
+                    source.path,
+                    source.name,
+                    f"raw.{source.name}",
+                    "",
+                    None,
+                    str(error),
+                )
+            )
+            continue
+        found.append(
+            Source(
+                name=spec.name,
+                origin=source.origin,
+                path=source.path,
+                title=spec.title or spec.name,
+                dataset=f"raw.{spec.name}",
+                schedule=spec.schedule or "",
+                next_run=next_run(spec.schedule or ""),
+            )
+        )
+    return found
+
+
+def sources() -> list[Source]:
+    """Every source spec (the user's and the bundled ones), with its schedule's next run."""
+    return _sources(home())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _crawls(home: str, source: str | None, limit: int) -> list[CrawlRun]:
+    return last_runs(_catalog(home), source, limit)
+
+
+def crawls(source: str | None = None, limit: int = 20) -> list[CrawlRun]:
+    """The latest crawls, newest first."""
+    return _crawls(home(), source, limit)
+
+
+# -- models ---------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(home: str) -> Registry:
+    return Registry(_catalog(home))
+
+
+def registry() -> Registry:
+    """The workspace's model registry, opened once per process."""
+    return _registry(home())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _model_versions(home: str) -> list[ModelVersion]:
+    return _registry(home).versions()
+
+
+def model_versions(model: str | None = None) -> list[ModelVersion]:
+    """Every registered model version (of one model when given), oldest first."""
+    return [v for v in _model_versions(home()) if model is None or v.model == model]
+
+
+def model_inputs() -> list[tuple[str, str]]:
+    """(model version, dataset version it was trained on) pairs, for lineage."""
+    return [(v.ref, v.dataset) for v in model_versions()]
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=64)
+def _card(home: str, ref: str) -> dict[str, Any]:
+    registry = _registry(home)
+    return registry.card(registry.get(ref))
+
+
+def card(ref: str) -> dict[str, Any]:
+    """A model version's card (versions are immutable, so this is cached longer)."""
+    return _card(home(), ref)
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """What training would make of a target: its task and metric, or why it cannot be trained."""
+
+    task: str = ""
+    metric: str = ""
+    features: int = 0
+    split: str = ""
+    problem: str = ""
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=64)
+def _check_target(home: str, ref: str, target: str) -> TargetCheck:
+    try:
+        spec = spec_from_mapping({"dataset": ref, "target": target}, origin="the Train page")
+        prepared = prepare(spec, _catalog(home))
+    except HarvestError as error:
+        return TargetCheck(problem=str(error))
+    counts = prepared.counts()
+    return TargetCheck(
+        task=prepared.task.value,
+        metric=prepared.metric.name,
+        features=len(prepared.profile.columns),
+        split=" / ".join(
+            f"{counts[k]} {k}" for k in ("train", "validation", "test") if k in counts
+        ),
+    )
+
+
+def check_target(ref: str, target: str) -> TargetCheck:
+    """Read, check and split ``ref`` for ``target`` the way training will (cached per pair)."""
+    return _check_target(home(), ref, target)
+
+
+def runs() -> list[RunProgress]:
+    """Every training run's progress, newest first (read fresh: runs move on)."""
+    return list_runs(Workspace.at(home()))
+
+
+def progress(run_id: str) -> RunProgress:
+    """One run's progress file."""
+    return read_progress(Workspace.at(home()), run_id)

@@ -1,0 +1,93 @@
+"""The registry: version numbers, aliases, safe loading, staging left by dead runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import skops.io as sio
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import Pipeline
+
+from catalog import Catalog
+from harvest.errors import InvalidInputError, NotFoundError
+from training.registry import Registration, Registry, load_pipeline, save_pipeline
+
+ENTRY = Registration(
+    task="classification", target="y", family="dummy", metric="accuracy", score=0.5, baseline=0.5,
+    dataset="imports.x@1", content_hash="abc", gates_passed=True, run_id="run-1",
+)  # fmt: skip
+
+
+def fitted() -> Pipeline:
+    return Pipeline([("features", "passthrough"), ("model", DummyClassifier())]).fit(
+        [[0], [1]], [0, 1]
+    )
+
+
+def register(registry: Registry, model: str = "m") -> int:
+    staging = registry.staging(model)
+    save_pipeline(fitted(), staging)
+    return registry.register(
+        model, staging, ENTRY, lambda n, f: (f / "card.json").write_text("{}")
+    ).version
+
+
+def test_versions_count_up_and_skip_orphan_folders(catalog: Catalog) -> None:
+    registry = Registry(catalog)
+    assert register(registry) == 1
+    (catalog.workspace.models / "m" / "2").mkdir()  # left by a run killed after claiming 2
+    (catalog.workspace.models / "m" / "2" / "x").write_text("partial")
+    assert register(registry) == 3
+    assert [v.version for v in registry.versions("m")] == [1, 3]
+    assert registry.get("m").version == 3  # no champion: the latest
+    registry.set_alias("m", "champion", 1, {"why": "test"})
+    assert registry.get("m").version == 1 and registry.get("m@champion").aliases == ("champion",)
+    with pytest.raises(NotFoundError, match="Model 'm' has no challenger yet"):
+        registry.get("m@challenger")
+    with pytest.raises(InvalidInputError, match="'boss' is not an alias"):
+        registry.set_alias("m", "boss", 1, {})
+    with pytest.raises(InvalidInputError, match="is not a model version"):
+        registry.get("m@latest")
+    with pytest.raises(InvalidInputError, match="cannot name a model"):
+        registry.get("Bad Name")
+    assert [e.event for e in registry.events("m")] == ["registered", "registered", "champion"]
+
+
+def test_staging_of_dead_runs_is_removed(catalog: Catalog) -> None:
+    registry = Registry(catalog)
+    dead = catalog.workspace.models / "m" / ".staging-999999999-abc"
+    dead.mkdir(parents=True)
+    mine = registry.staging("m")
+    assert not dead.exists() and mine.exists()
+
+
+def test_loading_refuses_types_outside_the_allow_list(tmp_path: Path) -> None:
+    sio.dump(
+        Pipeline([("model", DummyClassifier())]).fit([[0], [1]], [0, 1]), tmp_path / "model.skops"
+    )
+    assert load_pipeline(tmp_path).predict([[0]]).shape == (1,)
+    sio.dump({"payload": Path("/etc")}, tmp_path / "model.skops")
+    with pytest.raises(
+        InvalidInputError, match="contains a type Harvest does not trust \\(pathlib"
+    ):
+        load_pipeline(tmp_path)
+    (tmp_path / "model.skops").unlink()
+    with pytest.raises(NotFoundError, match="No model artifact"):
+        load_pipeline(tmp_path)
+
+
+def test_a_failed_catalog_write_leaves_no_version_folder(catalog: Catalog) -> None:
+    registry = Registry(catalog)
+    staging = registry.staging("m")
+    save_pipeline(fitted(), staging)
+
+    def broken_card(number: int, folder: Path) -> None:
+        (folder / "card.json").write_text(json.dumps({"n": number}))
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        registry.register("m", staging, ENTRY, broken_card)
+    assert not (catalog.workspace.models / "m" / "1").exists()
+    assert registry.versions("m") == []
