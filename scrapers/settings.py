@@ -37,7 +37,7 @@ _MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scrapers.middlewares.BackoffRetryMiddleware": 550,
 }
-USER_AGENT = "Harvest/0.1 (+https://github.com/harvest-data/harvest)"
+USER_AGENT = "Harvest/0.1 (dataset crawler; obeys robots.txt)"
 
 
 def abort_request(request: Any) -> bool:
