@@ -16,7 +16,7 @@ def sandbox(catalog: Catalog, workspace: Workspace) -> Sandbox:
         "raw.shop", pa.table({"sku": ["a", "b", "c"], "price": [1.0, 2.0, 3.0]}), producer="t"
     )
     catalog.commit("raw.shop", pa.table({"sku": ["a", "b"], "price": [1.0, 2.5]}), producer="t")
-    return Sandbox(workspace, Limits(seconds=2, memory="64MB"))
+    return Sandbox(workspace, Limits(seconds=120, memory="64MB"))
 
 
 def test_datasets_are_views_and_versions_are_reachable(sandbox: Sandbox) -> None:
@@ -68,10 +68,13 @@ def test_refused_forms_get_one_clear_sentence(sandbox: Sandbox, sql: str, messag
         sandbox.query(sql)
 
 
-def test_a_runaway_query_is_stopped_by_the_time_limit(sandbox: Sandbox) -> None:
+def test_a_runaway_query_is_stopped_by_the_time_limit(
+    sandbox: Sandbox, workspace: Workspace
+) -> None:
+    hasty = Sandbox(workspace, Limits(seconds=2))
     with pytest.raises(QueryError, match="longer than 2 seconds"):
-        sandbox.query("SELECT count(*) FROM range(1000000000000)")
-    assert sandbox.query("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]  # still usable
+        hasty.query("SELECT count(*) FROM range(1000000000000)")
+    assert hasty.query("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]  # still usable
 
 
 def test_a_query_that_needs_too_much_memory_is_stopped(sandbox: Sandbox) -> None:
