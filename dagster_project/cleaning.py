@@ -27,6 +27,7 @@ from dagster import (
 from catalog.cleaning import CleanResult, CleanSpec, QualityReport, clean, find_spec, load_spec
 from catalog.cleaning.rules import RuleResult
 from dagster_project.common import (
+    as_failure,
     asset_name,
     data_version,
     is_news,
@@ -193,7 +194,8 @@ def clean_asset(cleaning: Cleaning) -> AssetsDefinition:
         context: AssetExecutionContext, catalog: CatalogResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         raw = recorded_ref(context, cleaning.raw_key) or f"raw.{cleaning.source}"
-        result: CleanResult = clean(catalog.catalog, raw, cleaning.spec)
+        with as_failure():
+            result: CleanResult = clean(catalog.catalog, raw, cleaning.spec)
         checks = check_results(cleaning, result.report.rules)
         metadata = report_metadata(result.report)
         if result.blocked:

@@ -10,6 +10,8 @@ A version made outside Dagster (``harvest scrape`` on the command line) is news 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dagster import (
     AssetExecutionContext,
@@ -17,10 +19,12 @@ from dagster import (
     AssetObservation,
     DagsterError,
     DataVersion,
+    Failure,
 )
 
 from catalog import Version
 from dagster_project.metadata import Metadata
+from harvest.errors import HarvestError
 
 DATASET_METADATA = "dataset"
 TAG_PREFIX = "harvest/"
@@ -78,3 +82,12 @@ def tag_run(context: AssetExecutionContext, tags: dict[str, str]) -> None:
     context.instance.add_run_tags(
         run_id, {TAG_PREFIX + asset_name(key): value[:255] for key, value in tags.items()}
     )
+
+
+@contextmanager
+def as_failure() -> Iterator[None]:
+    """A :class:`HarvestError` (bad spec, bad data) fails the step with its one sentence."""
+    try:
+        yield
+    except HarvestError as error:
+        raise Failure(description=str(error), allow_retries=False) from error

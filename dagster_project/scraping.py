@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from dagster_project.common import (
+    as_failure,
     data_version,
     is_news,
     observe_unchanged,
@@ -107,7 +108,8 @@ def raw_asset(source: Source) -> AssetsDefinition:
     def _raw(
         context: AssetExecutionContext, scraper: ScraperResource, catalog: CatalogResource
     ) -> Iterator[MaterializeResult]:
-        result = scraper.scrape(source.file, on_progress=_progress_logger(context, source.name))
+        with as_failure():
+            result = scraper.scrape(source.file, on_progress=_progress_logger(context, source.name))
         run = result.run
         tag_run(context, {f"scrape_{source.name}": run.run_id})
         if run.status == "failed":

@@ -27,7 +27,7 @@ from dagster import (
 )
 
 from catalog import Catalog
-from dagster_project.common import asset_name, dataset_asset_key, recorded_ref, tag_run
+from dagster_project.common import as_failure, asset_name, dataset_asset_key, recorded_ref, tag_run
 from dagster_project.metadata import Metadata, numbers
 from dagster_project.resources import CatalogResource, ModelRegistryResource
 from harvest.workspace import Workspace
@@ -228,7 +228,8 @@ def model_asset(model: Model) -> AssetsDefinition:
         context: AssetExecutionContext, registry: ModelRegistryResource, catalog: CatalogResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         dataset = spec.dataset if model.pinned else recorded_ref(context, model.dataset_key)
-        result = registry.train(spec, catalog.catalog, dataset=dataset, echo=context.log.info)
+        with as_failure():
+            result = registry.train(spec, catalog.catalog, dataset=dataset, echo=context.log.info)
         runs = scrape_runs(catalog.catalog, result.version.dataset)
         tag_run(
             context,
