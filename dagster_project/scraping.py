@@ -65,9 +65,7 @@ class ScrapingDefs:
 
 def sources_of(workspace: Workspace) -> list[Source]:
     """Every source spec of the workspace (the user's, then the bundled ones not shadowed)."""
-    # ``<source>.clean.yaml`` files beside the source specs are cleaning specs, not sources.
-    files = [f for f in source_files(workspace) if "." not in f.name]
-    return [Source(f, load_spec(f.path)) for f in files]
+    return [Source(f, load_spec(f.path)) for f in source_files(workspace)]
 
 
 def crawl_metadata(run: CrawlRun) -> Metadata:

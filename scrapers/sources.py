@@ -1,7 +1,8 @@
 """Finding source specs: the bundled ones in ``scrapers/sources/`` and the user's own.
 
 A source is named by its file: ``<name>.yaml`` (or ``.yml``) in ``HARVEST_HOME/sources/``
-or, failing that, in the bundled folder; a user's spec with a bundled name wins.
+or, failing that, in the bundled folder; a user's spec with a bundled name wins. Cleaning
+specs live in the same folders as ``<name>.clean.yaml`` and are not sources.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def source_files(workspace: Workspace) -> list[SourceFile]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if path.suffix in _SUFFIXES and path.stem not in found:
+            if path.suffix in _SUFFIXES and "." not in path.stem and path.stem not in found:
                 found[path.stem] = SourceFile(name=path.stem, path=path, origin=origin)
     return sorted(found.values(), key=lambda s: s.name)
 

@@ -160,7 +160,7 @@ def test_browse_query_and_train_in_a_real_browser(server: str, tmp_path: Path) -
             page.screenshot(path=shots / "5-train.png", full_page=True)
 
             page.goto(f"{server}/models")
-            expect(page.get_by_text("Leaderboard")).to_be_visible()
+            expect(page.get_by_text("Leaderboard", exact=True)).to_be_visible()
             expect(page.get_by_text("Champion", exact=True).first).to_be_visible()
             settle(page)
             page.screenshot(path=shots / "6-models.png", full_page=True)
