@@ -261,15 +261,15 @@ def search(
     nothing_to_choose = len(only) == 1 and max_trials == 0
     for position, family in enumerate(families):
         params = dict(fixed.get(family.name, {}))
-        if nothing_to_choose and family is only[0]:
+        if nothing_to_choose:  # one family, no tuning: nothing to cross-validate for
+            message = (
+                "the only family: not cross-validated"
+                if family is only[0]
+                else "baseline: scored on the test split"
+            )
             add(
                 TrialRecord(
-                    len(trials),
-                    "selection",
-                    family.name,
-                    params,
-                    "complete",
-                    message="the only family: not cross-validated",
+                    len(trials), "selection", family.name, params, "complete", message=message
                 )
             )
             continue

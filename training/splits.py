@@ -94,9 +94,11 @@ def find_leakage(
     """Count validation/test rows whose ``columns`` equal some training row's exactly."""
     if not len(frame):
         return Leakage(0, 0)
-    hashes = pd.util.hash_pandas_object(
-        frame.loc[:, list(columns)].astype(str), index=False
-    ).to_numpy()
+    chosen = frame.loc[:, list(columns)]
+    try:
+        hashes = pd.util.hash_pandas_object(chosen, index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists, dicts): compare their text instead
+        hashes = pd.util.hash_pandas_object(chosen.astype(str), index=False).to_numpy()
     train = set(hashes[splits == Split.TRAIN.value].tolist())
     duplicated = np.fromiter((h in train for h in hashes), dtype=bool, count=len(hashes))
     leaked_test = duplicated & (splits == Split.TEST.value)

@@ -27,6 +27,7 @@ import math
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -36,18 +37,26 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from catalog import Catalog
 from harvest.errors import HarvestError, InvalidInputError
 from training.card import CardInputs, build_card, render_markdown
 from training.data import Prepared, lineage, prepare
-from training.evaluation import evaluate
-from training.families import FamilyContext, families_for, family
+from training.evaluation import Evaluation, evaluate
+from training.families import Family, FamilyContext, families_for, family
 from training.gates import GateResult, baseline_gate, champion_gate, champion_unscored
-from training.metrics import Metric, metric_for, model_scores, pick
+from training.metrics import Metric, metric_for, model_scores, pick, signed
 from training.registry import ModelVersion, Registration, Registry, remove_staging, save_pipeline
 from training.runs import ProgressFile, new_run_id
-from training.search import Problem, TrialRecord, build_pipeline, fit_pipeline, search
+from training.search import (
+    Problem,
+    SearchResult,
+    TrialRecord,
+    build_pipeline,
+    fit_pipeline,
+    search,
+)
 from training.spec import Task, TrainingSpec, spec_from_mapping
 from training.splits import Leakage, Split
 
@@ -207,6 +216,198 @@ def _champion_gate(
     return champion_gate(metric, value, champion_value, spec.gates.champion_margin, champion.ref)
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """The refit winner, the refit baseline and what the test split said."""
+
+    model: Pipeline
+    evaluation: Evaluation
+    baseline: dict[str, float]
+    value: float
+
+
+class _Run:
+    """One training run's steps; ``train`` calls them in order."""
+
+    def __init__(
+        self, spec: TrainingSpec, catalog: Catalog, run_id: str, echo: Echo | None
+    ) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        self.run_id = run_id
+        self.say: Echo = echo or (lambda _: None)
+        self.registry = Registry(catalog)
+        self.progress = ProgressFile(catalog.workspace, run_id, spec)
+        self.staging: Path | None = None
+        self.best: TrialRecord | None = None
+
+    def prepare(self, stack: ExitStack) -> tuple[Prepared, list[Family], str]:
+        self.progress.stage("loading", f"reading {self.spec.dataset}")
+        prepared = prepare(self.spec, self.catalog)
+        chosen = families_for(prepared.task, self.spec.families, len(prepared.splits.X_train))
+        uses_torch = any(f.uses_torch for f in chosen)
+        device = _seed_everything(self.spec.seed, uses_torch)
+        stack.enter_context(_threads(len(prepared.frame), uses_torch))
+        counts = prepared.counts()
+        self.say(
+            f"{prepared.version.ref}: {prepared.task.value} of {self.spec.target!r} by "
+            f"{prepared.metric.name}; {len(prepared.profile.columns)} features; "
+            f"split {counts['train']}/{counts['validation']}/{counts['test']}"
+        )
+        if prepared.leakage.found:
+            self.say(prepared.leakage.sentence())
+        return prepared, chosen, device
+
+    def on_trial(self, trial: TrialRecord, metric: Metric) -> None:
+        if trial.state == "complete" and trial.family != "dummy" and trial.score is not None:
+            best = self.best.score if self.best and self.best.score is not None else None
+            if best is None or signed(metric, trial.score) > signed(metric, best):
+                self.best = trial
+        self.progress.trial(trial.to_json(), self.best.to_json() if self.best else None)
+        score = f"{trial.score:.4f}" if trial.score is not None else trial.message
+        self.say(
+            f"  trial {trial.number:>3} {trial.phase:<9} {trial.family:<22} {trial.state:<8} {score}"
+        )
+
+    def search(self, prepared: Prepared, chosen: list[Family]) -> SearchResult:
+        spec = self.spec
+        self.progress.stage("searching", f"{len(chosen)} families, {spec.time_budget:g} s budget")
+        splits = prepared.splits
+        problem = Problem(
+            task=prepared.task,
+            metric=prepared.metric,
+            X=splits.X_train,
+            y=splits.y_train,
+            X_val=splits.X_val,
+            y_val=splits.y_val,
+            context=_context(prepared, spec.seed),
+            cv_folds=spec.cv_folds or (5 if len(splits.X_train) <= 5000 else 3),
+            seed=spec.seed,
+        )
+        return search(
+            problem,
+            chosen,
+            budget=spec.time_budget,
+            max_trials=spec.trials,
+            fixed=spec.params,
+            on_trial=lambda trial: self.on_trial(trial, prepared.metric),
+        )
+
+    def refit_and_evaluate(self, prepared: Prepared, best: TrialRecord) -> _Fitted:
+        """Refit the winner (and the baseline) on the training split; score once on test."""
+        self.progress.stage("refitting", f"{best.family} on the training split")
+        self.say(f"refitting {best.family} on the training split")
+        splits, winner = prepared.splits, family(best.family)
+        context = _context(prepared, self.spec.seed, max_time=max(self.spec.time_budget, 10.0))
+
+        def refit(X: pd.DataFrame, y: Any, validation: Any = None) -> Pipeline:
+            return fit_pipeline(build_pipeline(winner, context, best.params), X, y, validation)
+
+        started = time.perf_counter()
+        model = refit(splits.X_train, splits.y_train, (splits.X_val, splits.y_val))
+        fit_seconds = time.perf_counter() - started
+        dummy = build_pipeline(family("dummy"), context, {})
+        baseline_model = fit_pipeline(dummy, splits.X_train, splits.y_train)
+
+        self.progress.stage("evaluating", "scoring on the test split")
+        self.staging = self.registry.staging(self.spec.name)
+        evaluation = evaluate(
+            prepared.task,
+            prepared.metric,
+            model,
+            splits,
+            refit=None if winner.uses_torch else refit,
+            plot_dir=self.staging / "plots",
+            seed=self.spec.seed,
+            fit_seconds=fit_seconds,
+        )
+        baseline = model_scores(prepared.task, baseline_model, splits.X_test, splits.y_test)
+        return _Fitted(model, evaluation, baseline, pick(evaluation.test, prepared.metric))
+
+    def gate(
+        self, prepared: Prepared, fitted: _Fitted, promote: bool
+    ) -> tuple[tuple[GateResult, ...], str | None]:
+        margin = self.spec.gates.baseline_margin
+        gates = (
+            baseline_gate(
+                prepared.metric, fitted.value, pick(fitted.baseline, prepared.metric), margin
+            ),
+            _champion_gate(self.registry, self.spec, prepared, fitted.value),
+        )
+        for gate in gates:
+            self.say(f"gate {gate.gate}: {'passed' if gate.passed else 'FAILED'} - {gate.detail}")
+        if not (promote and gates[0].passed):
+            return gates, None
+        return gates, "champion" if gates[1].passed else "challenger"
+
+    def register(
+        self,
+        prepared: Prepared,
+        result: SearchResult,
+        fitted: _Fitted,
+        gates: tuple[GateResult, ...],
+        promoted: str | None,
+        device: str,
+    ) -> ModelVersion:
+        """Write the artifact, card and plots; register the version; set its alias."""
+        assert self.staging is not None
+        spec, registry = self.spec, self.registry
+        self.progress.stage("registering", "writing the model version")
+        files = save_pipeline(fitted.model, self.staging)
+        _write_json(self.staging / "leaderboard.json", [t.to_json() for t in result.trials])
+        evaluation = fitted.evaluation
+        scores = {
+            "test": evaluation.test,
+            "validation": evaluation.validation,
+            "baseline": fitted.baseline,
+        }
+        _write_json(self.staging / "metrics.json", scores)
+        steps = lineage(self.catalog, prepared.version.ref)
+
+        def write_card(number: int, folder: Path) -> None:
+            card = build_card(
+                CardInputs(
+                    model=spec.name, version=number, run_id=self.run_id, spec=spec,
+                    prepared=prepared, lineage=steps, search=result, evaluation=evaluation,
+                    baseline=fitted.baseline, gates=gates, promoted=promoted, artifact=files,
+                    device=device,
+                )
+            )  # fmt: skip
+            _write_json(folder / "card.json", card)
+            (folder / "MODEL_CARD.md").write_text(render_markdown(card), encoding="utf-8")
+
+        entry = Registration(
+            task=prepared.task.value, target=spec.target, family=result.best.family,
+            metric=prepared.metric.name, score=fitted.value,
+            baseline=pick(fitted.baseline, prepared.metric), dataset=prepared.version.ref,
+            content_hash=prepared.version.content_hash,
+            gates_passed=all(g.passed for g in gates), run_id=self.run_id,
+        )  # fmt: skip
+        version = registry.register(spec.name, self.staging, entry, write_card)
+        self.staging = None
+        registry.record(spec.name, version.version, "gates", [g.to_json() for g in gates])
+        if promoted:
+            registry.set_alias(
+                spec.name, promoted, version.version, {"run_id": self.run_id, "by": "train"}
+            )
+            if promoted == "champion" and registry.alias(spec.name, "challenger") is not None:
+                registry.clear_alias(spec.name, "challenger")
+        version = registry.get(version.ref)
+        self.say(
+            f"registered {version.ref} ({prepared.metric.name} {fitted.value:.4f}); "
+            f"promoted to {promoted or 'nothing'}"
+        )
+        return version
+
+    def fail(self, error: BaseException) -> None:
+        message = (
+            str(error) if isinstance(error, HarvestError) else f"{type(error).__name__}: {error}"
+        )
+        self.progress.failed(message or type(error).__name__)
+        if self.staging is not None:
+            remove_staging(self.staging)
+
+
 def train(
     spec: TrainingSpec,
     catalog: Catalog,
@@ -216,215 +417,42 @@ def train(
     promote: bool = True,
 ) -> TrainResult:
     """Run one training run for ``spec``; see the module docstring for the steps."""
-    run_id = run_id or new_run_id(spec.name)
-    progress = ProgressFile(catalog.workspace, run_id, spec)
-    say = echo or (lambda _: None)
-    registry = Registry(catalog)
-    staging: Path | None = None
+    run = _Run(spec, catalog, run_id or new_run_id(spec.name), echo)
     try:
         with ExitStack() as stack:
-            stack.enter_context(_stop_on_signals(run_id))
-            progress.stage("loading", f"reading {spec.dataset}")
-            prepared = prepare(spec, catalog)
-            chosen = families_for(prepared.task, spec.families, len(prepared.splits.X_train))
-            uses_torch = any(f.uses_torch for f in chosen)
-            device = _seed_everything(spec.seed, uses_torch)
-            stack.enter_context(_threads(len(prepared.frame), uses_torch))
-            counts = prepared.counts()
-            say(
-                f"{prepared.version.ref}: {prepared.task.value} of {spec.target!r} by {prepared.metric.name}; "
-                f"{len(prepared.profile.columns)} features; split {counts['train']}/{counts['validation']}/{counts['test']}"
-            )
-            if prepared.leakage.found:
-                say(prepared.leakage.sentence())
-
-            progress.stage("searching", f"{len(chosen)} families, {spec.time_budget:g} s budget")
-            best_so_far: list[TrialRecord] = []
-
-            def on_trial(trial: TrialRecord) -> None:
-                if (
-                    trial.state == "complete"
-                    and trial.family != "dummy"
-                    and trial.score is not None
-                ):
-                    current = best_so_far[0] if best_so_far else None
-                    sign = 1 if prepared.metric.greater_is_better else -1
-                    if (
-                        current is None
-                        or current.score is None
-                        or sign * trial.score > sign * current.score
-                    ):
-                        best_so_far[:] = [trial]
-                progress.trial(trial.to_json(), best_so_far[0].to_json() if best_so_far else None)
-                score = f"{trial.score:.4f}" if trial.score is not None else trial.message
-                say(
-                    f"  trial {trial.number:>3} {trial.phase:<9} {trial.family:<22} {trial.state:<8} {score}"
-                )
-
-            problem = Problem(
-                task=prepared.task,
-                metric=prepared.metric,
-                X=prepared.splits.X_train,
-                y=prepared.splits.y_train,
-                X_val=prepared.splits.X_val,
-                y_val=prepared.splits.y_val,
-                context=_context(prepared, spec.seed),
-                cv_folds=spec.cv_folds or (5 if len(prepared.splits.X_train) <= 5000 else 3),
-                seed=spec.seed,
-            )
-            result = search(
-                problem,
-                chosen,
-                budget=spec.time_budget,
-                max_trials=spec.trials,
-                fixed=spec.params,
-                on_trial=on_trial,
-            )
-
-            progress.stage("refitting", f"{result.best.family} on the training split")
-            say(f"refitting {result.best.family} on the training split")
-            splits = prepared.splits
-            winner_family = family(result.best.family)
-            refit_context = _context(prepared, spec.seed, max_time=max(spec.time_budget, 10.0))
-            model = fit_pipeline(
-                build_pipeline(winner_family, refit_context, result.best.params),
-                splits.X_train,
-                splits.y_train,
-                validation=(splits.X_val, splits.y_val),
-            )
-            baseline_model = fit_pipeline(
-                build_pipeline(family("dummy"), refit_context, {}), splits.X_train, splits.y_train
-            )
-
-            progress.stage("evaluating", "scoring on the test split")
-            staging = registry.staging(spec.name)
-
-            def refit(X: pd.DataFrame, y: Any) -> Any:
-                return fit_pipeline(
-                    build_pipeline(winner_family, refit_context, result.best.params), X, y
-                )
-
-            evaluation = evaluate(
-                prepared.task,
-                prepared.metric,
-                model,
-                splits,
-                refit=None if winner_family.uses_torch else refit,
-                plot_dir=staging / "plots",
-                seed=spec.seed,
-            )
-            baseline = model_scores(prepared.task, baseline_model, splits.X_test, splits.y_test)
-            value = pick(evaluation.test, prepared.metric)
-            gates = (
-                baseline_gate(
-                    prepared.metric,
-                    value,
-                    pick(baseline, prepared.metric),
-                    spec.gates.baseline_margin,
-                ),
-                _champion_gate(registry, spec, prepared, value),
-            )
-            for gate in gates:
-                say(f"gate {gate.gate}: {'passed' if gate.passed else 'FAILED'} - {gate.detail}")
-            promoted = None
-            if promote and gates[0].passed:
-                promoted = "champion" if gates[1].passed else "challenger"
-
-            progress.stage("registering", "writing the model version")
-            files = save_pipeline(model, staging)
-            _write_json(staging / "leaderboard.json", [t.to_json() for t in result.trials])
-            _write_json(
-                staging / "metrics.json",
-                {
-                    "test": evaluation.test,
-                    "validation": evaluation.validation,
-                    "baseline": baseline,
-                },
-            )
-            steps = lineage(catalog, prepared.version.ref)
-
-            def write_card(number: int, folder: Path) -> None:
-                card = build_card(
-                    CardInputs(
-                        model=spec.name,
-                        version=number,
-                        run_id=run_id,
-                        spec=spec,
-                        prepared=prepared,
-                        lineage=steps,
-                        search=result,
-                        evaluation=evaluation,
-                        baseline=baseline,
-                        gates=gates,
-                        promoted=promoted,
-                        artifact=files,
-                        device=device,
-                    )
-                )
-                _write_json(folder / "card.json", card)
-                (folder / "MODEL_CARD.md").write_text(render_markdown(card), encoding="utf-8")
-
-            version = registry.register(
-                spec.name,
-                staging,
-                Registration(
-                    task=prepared.task.value,
-                    target=spec.target,
-                    family=result.best.family,
-                    metric=prepared.metric.name,
-                    score=value,
-                    baseline=pick(baseline, prepared.metric),
-                    dataset=prepared.version.ref,
-                    content_hash=prepared.version.content_hash,
-                    gates_passed=all(g.passed for g in gates),
-                    run_id=run_id,
-                ),
-                write_card,
-            )
-            staging = None
-            registry.record(spec.name, version.version, "gates", [g.to_json() for g in gates])
-            if promoted:
-                registry.set_alias(
-                    spec.name, promoted, version.version, {"run_id": run_id, "by": "train"}
-                )
-                if promoted == "champion" and registry.alias(spec.name, "challenger") is not None:
-                    registry.clear_alias(spec.name, "challenger")
-            version = registry.get(version.ref)
-            say(
-                f"registered {version.ref} ({prepared.metric.name} {value:.4f}); promoted to {promoted or 'nothing'}"
-            )
-            progress.done(
-                {
-                    "model": version.model,
-                    "version": version.version,
-                    "ref": version.ref,
-                    "metric": prepared.metric.name,
-                    "score": value,
-                    "baseline": pick(baseline, prepared.metric),
-                    "promoted": promoted,
-                    "path": str(version.path),
-                }
-            )
-            return TrainResult(
-                run_id=run_id,
-                version=version,
-                task=prepared.task,
-                metric=prepared.metric.name,
-                test=dict(evaluation.test),
-                baseline=dict(baseline),
-                gates=gates,
-                promoted=promoted,
-                leaderboard=result.trials,
-                leakage=prepared.leakage,
-            )
+            stack.enter_context(_stop_on_signals(run.run_id))
+            prepared, chosen, device = run.prepare(stack)
+            result = run.search(prepared, chosen)
+            fitted = run.refit_and_evaluate(prepared, result.best)
+            gates, promoted = run.gate(prepared, fitted, promote)
+            version = run.register(prepared, result, fitted, gates, promoted, device)
     except BaseException as error:
-        message = (
-            str(error) if isinstance(error, HarvestError) else f"{type(error).__name__}: {error}"
-        )
-        progress.failed(message or type(error).__name__)
-        if staging is not None:
-            remove_staging(staging)
+        run.fail(error)
         raise
+    run.progress.done(
+        {
+            "model": version.model,
+            "version": version.version,
+            "ref": version.ref,
+            "metric": prepared.metric.name,
+            "score": fitted.value,
+            "baseline": pick(fitted.baseline, prepared.metric),
+            "promoted": promoted,
+            "path": str(version.path),
+        }
+    )
+    return TrainResult(
+        run_id=run.run_id,
+        version=version,
+        task=prepared.task,
+        metric=prepared.metric.name,
+        test=dict(fitted.evaluation.test),
+        baseline=dict(fitted.baseline),
+        gates=gates,
+        promoted=promoted,
+        leaderboard=result.trials,
+        leakage=prepared.leakage,
+    )
 
 
 def _write_json(path: Path, value: object) -> None:
