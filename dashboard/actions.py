@@ -1,4 +1,4 @@
-"""What the dashboard changes: training launches, promotions and roll-backs (calls into ``training``)."""
+"""What the dashboard changes: training launches, promotions and roll-backs (calls into the packages)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from catalog import Catalog
 from harvest.errors import InvalidInputError
 from training.registry import Event, Registry
-from training.runs import RunHandle, launch
+from training.runs import RunHandle
 from training.spec import spec_from_mapping
 from training.train import Promotion, promote
 
@@ -21,7 +21,12 @@ def launch_training(
     time_budget: float,
     name: str = "",
 ) -> RunHandle:
-    """Start ``harvest train`` in a background process of its own (it outlives the tab and the server)."""
+    """Queue the run in Dagster when its daemon runs, else start ``harvest train`` in a process of its own.
+
+    Either way it outlives the tab and the server; see :mod:`dagster_project.submit`.
+    """
+    from dagster_project.submit import launch_training as launch  # Dagster loads only on launch
+
     values: dict[str, object] = {
         "dataset": dataset,
         "target": target,
