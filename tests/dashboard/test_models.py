@@ -77,6 +77,36 @@ def test_launch_training_runs_in_the_background_and_finishes(app: MakeApp, tmp_p
         assert Registry(cat).get("iris-species@champion").version == 1
 
 
+def test_train_page_shows_a_run_queued_in_dagster_and_when_dagster_gives_up_on_it(
+    app: MakeApp, tmp_path: Path
+) -> None:
+    from catalog.importer import import_file
+    from catalog.samples import IRIS, IRIS_LISTING
+    from dagster_project.instance import prepare_dagster_home
+    from dagster_project.submit import open_existing_instance, submit_training
+    from harvest.workspace import Workspace
+    from training.spec import spec_from_mapping
+
+    home = tmp_path / "home"
+    with Catalog.open(home) as cat:
+        import_file(cat, IRIS, "iris", listing=IRIS_LISTING, key=("id",), producer="import")
+    workspace = Workspace.at(home)
+    prepare_dagster_home(workspace)
+    spec = spec_from_mapping({"dataset": "imports.iris", "target": "species"})
+    with open_existing_instance(workspace) as instance:  # no daemon: the run stays queued
+        handle = submit_training(spec, workspace, instance)
+    at = ran(app(home, "train"))
+    assert any(m.label == "Status" and m.value == "queued" for m in at.metric)
+    assert any("waiting for its daemon" in i.value for i in at.info)
+    with open_existing_instance(workspace) as instance:
+        run = instance.get_run_by_id(str(handle.dagster_run_id))
+        assert run is not None
+        instance.report_run_canceled(run)
+    ran(at)
+    assert any(m.label == "Status" and m.value == "failed" for m in at.metric)
+    assert "ended (canceled) before training started" in at.error[0].value
+
+
 def test_models_page_leaderboard_compare_plots_and_card(app: MakeApp, populated_home: Path) -> None:
     at = ran(app(populated_home, "models"))
     leaderboard = at.dataframe[0].value
