@@ -1,12 +1,13 @@
-"""What the dashboard changes: training launches, promotions and roll-backs (calls into the packages)."""
+"""What the dashboard changes: training launches and promotions (calls into the packages).
+
+Roll-backs are :meth:`training.registry.Registry.roll_back`, called by the Models page.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from catalog import Catalog
-from harvest.errors import InvalidInputError
-from training.registry import Event, Registry
 from training.runs import RunHandle
 from training.spec import spec_from_mapping
 from training.train import Promotion, promote
@@ -43,22 +44,3 @@ def launch_training(
 def promote_version(catalog: Catalog, ref: str) -> Promotion:
     """Make ``ref`` the champion if it passes its gates (the verdict is recorded either way)."""
     return promote(catalog, ref)
-
-
-def previous_champion(events: Sequence[Event], current: int | None) -> int | None:
-    """The champion before the current one, from the model's alias history."""
-    champions = [e.version for e in events if e.event == "champion"]
-    while champions and champions[-1] == current:
-        champions.pop()
-    return champions[-1] if champions else None
-
-
-def roll_back(catalog: Catalog, model: str) -> int:
-    """Point ``model@champion`` back at the previous champion; returns its version."""
-    registry = Registry(catalog)
-    current = registry.alias(model, "champion")
-    previous = previous_champion(registry.events(model), current)
-    if previous is None:
-        raise InvalidInputError(f"{model} has had no earlier champion to roll back to.")
-    registry.set_alias(model, "champion", previous, {"by": "dashboard roll-back", "from": current})
-    return previous

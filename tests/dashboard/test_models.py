@@ -10,10 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from catalog import Catalog
-from dashboard import actions
 from tests.dashboard.conftest import populate
 from tests.dashboard.test_pages import ran, texts
-from training.registry import Event, Registry
+from training.registry import Registry
 
 MakeApp = Callable[[Path, str], AppTest]
 
@@ -148,15 +147,6 @@ def test_promote_and_roll_back_the_champion(app: MakeApp, tmp_path: Path) -> Non
     ran(at)
     verdict = (at.success or at.error)[0].value
     assert f"iris-species@{other}" in verdict
-
-
-def test_previous_champion_skips_the_current_one() -> None:
-    def event(version: int, kind: str = "champion") -> Event:
-        return Event("m", version, kind, "{}", None)  # type: ignore[arg-type]
-
-    history = [event(1), event(1, "promotion"), event(3), event(2)]
-    assert actions.previous_champion(history, 2) == 3
-    assert actions.previous_champion([event(1)], 1) is None
 
 
 def test_predict_one_record_from_the_schema_form(app: MakeApp, populated_home: Path) -> None:
