@@ -76,30 +76,37 @@ def test_launch_training_runs_in_the_background_and_finishes(app: MakeApp, tmp_p
         assert Registry(cat).get("iris-species@champion").version == 1
 
 
-def test_train_page_shows_a_run_queued_in_dagster_and_when_dagster_gives_up_on_it(
+def test_launch_with_a_live_daemon_queues_the_run_in_dagster_and_shows_when_it_gives_up(
     app: MakeApp, tmp_path: Path
 ) -> None:
+    from dagster._daemon.types import DaemonHeartbeat
+
     from catalog.importer import import_file
     from catalog.samples import IRIS, IRIS_LISTING
     from dagster_project.instance import prepare_dagster_home
-    from dagster_project.submit import open_existing_instance, submit_training
+    from dagster_project.submit import TRAINING_RUN_TAG, open_existing_instance
     from harvest.workspace import Workspace
-    from training.spec import spec_from_mapping
 
     home = tmp_path / "home"
     with Catalog.open(home) as cat:
         import_file(cat, IRIS, "iris", listing=IRIS_LISTING, key=("id",), producer="import")
     workspace = Workspace.at(home)
     prepare_dagster_home(workspace)
-    spec = spec_from_mapping({"dataset": "imports.iris", "target": "species"})
-    with open_existing_instance(workspace) as instance:  # no daemon: the run stays queued
-        handle = submit_training(spec, workspace, instance)
+    with open_existing_instance(workspace) as instance:  # a daemon's heartbeat, no daemon behind it
+        beat = DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "test", None)
+        instance.add_daemon_heartbeat(beat)
     at = ran(app(home, "train"))
-    assert any(m.label == "Status" and m.value == "queued" for m in at.metric)
+    at.selectbox(key="train_target").select("species")
+    ran(at)
+    next(b for b in at.button if b.label == "Launch training").click()
+    ran(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any(m.label == "Status" and m.value == "queued" for m in at.metric), texts(at)
     assert any("waiting for its daemon" in i.value for i in at.info)
+    run_id = at.session_state["train_run"]
     with open_existing_instance(workspace) as instance:
-        run = instance.get_run_by_id(str(handle.dagster_run_id))
-        assert run is not None
+        (run,) = instance.get_runs()
+        assert run.tags[TRAINING_RUN_TAG] == run_id and run.job_name == "training_job"
         instance.report_run_canceled(run)
     ran(at)
     assert any(m.label == "Status" and m.value == "failed" for m in at.metric)
