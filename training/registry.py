@@ -459,6 +459,7 @@ class Registry:
 
     def roll_back(self, model: str, by: str = "") -> int:
         """Point ``model@champion`` back at the previous champion (no gates: it was one); returns it."""
+        self.get(model)  # an unknown model is named as such
         current = self.alias(model, "champion")
         previous = self.previous_champion(model)
         if previous is None:
