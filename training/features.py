@@ -97,6 +97,20 @@ def _is_date_strings(values: pd.Series) -> bool:
     return bool(parsed.notna().all())
 
 
+def _text_counts(present: pd.Series) -> pd.Series:
+    """How often each distinct text occurs (non-string values as their ``str``).
+
+    Kind checks run on distinct values weighted by these counts, so a category column of
+    a million rows costs as much as its few levels.
+    """
+    try:
+        counts = present.value_counts(sort=False)
+    except TypeError:  # unhashable cells (lists, dicts): count their text
+        counts = present.map(str).value_counts(sort=False)
+    texts = [v if isinstance(v, str) else str(v) for v in counts.index]
+    return pd.Series(counts.to_numpy(), index=texts).groupby(level=0, sort=False).sum()
+
+
 def column_kind(values: pd.Series) -> Kind | str:
     """The kind of a column, or the reason it cannot be a feature."""
     present = values.dropna()
@@ -109,22 +123,29 @@ def column_kind(values: pd.Series) -> Kind | str:
     if pd.api.types.is_numeric_dtype(values):
         finite = pd.to_numeric(present, errors="coerce")
         return "constant" if finite.nunique() <= 1 else Kind.NUMBER
-    as_text = present.map(lambda v: v if isinstance(v, str) else str(v))
-    if as_text.map(len).eq(0).all():
+    counts = _text_counts(present)
+    texts = pd.Series(list(counts.index), dtype=object)
+    weights = counts.to_numpy()
+    lengths = texts.str.len().to_numpy()
+
+    def share(mask: pd.Series) -> float:
+        return float(weights[mask.to_numpy()].sum() / weights.sum())
+
+    if not lengths.any():
         return "empty (all blank)"
-    lowered = as_text.str.lower()
-    if lowered.str.endswith(IMAGE_SUFFIXES).mean() >= 0.9:
+    lowered = texts.str.lower()
+    if share(lowered.str.endswith(IMAGE_SUFFIXES)) >= 0.9:
         return Kind.IMAGE
-    if lowered.str.match(r"^https?://").mean() >= 0.9:
+    if share(lowered.str.match(r"^https?://")) >= 0.9:
         return "a URL column"
-    if _is_date_strings(as_text):
+    if _is_date_strings(texts):
         return Kind.DATE
-    distinct = as_text.nunique()
+    distinct = len(counts)
     if distinct <= 1:
         return "constant"
-    if as_text.map(len).mean() >= TEXT_MIN_MEAN_LENGTH:
+    if (lengths * weights).sum() / weights.sum() >= TEXT_MIN_MEAN_LENGTH:
         return Kind.TEXT
-    unique_share = distinct / len(as_text)
+    unique_share = distinct / weights.sum()
     few = distinct <= MAX_CATEGORIES or unique_share <= 0.5
     if few and (unique_share <= IDENTIFIER_SHARE or distinct <= 20):
         return Kind.CATEGORY
