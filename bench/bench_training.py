@@ -186,14 +186,6 @@ def bench_demo_search() -> list[Figure]:
         catalog.commit("clean.products", products, producer="bench", key=("sku",))
         for name in ("products_category", "products_price"):
             spec = load_spec(name).with_overrides(time_budget=60.0)
-            if spec.target == "price":
-                catalog.commit(
-                    "clean.products_priced",
-                    products.dropna(subset=["price"]),
-                    producer="bench",
-                    key=("sku",),
-                )
-                spec = spec.with_overrides(dataset="clean.products_priced")
             started = time.perf_counter()
             result = train(spec, catalog)
             figures.append(

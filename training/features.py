@@ -12,6 +12,7 @@ The transformers here (:class:`Stringify`, :class:`TextJoiner`, :class:`DateExpa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -304,18 +305,14 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         return ["" if pd.isna(v) else str(v) for v in values]
 
     def _load(self, path: str) -> NDArray[np.float32] | None:
-        from PIL import Image, UnidentifiedImageError
-
         if not path:
             return None
         file = Path(path) if Path(path).is_absolute() else Path(self.root) / path
         try:
-            with Image.open(file) as image:
-                pixels = image.convert(self.mode).resize((self.size[1], self.size[0]))
-                array = np.asarray(pixels, dtype=np.float32) / 255.0
-        except (OSError, UnidentifiedImageError, ValueError):
+            stamp = file.stat().st_mtime_ns
+        except OSError:
             return None
-        return array[None, :, :] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return _decoded(str(file), stamp, tuple(self.size), self.mode)
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float32]:
         paths = self._paths(X)
@@ -325,6 +322,28 @@ class ImageLoader(TransformerMixin, BaseEstimator):
             if pixels is not None:
                 out[row] = pixels.reshape(-1)
         return out
+
+
+@functools.lru_cache(maxsize=4096)  # about 50 MB of 32 x 32 RGB images
+def _decoded(
+    file: str, mtime_ns: int, size: tuple[int, ...], mode: str
+) -> NDArray[np.float32] | None:
+    """The pixels of ``file``, channels first, decoded once per process.
+
+    A search fits the image features once per fold and family; decoding each file again
+    every time was most of an image model's search. ``mtime_ns`` keys out a changed file.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            pixels = image.convert(mode).resize((size[1], size[0]))
+            array = np.asarray(pixels, dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    array = array[None, :, :] if array.ndim == 2 else array.transpose(2, 0, 1)
+    array.setflags(write=False)
+    return array
 
 
 def preprocessor(
