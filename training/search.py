@@ -170,11 +170,13 @@ def _evaluate(
             for a, b in _folds(problem)
         ]
     for step, (X_fit, y_fit, X_score, y_score) in enumerate(splits):
+        started = time.monotonic()
         pipeline = fit_pipeline(build_pipeline(family, context, params), X_fit, y_fit)
         scores.append(metric_score(problem.task, problem.metric, pipeline, X_score, y_score))
         if report is not None:
             report(float(np.mean([signed(problem.metric, s) for s in scores])), step)
-            if clock.left() <= 0 and step < len(splits) - 1:
+            # a tuning trial stops when another fold like this one would overrun the budget
+            if clock.left() < time.monotonic() - started and step < len(splits) - 1:
                 raise _Pruned("out of time")
     return scores
 
@@ -304,7 +306,8 @@ def search(
     order = {t.family: i for i, t in reversed(list(enumerate(ranked)))}
     tunable = sorted(tunable, key=lambda f: order[f.name])[:TUNED_FAMILIES]
     if tunable and clock.left() > 0 and max_trials != 0:
-        _tune(problem, tunable, clock, max_trials, fixed, add, len(trials))
+        per_fold = {t.family: t.seconds / folds for t in ranked if t.phase == "selection"}
+        _tune(problem, tunable, clock, max_trials, fixed, add, len(trials), per_fold)
 
     complete = [t for t in trials if t.state == "complete"]
     if not complete:
@@ -361,7 +364,9 @@ def _tune(
     fixed: Mapping[str, Params],
     add: Callable[[TrialRecord], None],
     first_number: int,
+    per_fold: Mapping[str, float],
 ) -> None:
+    """Optuna over ``families``' spaces; ``per_fold`` is each family's selection time per fold."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -382,6 +387,10 @@ def _tune(
             else next(iter(by_name))
         )
         family = by_name[name]
+        if clock.left() < per_fold.get(name, 0.0):
+            if clock.left() < min(per_fold.values(), default=0.0):
+                study.stop()  # no family's fold fits in what is left
+            raise optuna.TrialPruned("not enough time left for one fold")
         params: dict[str, Any] = {**family.space(trial, problem.task), **fixed.get(name, {})}
         fold_seconds = max(clock.left() / folds, MIN_TORCH_SECONDS) if family.uses_torch else None
 
