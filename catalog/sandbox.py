@@ -55,6 +55,7 @@ class Sandbox:
         for stage in STAGES:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{stage}")
         self._lock_down()
+        self._sync_views()
 
     def _lock_down(self) -> None:
         allowed = [self.workspace.data_path] if "://" not in self.workspace.data_path else []
@@ -72,24 +73,37 @@ class Sandbox:
     def close(self) -> None:
         self._con.close()
 
-    def _sync_views(self, pinned: set[tuple[str, str, int]]) -> None:
-        """Create a view per dataset, and per pinned version the query names."""
+    def _sync_views(self) -> bool:
+        """Create a view for every dataset that has none yet; True when one was added.
+
+        A dataset's view reads its latest version whenever it is queried, so existing views
+        never go stale: this only runs at the start and when a query names a table that
+        does not exist (perhaps a dataset committed since).
+        """
         rows = self._con.execute(
-            f"SELECT v.dataset, max(v.version) FROM {LAKE}.harvest.versions v GROUP BY v.dataset"
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            f"WHERE database_name = {quote_literal(LAKE)} AND schema_name IN "
+            f"({', '.join(quote_literal(stage) for stage in STAGES)})"
         ).fetchall()
-        wanted: dict[str, str] = {}
-        for dataset, _ in rows:
-            stage, name = dataset.split(".", 1)
-            wanted[f"memory.{stage}.{quote_ident(name)}"] = (
-                f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)}"
-            )
+        added = False
+        for stage, name in rows:
+            view = f"memory.{stage}.{quote_ident(name)}"
+            if view not in self._views:
+                body = f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)}"
+                self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
+                self._views[view] = body
+                added = True
+        return added
+
+    def _pin_views(self, pinned: set[tuple[str, str, int]]) -> None:
+        """Create a view per pinned version the query names (kept: versions never change)."""
         for stage, name, number in pinned:
-            snapshot = self._snapshot(f"{stage}.{name}", number)
-            wanted[f"memory.{stage}.{quote_ident(f'{name}@{number}')}"] = (
-                f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {snapshot})"
-            )
-        for view, body in wanted.items():
-            if self._views.get(view) != body:
+            view = f"memory.{stage}.{quote_ident(f'{name}@{number}')}"
+            if view not in self._views:
+                snapshot = self._snapshot(f"{stage}.{name}", number)
+                body = (
+                    f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {snapshot})"
+                )
                 self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
                 self._views[view] = body
 
@@ -111,16 +125,14 @@ class Sandbox:
         text, pinned = _rewrite_pinned(sql)
         with self._lock:
             statements = self._parse(text)
-            self._sync_views(pinned)
-            timer = threading.Timer(self.limits.seconds, self._con.interrupt)
-            timer.start()
             try:
-                result = self._con.execute(statements[0].query)
-                table = (
-                    result.fetch_arrow_table()
-                    if self.limits.max_rows is None
-                    else _head(result, self.limits.max_rows)
-                )
+                self._pin_views(pinned)
+                try:
+                    return self._run(statements[0].query)
+                except duckdb.CatalogException:
+                    if not self._sync_views():  # no new dataset: the name is wrong
+                        raise
+                    return self._run(statements[0].query)
             except duckdb.InterruptException as error:
                 raise QueryError(
                     f"The query ran longer than {self.limits.seconds:g} seconds and was stopped."
@@ -135,9 +147,18 @@ class Sandbox:
                 ) from error
             except duckdb.Error as error:
                 raise QueryError(f"The query failed: {first_line(error)}") from error
-            finally:
-                timer.cancel()
-        return table
+
+    def _run(self, sql: str) -> pa.Table:
+        """Execute ``sql`` under the time limit and fetch at most ``limits.max_rows`` rows."""
+        timer = threading.Timer(self.limits.seconds, self._con.interrupt)
+        timer.start()
+        try:
+            result = self._con.execute(sql)
+            if self.limits.max_rows is None:
+                return result.fetch_arrow_table()
+            return _head(result, self.limits.max_rows)
+        finally:
+            timer.cancel()
 
     def _parse(self, sql: str) -> list[duckdb.Statement]:
         try:

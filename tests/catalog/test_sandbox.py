@@ -38,6 +38,13 @@ def test_new_datasets_appear_without_reopening(sandbox: Sandbox, catalog: Catalo
     assert sandbox.query("SELECT sum(x) AS s FROM imports.extra").to_pylist() == [{"s": 6}]
 
 
+def test_an_open_sandbox_reads_each_new_version(sandbox: Sandbox, catalog: Catalog) -> None:
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
+    catalog.commit("raw.shop", pa.table({"sku": ["a"], "price": [9.0]}), producer="t")
+    assert sandbox.query("SELECT sum(price) AS p FROM raw.shop").to_pylist() == [{"p": 9.0}]
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop@2").to_pylist() == [{"n": 2}]
+
+
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
