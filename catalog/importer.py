@@ -26,7 +26,7 @@ import duckdb
 from catalog.engine import first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import CommitResult, Listing, validate_name
-from catalog.store import Catalog
+from catalog.store import Catalog, Staged
 from harvest.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ def import_file(
     try:
         result = catalog.commit(
             dataset,
-            con.execute("SELECT * FROM temp._import").fetch_arrow_table(),
+            Staged(con, "temp._import"),
             producer=producer or f"import:{file.name}",
             message=message or f"Imported {file.name}",
             key=key,

@@ -141,6 +141,29 @@ class _Meta:
         return cls(key=new_key, volatile=new_volatile, listing=new_listing, changed=changed)
 
 
+@dataclass(frozen=True)
+class Staged:
+    """Rows already in a temporary table (or registered view) ``table`` on ``cursor``.
+
+    Committing one profiles and writes those rows where they are, with no Arrow or pandas
+    round trip; the caller keeps the table and drops it afterwards.
+    """
+
+    cursor: duckdb.DuckDBPyConnection
+    table: str
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What a version records besides its data."""
+
+    producer: str
+    message: str
+    parents: tuple[str, ...]
+    quality_score: float | None
+    report: Any
+
+
 def _check_columns(ref: DatasetRef, columns: Sequence[str], meta: _Meta) -> None:
     for column in (*meta.key, *meta.volatile):
         if column not in columns:
@@ -363,7 +386,7 @@ class Catalog:
     def commit(
         self,
         name: str,
-        data: pa.Table | pd.DataFrame | None = None,
+        data: pa.Table | pd.DataFrame | Staged | None = None,
         *,
         producer: str,
         message: str = "",
@@ -377,6 +400,7 @@ class Catalog:
     ) -> CommitResult:
         """Commit ``data`` (or the rows of the SQL ``sql``) as the next version of ``name``.
 
+        ``data`` may also be a :class:`Staged` temporary table, committed without a copy.
         Content equal to the latest version's makes no version (``created`` is False); a
         changed listing, key or volatile set is still saved. Everything happens in one
         transaction: a killed process leaves the previous version current.
@@ -388,20 +412,44 @@ class Catalog:
             )
         if (data is None) == (sql is None):
             raise InvalidInputError("Commit needs exactly one of a table or a SQL query.")
-        existing = self._dataset_or_none(ref.qualified)
-        meta = _Meta.merge(existing, key, volatile, listing)
-        staging = f"_staging_{uuid.uuid4().hex}"
+        record = _Record(
+            producer=producer,
+            message=message,
+            parents=tuple(parents),
+            quality_score=quality_score,
+            report=report,
+        )
+        if isinstance(data, Staged):
+            return self._commit_staged(ref, data, key, volatile, listing, record)
         cur = self.cursor()
+        staging = f"_staging_{uuid.uuid4().hex}"
         try:
             if data is not None:
-                table = _as_arrow(data)
-                _check_columns(ref, table.column_names, meta)
-                cur.register(staging, table)
+                cur.register(staging, _as_arrow(data))
             else:
                 cur.execute(f"CREATE TEMP TABLE {staging} AS {sql}")
-                _check_columns(
-                    ref, [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()], meta
-                )
+            return self._commit_staged(ref, Staged(cur, staging), key, volatile, listing, record)
+        except duckdb.Error as error:
+            raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cur.unregister(staging)
+                cur.execute(f"DROP TABLE IF EXISTS temp.{staging}")
+
+    def _commit_staged(
+        self,
+        ref: DatasetRef,
+        staged: Staged,
+        key: Sequence[str] | None,
+        volatile: Sequence[str] | None,
+        listing: Listing | None,
+        record: _Record,
+    ) -> CommitResult:
+        existing = self._dataset_or_none(ref.qualified)
+        meta = _Meta.merge(existing, key, volatile, listing)
+        cur, staging = staged.cursor, staged.table
+        try:
+            _check_columns(ref, [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()], meta)
             profiled = profile(cur, staging, meta.volatile)
             latest = existing.latest if existing else None
             if latest is not None and latest.content_hash == profiled[1]:
@@ -409,28 +457,13 @@ class Catalog:
                     self.transaction(lambda c: self._save_dataset(c, ref.qualified, meta))
                 return CommitResult(version=latest, created=False)
             version = self.transaction(
-                lambda c: self._write_version(
-                    c,
-                    ref,
-                    staging,
-                    profiled,
-                    meta,
-                    producer,
-                    message,
-                    tuple(parents),
-                    quality_score,
-                    report,
-                ),
+                lambda c: self._write_version(c, ref, staging, profiled, meta, record),
                 what=f"commit {ref.qualified}",
                 cursor=cur,
             )
             return CommitResult(version=version, created=True)
         except duckdb.Error as error:
             raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
-        finally:
-            with contextlib.suppress(duckdb.Error):
-                cur.unregister(staging)
-                cur.execute(f"DROP TABLE IF EXISTS temp.{staging}")
 
     def _write_version(
         self,
@@ -439,11 +472,7 @@ class Catalog:
         staging: str,
         profiled: Profile,
         meta: _Meta,
-        producer: str,
-        message: str,
-        parents: tuple[str, ...],
-        quality_score: float | None,
-        report: Any,
+        record: _Record,
     ) -> Version:
         """Inside a transaction: replace the table's rows, record the version, tag the snapshot."""
         rows, content_hash, columns, stats = profiled
@@ -469,18 +498,18 @@ class Catalog:
                 json.dumps(columns),
                 json.dumps([asdict(s) for s in stats]),
                 content_hash,
-                producer,
-                list(parents),
-                message,
+                record.producer,
+                list(record.parents),
+                record.message,
                 created_at,
-                quality_score,
-                json.dumps(report) if report is not None else None,
+                record.quality_score,
+                json.dumps(record.report) if record.report is not None else None,
             ],
         )
         info = json.dumps({"dataset": ref.qualified, "version": number})
         c.execute(
             f"CALL {LAKE}.set_commit_message('harvest', ?, extra_info => ?)",
-            [message or producer, info],
+            [record.message or record.producer, info],
         )
         c.execute("COMMIT")
         snapshot = int(scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()"))
@@ -493,11 +522,11 @@ class Catalog:
             columns=columns,
             stats=stats,
             content_hash=content_hash,
-            producer=producer,
-            parents=parents,
-            message=message,
+            producer=record.producer,
+            parents=record.parents,
+            message=record.message,
             created_at=created_at,
-            quality_score=quality_score,
+            quality_score=record.quality_score,
         )
 
     def _dataset_or_none(self, qualified: str) -> Dataset | None:
