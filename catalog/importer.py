@@ -244,7 +244,7 @@ def import_file(
 
 def _default_listing(catalog: Catalog, dataset: str, file: Path) -> Listing | None:
     """A card made from the file name for a new dataset; None keeps an existing dataset's card."""
-    if any(d.name == dataset for d in catalog.datasets(dataset.split(".", 1)[0])):
+    if catalog.find(dataset) is not None:
         return None
     return Listing(title=file.stem.replace("_", " ").title(), source_url=str(file.resolve()))
 

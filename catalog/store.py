@@ -58,11 +58,14 @@ _BOOTSTRAP = [
         created_at TIMESTAMPTZ, quality_score DOUBLE, report VARCHAR)""",
 ]
 
+# Each version's snapshot, read from DuckLake's own snapshot_changes metadata table (one
+# SQLite query) rather than through ``snapshots()``, which assembles every snapshot's changes.
 _SNAPSHOTS = f"""
     SELECT snapshot_id,
            json_extract_string(commit_extra_info, '$.dataset') AS dataset,
            CAST(json_extract(commit_extra_info, '$.version') AS INTEGER) AS version
-    FROM {LAKE}.snapshots() WHERE commit_extra_info LIKE '{{"dataset"%'
+    FROM __ducklake_metadata_{LAKE}.ducklake_snapshot_changes
+    WHERE commit_extra_info LIKE '{{"dataset"%'
 """
 _VERSION_COLUMNS = (
     "v.dataset, v.version, s.snapshot_id, v.rows, v.columns, v.stats, v.content_hash, "
@@ -528,6 +531,10 @@ class Catalog:
             created_at=created_at,
             quality_score=record.quality_score,
         )
+
+    def find(self, name: str) -> Dataset | None:
+        """The dataset ``stage.name``, or None when there is none (no error, no name guessing)."""
+        return self._dataset_or_none(DatasetRef.parse(name).qualified)
 
     def _dataset_or_none(self, qualified: str) -> Dataset | None:
         rows = self._dataset_rows("WHERE d.name = ?", [qualified])

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from catalog import Catalog, Listing
+from catalog import Catalog, Listing, Staged
 from catalog.engine import CatalogError
 from harvest.errors import InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
@@ -92,6 +92,21 @@ def test_unchanged_content_makes_no_new_version(catalog: Catalog) -> None:
     assert len(catalog.versions("raw.shop")) == 1
     changed = catalog.commit("raw.shop", products({"a": 1.0, "b": 2.5}), producer="t")
     assert changed.created and changed.version.number == 2
+
+
+def test_arrow_sql_and_staged_rows_hash_alike(catalog: Catalog) -> None:
+    table = products({"a": 1.0, "b": 2.0})
+    first = catalog.commit("raw.shop", table, producer="t")
+    assert not catalog.commit("raw.shop", sql="SELECT * FROM range(0)", producer="t").version.rows
+    cursor = catalog.cursor()
+    cursor.register("rows", table)
+    cursor.execute("CREATE TEMP TABLE staged AS SELECT * FROM rows ORDER BY sku DESC")
+    again = catalog.commit("raw.shop", Staged(cursor, "temp.staged"), producer="t")
+    assert again.created and again.version.content_hash == first.version.content_hash
+    assert cursor.execute("SELECT count(*) FROM temp.staged").fetchone() == (
+        2,
+    )  # left to its owner
+    assert catalog.find("raw.shop") is not None and catalog.find("raw.nothing") is None
 
 
 def test_duplicate_rows_change_the_content_hash(catalog: Catalog) -> None:
