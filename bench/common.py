@@ -48,6 +48,18 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
     return min(timings)
 
 
+def best_of_each(*fns: Callable[[], object], repeat: int = 3) -> tuple[float, ...]:
+    """The fastest timing of each of ``fns``, run in turns so a busy machine slows all alike."""
+    timings: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, times in zip(fns, timings, strict=True):
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return tuple(min(times) for times in timings)
+
+
 def ratio(name: str, harvest_s: float, baseline_s: float, goal: float, op: str = "<=") -> Figure:
     """A Harvest-time ÷ baseline-time figure (use ``op='>='`` for throughput ratios)."""
     return Figure(
