@@ -610,17 +610,29 @@ class Catalog:
     # -- maintenance ---------------------------------------------------------------------
 
     def vacuum(self, older_than_hours: float = 1.0) -> int:
-        """Delete data files no snapshot references (left by killed writers) older than the cutoff."""
+        """Merge small data files, then delete files no snapshot needs that are older than the cutoff.
+
+        Every commit adds a one-row file to the registry's own tables (``harvest.versions``,
+        ``harvest.datasets``), and reading them opens each file, so they are merged into one
+        (time travel still reads every earlier snapshot exactly). The files that merging
+        replaced, and those left by killed writers, are deleted once older than the cutoff,
+        so a reader still on an older snapshot keeps its files. Returns how many were deleted.
+        """
         cutoff = f"now() - INTERVAL {float(older_than_hours) * 3600:.0f} SECOND"
-        rows = retry(
-            lambda: (
-                self.cursor()
-                .execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => {cutoff})")
-                .fetchall()
-            ),
+
+        def call(sql: str) -> list[tuple[Any, ...]]:
+            return self.cursor().execute(sql).fetchall()
+
+        retry(partial(call, f"CALL ducklake_merge_adjacent_files('{LAKE}')"), what="merge files")
+        replaced = retry(
+            partial(call, f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => {cutoff})"),
+            what="remove replaced files",
+        )
+        orphaned = retry(
+            partial(call, f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => {cutoff})"),
             what="remove orphaned files",
         )
-        return len(rows)
+        return len(replaced) + len(orphaned)
 
 
 def _literal(text: str) -> str:

@@ -109,6 +109,27 @@ def test_arrow_sql_and_staged_rows_hash_alike(catalog: Catalog) -> None:
     assert catalog.find("raw.shop") is not None and catalog.find("raw.nothing") is None
 
 
+def test_vacuum_merges_small_files_and_time_travel_still_reads_every_version(
+    catalog: Catalog,
+) -> None:
+    tables = [products({"a": float(i), "b": 2.0}) for i in range(4)]
+    for table in tables:
+        catalog.commit("raw.shop", table, producer="t", key=("sku",))
+
+    def files(table: str) -> int:
+        sql = f"SELECT count(*) FROM ducklake_list_files('lake', '{table}', schema => 'harvest')"
+        return catalog.cursor().execute(sql).fetchone()[0]  # type: ignore[index]
+
+    assert files("versions") == 4
+    assert catalog.vacuum(older_than_hours=0) >= 3  # the merged-away files are deleted
+    assert files("versions") == 1
+    for number, table in enumerate(tables, start=1):
+        assert catalog.read(f"raw.shop@{number}").to_pylist() == table.to_pylist()
+        assert catalog.version(f"raw.shop@{number}").rows == 2
+    assert catalog.diff("raw.shop@1", "raw.shop@4").changed.num_rows == 1
+    assert catalog.commit("raw.shop", products({"c": 1.0}), producer="t").version.number == 5
+
+
 def test_duplicate_rows_change_the_content_hash(catalog: Catalog) -> None:
     one = catalog.commit("raw.t", pa.table({"x": [1, 2]}), producer="t").version
     two = catalog.commit("raw.t", pa.table({"x": [1, 2, 2]}), producer="t").version
