@@ -9,9 +9,12 @@ catalog is attached, so even a SELECT cannot read files outside the data path.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +30,9 @@ _PINNED = re.compile(
     r"\b(?P<stage>" + "|".join(STAGES) + r")\.(?P<name>[a-z][a-z0-9_]*)@(?P<version>\d+)\b"
 )
 _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+# How long an idle sandbox keeps its read transaction (and so its SQLite read snapshot,
+# which holds back WAL checkpoints) before letting it go.
+IDLE_RELEASE_SECONDS = 1.0
 
 
 class QueryError(HarvestError):
@@ -43,8 +49,52 @@ class Limits:
     max_rows: int = 100_000
 
 
+class _Commits:
+    """Tells whether any process committed to a SQLite catalog since :meth:`mark`.
+
+    SQLite's ``PRAGMA data_version`` changes exactly when another connection commits, and
+    reading it costs microseconds.
+    """
+
+    def __init__(self, catalog_file: Path) -> None:
+        self._db = sqlite3.connect(
+            f"{catalog_file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._seen = -1
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def mark(self) -> None:
+        self._seen = self._version()
+
+    def since_mark(self) -> bool:
+        return self._version() != self._seen
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _watch_commits(catalog_file: Path | None) -> _Commits | None:
+    """A watcher for a SQLite catalog file, or None (then no transaction is kept open)."""
+    if catalog_file is None or not catalog_file.exists():
+        return None
+    try:
+        commits = _Commits(catalog_file)
+        commits.mark()
+        return commits
+    except sqlite3.Error:
+        return None
+
+
 class Sandbox:
-    """A read-only SQL session over the workspace's catalog. Queries are serialised."""
+    """A read-only SQL session over the workspace's catalog. Queries are serialised.
+
+    Back-to-back queries share one read transaction, so DuckLake loads the catalog's
+    metadata once rather than per query; the transaction is ended as soon as anything was
+    committed to the catalog since it began, after a query fails, and after the sandbox
+    has been idle for :data:`IDLE_RELEASE_SECONDS`, so every query sees the latest versions.
+    """
 
     def __init__(self, workspace: Workspace, limits: Limits = Limits()) -> None:
         self.workspace = workspace
@@ -52,6 +102,9 @@ class Sandbox:
         self._lock = threading.Lock()
         self._views: dict[str, str] = {}
         self._con = connect(workspace, read_only=True, threads=limits.threads)
+        self._commits = _watch_commits(workspace.catalog_file)
+        self._open = False  # a read transaction is open
+        self._idle: threading.Timer | None = None
         for stage in STAGES:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{stage}")
         self._lock_down()
@@ -71,7 +124,41 @@ class Sandbox:
         con.execute("SET lock_configuration=true")
 
     def close(self) -> None:
-        self._con.close()
+        with self._lock:
+            if self._idle is not None:
+                self._idle.cancel()
+            self._end_transaction()
+            if self._commits is not None:
+                self._commits.close()
+            self._con.close()
+
+    def _begin_transaction(self) -> None:
+        """Keep the open read transaction while nothing was committed since it began."""
+        if self._commits is None:
+            return  # not a SQLite catalog: every query runs in its own transaction
+        if self._open and not self._commits.since_mark():
+            return
+        self._end_transaction()
+        self._commits.mark()  # before BEGIN: a commit in between only ends it early
+        self._con.execute("BEGIN TRANSACTION")
+        self._open = True
+
+    def _end_transaction(self) -> None:
+        if self._open:
+            self._open = False
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("ROLLBACK")  # read-only: there is nothing to keep
+
+    def _release_when_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self._idle = threading.Timer(IDLE_RELEASE_SECONDS, self._release)
+        self._idle.daemon = True
+        self._idle.start()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._end_transaction()
 
     def _sync_views(self) -> bool:
         """Create a view for every dataset that has none yet; True when one was added.
@@ -89,6 +176,7 @@ class Sandbox:
         for stage, name in rows:
             view = f"memory.{stage}.{quote_ident(name)}"
             if view not in self._views:
+                self._end_transaction()
                 body = f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)}"
                 self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
                 self._views[view] = body
@@ -100,6 +188,7 @@ class Sandbox:
         for stage, name, number in pinned:
             view = f"memory.{stage}.{quote_ident(f'{name}@{number}')}"
             if view not in self._views:
+                self._end_transaction()
                 snapshot = self._snapshot(f"{stage}.{name}", number)
                 body = (
                     f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {snapshot})"
@@ -126,13 +215,7 @@ class Sandbox:
         with self._lock:
             statements = self._parse(text)
             try:
-                self._pin_views(pinned)
-                try:
-                    return self._run(statements[0].query)
-                except duckdb.CatalogException:
-                    if not self._sync_views():  # no new dataset: the name is wrong
-                        raise
-                    return self._run(statements[0].query)
+                return self._query(statements[0].query, pinned)
             except duckdb.InterruptException as error:
                 raise QueryError(
                     f"The query ran longer than {self.limits.seconds:g} seconds and was stopped."
@@ -147,6 +230,25 @@ class Sandbox:
                 ) from error
             except duckdb.Error as error:
                 raise QueryError(f"The query failed: {first_line(error)}") from error
+            finally:
+                self._release_when_idle()
+
+    def _query(self, sql: str, pinned: set[tuple[str, str, int]]) -> pa.Table:
+        """Run ``sql`` in the shared read transaction; a failed query ends that transaction."""
+        try:
+            self._pin_views(pinned)
+            self._begin_transaction()
+            try:
+                return self._run(sql)
+            except duckdb.CatalogException:
+                self._end_transaction()  # the failed query aborted it
+                if not self._sync_views():  # no dataset was added since: the name is wrong
+                    raise
+                self._begin_transaction()
+                return self._run(sql)
+        except duckdb.Error:
+            self._end_transaction()
+            raise
 
     def _run(self, sql: str) -> pa.Table:
         """Execute ``sql`` under the time limit and fetch at most ``limits.max_rows`` rows."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
 import pytest
 
@@ -43,6 +45,18 @@ def test_an_open_sandbox_reads_each_new_version(sandbox: Sandbox, catalog: Catal
     catalog.commit("raw.shop", pa.table({"sku": ["a"], "price": [9.0]}), producer="t")
     assert sandbox.query("SELECT sum(price) AS p FROM raw.shop").to_pylist() == [{"p": 9.0}]
     assert sandbox.query("SELECT count(*) AS n FROM raw.shop@2").to_pylist() == [{"n": 2}]
+
+
+def test_an_idle_sandbox_lets_its_read_transaction_go(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("catalog.sandbox.IDLE_RELEASE_SECONDS", 0.05)
+    sandbox.query("SELECT count(*) FROM raw.shop")
+    deadline = time.monotonic() + 5
+    while sandbox._open and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not sandbox._open
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
 
 
 @pytest.mark.parametrize(
