@@ -167,6 +167,23 @@ class _Record:
     report: Any
 
 
+def _snapshot_of(c: duckdb.DuckDBPyConnection, info: str) -> int:
+    """The snapshot a commit just made, found by its unique extra info in DuckLake's metadata.
+
+    A plain SQLite lookup: ``last_committed_snapshot()`` starts a lake transaction, which
+    loads the whole lake catalog first (tens of milliseconds once there are many versions).
+    """
+    found = scalar(
+        c,
+        f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE}.ducklake_snapshot_changes "
+        "WHERE commit_extra_info = ?",
+        [info],
+    )
+    if found is None:
+        found = scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()")
+    return int(found)
+
+
 def _check_columns(ref: DatasetRef, columns: Sequence[str], meta: _Meta) -> None:
     for column in (*meta.key, *meta.volatile):
         if column not in columns:
@@ -515,7 +532,7 @@ class Catalog:
             [record.message or record.producer, info],
         )
         c.execute("COMMIT")
-        snapshot = int(scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()"))
+        snapshot = _snapshot_of(c, info)
         c.execute("BEGIN TRANSACTION")  # transaction() commits this empty one
         return Version(
             dataset=ref.qualified,
