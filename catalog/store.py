@@ -250,9 +250,11 @@ class Catalog:
             ]
         return [self._dataset(row) for row in self._dataset_rows("", [])]
 
-    def _dataset_rows(self, where: str, params: list[object]) -> list[tuple[Any, ...]]:
+    def _dataset_rows(
+        self, where: str, params: list[object], cursor: duckdb.DuckDBPyConnection | None = None
+    ) -> list[tuple[Any, ...]]:
         return (
-            self.cursor()
+            (cursor or self.cursor())
             .execute(
                 f"""
             WITH s AS ({_SNAPSHOTS}),
@@ -465,23 +467,28 @@ class Catalog:
         listing: Listing | None,
         record: _Record,
     ) -> CommitResult:
-        existing = self._dataset_or_none(ref.qualified)
-        meta = _Meta.merge(existing, key, volatile, listing)
+        """Look up, profile and write in one lake transaction (one catalog load, not two)."""
         cur, staging = staged.cursor, staged.table
-        try:
-            _check_columns(ref, [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()], meta)
-            profiled = profile(cur, staging, meta.volatile)
+        columns = [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()]
+        profiles: dict[tuple[str, ...], Profile] = {}  # kept across conflict retries
+
+        def attempt(c: duckdb.DuckDBPyConnection) -> CommitResult:
+            existing = self._dataset_or_none(ref.qualified, c)
+            meta = _Meta.merge(existing, key, volatile, listing)
+            _check_columns(ref, columns, meta)
+            if meta.volatile not in profiles:
+                profiles[meta.volatile] = profile(c, staging, meta.volatile)
+            profiled = profiles[meta.volatile]
             latest = existing.latest if existing else None
             if latest is not None and latest.content_hash == profiled[1]:
                 if meta.changed:
-                    self.transaction(lambda c: self._save_dataset(c, ref.qualified, meta))
+                    self._save_dataset(c, ref.qualified, meta)
                 return CommitResult(version=latest, created=False)
-            version = self.transaction(
-                lambda c: self._write_version(c, ref, staging, profiled, meta, record),
-                what=f"commit {ref.qualified}",
-                cursor=cur,
-            )
+            version = self._write_version(c, ref, staging, profiled, meta, record)
             return CommitResult(version=version, created=True)
+
+        try:
+            return self.transaction(attempt, what=f"commit {ref.qualified}", cursor=cur)
         except duckdb.Error as error:
             raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
 
@@ -553,8 +560,10 @@ class Catalog:
         """The dataset ``stage.name``, or None when there is none (no error, no name guessing)."""
         return self._dataset_or_none(DatasetRef.parse(name).qualified)
 
-    def _dataset_or_none(self, qualified: str) -> Dataset | None:
-        rows = self._dataset_rows("WHERE d.name = ?", [qualified])
+    def _dataset_or_none(
+        self, qualified: str, cursor: duckdb.DuckDBPyConnection | None = None
+    ) -> Dataset | None:
+        rows = self._dataset_rows("WHERE d.name = ?", [qualified], cursor)
         return self._dataset(rows[0]) if rows else None
 
     @staticmethod
