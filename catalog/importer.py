@@ -234,19 +234,15 @@ def import_file(
             producer=producer or f"import:{file.name}",
             message=message or f"Imported {file.name}",
             key=key,
-            listing=listing or _default_listing(catalog, dataset, file),
+            listing=listing,
+            first_listing=Listing(
+                title=file.stem.replace("_", " ").title(), source_url=str(file.resolve())
+            ),
             report={"import": _report_dict(report)},
         )
     finally:
         con.execute("DROP TABLE IF EXISTS temp._import")
     return result, report
-
-
-def _default_listing(catalog: Catalog, dataset: str, file: Path) -> Listing | None:
-    """A card made from the file name for a new dataset; None keeps an existing dataset's card."""
-    if catalog.find(dataset) is not None:
-        return None
-    return Listing(title=file.stem.replace("_", " ").title(), source_url=str(file.resolve()))
 
 
 def _report_dict(report: ImportReport) -> dict[str, object]:

@@ -127,14 +127,17 @@ class _Meta:
         key: Sequence[str] | None,
         volatile: Sequence[str] | None,
         listing: Listing | None,
+        first_listing: Listing | None = None,
     ) -> _Meta:
-        """What was given, else what the dataset already has."""
+        """What was given, else what the dataset already has (``first_listing`` if it is new)."""
         new_key = tuple(key) if key is not None else (existing.key if existing else ())
         new_volatile = (
             tuple(volatile) if volatile is not None else (existing.volatile if existing else ())
         )
         new_listing = (
-            listing if listing is not None else (existing.listing if existing else Listing())
+            listing
+            if listing is not None
+            else (existing.listing if existing else (first_listing or Listing()))
         )
         changed = existing is None or (new_key, new_volatile, new_listing) != (
             existing.key,
@@ -158,13 +161,14 @@ class Staged:
 
 @dataclass(frozen=True)
 class _Record:
-    """What a version records besides its data."""
+    """What a commit records besides its data, and the card a new dataset starts with."""
 
     producer: str
     message: str
     parents: tuple[str, ...]
     quality_score: float | None
     report: Any
+    first_listing: Listing | None = None
 
 
 def _snapshot_of(c: duckdb.DuckDBPyConnection, info: str) -> int:
@@ -419,10 +423,12 @@ class Catalog:
         quality_score: float | None = None,
         report: Any = None,
         sql: str | None = None,
+        first_listing: Listing | None = None,
     ) -> CommitResult:
         """Commit ``data`` (or the rows of the SQL ``sql``) as the next version of ``name``.
 
         ``data`` may also be a :class:`Staged` temporary table, committed without a copy.
+        ``first_listing`` is the card a new dataset gets when no ``listing`` is given.
         Content equal to the latest version's makes no version (``created`` is False); a
         changed listing, key or volatile set is still saved. Everything happens in one
         transaction: a killed process leaves the previous version current.
@@ -440,6 +446,7 @@ class Catalog:
             parents=tuple(parents),
             quality_score=quality_score,
             report=report,
+            first_listing=first_listing,
         )
         if isinstance(data, Staged):
             return self._commit_staged(ref, data, key, volatile, listing, record)
@@ -474,7 +481,7 @@ class Catalog:
 
         def attempt(c: duckdb.DuckDBPyConnection) -> CommitResult:
             existing = self._dataset_or_none(ref.qualified, c)
-            meta = _Meta.merge(existing, key, volatile, listing)
+            meta = _Meta.merge(existing, key, volatile, listing, record.first_listing)
             _check_columns(ref, columns, meta)
             if meta.volatile not in profiles:
                 profiles[meta.volatile] = profile(c, staging, meta.volatile)
