@@ -13,6 +13,9 @@ import contextlib
 import re
 import sqlite3
 import threading
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +78,70 @@ class _Commits:
         self._db.close()
 
 
+class _Watchdog:
+    """One thread per sandbox that stops an overlong query and ends an idle read transaction.
+
+    Starting a ``threading.Timer`` per query cost about a millisecond on a busy machine
+    (each start waits for the new thread to be scheduled); this thread is started once.
+    It holds its callbacks weakly, so a sandbox that is dropped without ``close`` is still
+    collected and the thread ends.
+    """
+
+    _POLL_SECONDS = 5.0  # how often an idle watchdog checks that its sandbox still exists
+
+    def __init__(self, on_timeout: Callable[[], object], on_idle: Callable[[], object]) -> None:
+        self._on_timeout = weakref.WeakMethod(on_timeout)  # type: ignore[arg-type]
+        self._on_idle = weakref.WeakMethod(on_idle)  # type: ignore[arg-type]
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._idle_at: float | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="sandbox-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm_timeout(self, seconds: float) -> None:
+        with self._cond:
+            self._deadline, self._idle_at = time.monotonic() + seconds, None
+            self._cond.notify()
+
+    def disarm_timeout(self) -> None:
+        with self._cond:
+            self._deadline = None
+
+    def arm_idle(self, seconds: float) -> None:
+        with self._cond:
+            self._idle_at = time.monotonic() + seconds
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    def _next_action(self) -> Callable[[], object] | None:
+        """Wait until a deadline passes and return its callback (None: stop)."""
+        with self._cond:
+            while not self._stopped:
+                now = time.monotonic()
+                if self._deadline is not None and now >= self._deadline:
+                    self._deadline = None
+                    return self._on_timeout()
+                if self._idle_at is not None and now >= self._idle_at:
+                    self._idle_at = None
+                    return self._on_idle()
+                if self._on_idle() is None:
+                    return None  # the sandbox is gone
+                due = [t - now for t in (self._deadline, self._idle_at) if t is not None]
+                self._cond.wait(min([*due, self._POLL_SECONDS]))
+            return None
+
+    def _loop(self) -> None:
+        while (action := self._next_action()) is not None:
+            action()
+
+
 def _watch_commits(catalog_file: Path | None) -> _Commits | None:
     """A watcher for a SQLite catalog file, or None (then no transaction is kept open)."""
     if catalog_file is None or not catalog_file.exists():
@@ -104,7 +171,7 @@ class Sandbox:
         self._con = connect(workspace, read_only=True, threads=limits.threads)
         self._commits = _watch_commits(workspace.catalog_file)
         self._open = False  # a read transaction is open
-        self._idle: threading.Timer | None = None
+        self._watchdog = _Watchdog(self._interrupt, self._release)
         for stage in STAGES:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{stage}")
         self._lock_down()
@@ -124,9 +191,8 @@ class Sandbox:
         con.execute("SET lock_configuration=true")
 
     def close(self) -> None:
+        self._watchdog.stop()
         with self._lock:
-            if self._idle is not None:
-                self._idle.cancel()
             self._end_transaction()
             if self._commits is not None:
                 self._commits.close()
@@ -149,16 +215,16 @@ class Sandbox:
             with contextlib.suppress(duckdb.Error):
                 self._con.execute("ROLLBACK")  # read-only: there is nothing to keep
 
-    def _release_when_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-        self._idle = threading.Timer(IDLE_RELEASE_SECONDS, self._release)
-        self._idle.daemon = True
-        self._idle.start()
+    def _interrupt(self) -> None:
+        self._con.interrupt()
 
     def _release(self) -> None:
-        with self._lock:
-            self._end_transaction()
+        """End the read transaction after idling (a running query re-arms this when it ends)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._end_transaction()
+            finally:
+                self._lock.release()
 
     def _sync_views(self) -> bool:
         """Create a view for every dataset that has none yet; True when one was added.
@@ -231,7 +297,7 @@ class Sandbox:
             except duckdb.Error as error:
                 raise QueryError(f"The query failed: {first_line(error)}") from error
             finally:
-                self._release_when_idle()
+                self._watchdog.arm_idle(IDLE_RELEASE_SECONDS)
 
     def _query(self, sql: str, pinned: set[tuple[str, str, int]]) -> pa.Table:
         """Run ``sql`` in the shared read transaction; a failed query ends that transaction."""
@@ -252,15 +318,14 @@ class Sandbox:
 
     def _run(self, sql: str) -> pa.Table:
         """Execute ``sql`` under the time limit and fetch at most ``limits.max_rows`` rows."""
-        timer = threading.Timer(self.limits.seconds, self._con.interrupt)
-        timer.start()
+        self._watchdog.arm_timeout(self.limits.seconds)
         try:
             result = self._con.execute(sql)
             if self.limits.max_rows is None:
                 return result.fetch_arrow_table()
             return _head(result, self.limits.max_rows)
         finally:
-            timer.cancel()
+            self._watchdog.disarm_timeout()
 
     def _parse(self, sql: str) -> list[duckdb.Statement]:
         try:
