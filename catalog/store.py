@@ -247,34 +247,43 @@ class Catalog:
 
     def datasets(self, stage: str | None = None) -> list[Dataset]:
         """Every dataset (of one stage if given), with its listing and latest version."""
-        if stage:
-            return [
-                self._dataset(row)
-                for row in self._dataset_rows("WHERE d.name LIKE ?", [f"{stage}.%"])
-            ]
-        return [self._dataset(row) for row in self._dataset_rows("", [])]
+        rows = self._dataset_rows(("LIKE", f"{stage}.%") if stage else None)
+        return [self._dataset(row) for row in rows]
 
     def _dataset_rows(
-        self, where: str, params: list[object], cursor: duckdb.DuckDBPyConnection | None = None
+        self,
+        name: tuple[str, str] | None = None,
+        cursor: duckdb.DuckDBPyConnection | None = None,
     ) -> list[tuple[Any, ...]]:
+        """Datasets with their latest version; ``name`` is ``("=", n)`` or ``("LIKE", p)``.
+
+        The versions table is scanned once, filtered by name too, so DuckLake can skip the
+        files of other datasets by their statistics (the table gains a file per commit).
+        """
+        operator, value = name if name else ("", "")
+        if operator not in ("", "=", "LIKE"):
+            raise ValueError(operator)
+        on_versions = f"WHERE dataset {operator} ?" if operator else ""
+        on_datasets = f"WHERE d.name {operator} ?" if operator else ""
         return (
             (cursor or self.cursor())
             .execute(
                 f"""
             WITH s AS ({_SNAPSHOTS}),
-            latest AS (
-                SELECT dataset, max(version) AS version, count(*) AS n FROM {META}.versions GROUP BY dataset
+            v AS (
+                SELECT *, count(*) OVER (PARTITION BY dataset) AS n
+                FROM {META}.versions {on_versions}
+                QUALIFY row_number() OVER (PARTITION BY dataset ORDER BY version DESC) = 1
             )
             SELECT d.name, d.title, d.description, d.license, d.tags, d.publisher, d.source_url,
-                   d.cadence, d.key, d.volatile, d.created_at, latest.n, {_VERSION_COLUMNS}
+                   d.cadence, d.key, d.volatile, d.created_at, v.n, {_VERSION_COLUMNS}
             FROM {META}.datasets d
-            LEFT JOIN latest ON latest.dataset = d.name
-            LEFT JOIN {META}.versions v ON v.dataset = d.name AND v.version = latest.version
+            LEFT JOIN v ON v.dataset = d.name
             LEFT JOIN s ON s.dataset = v.dataset AND s.version = v.version
-            {where}
+            {on_datasets}
             ORDER BY d.name
             """,
-                params,
+                [value, value] if operator else [],
             )
             .fetchall()
         )
@@ -570,7 +579,7 @@ class Catalog:
     def _dataset_or_none(
         self, qualified: str, cursor: duckdb.DuckDBPyConnection | None = None
     ) -> Dataset | None:
-        rows = self._dataset_rows("WHERE d.name = ?", [qualified], cursor)
+        rows = self._dataset_rows(("=", qualified), cursor)
         return self._dataset(rows[0]) if rows else None
 
     @staticmethod
