@@ -489,7 +489,9 @@ class Catalog:
         profiles: dict[tuple[str, ...], Profile] = {}  # kept across conflict retries
 
         def attempt(c: duckdb.DuckDBPyConnection) -> CommitResult:
-            existing = self._dataset_or_none(ref.qualified, c)
+            rows = self._dataset_rows(("=", ref.qualified), c)
+            existing = self._dataset(rows[0]) if rows else None
+            highest = int(rows[0][13] or 0) if rows else 0  # in this transaction's snapshot
             meta = _Meta.merge(existing, key, volatile, listing, record.first_listing)
             _check_columns(ref, columns, meta)
             if meta.volatile not in profiles:
@@ -500,7 +502,7 @@ class Catalog:
                 if meta.changed:
                     self._save_dataset(c, ref.qualified, meta)
                 return CommitResult(version=latest, created=False)
-            version = self._write_version(c, ref, staging, profiled, meta, record)
+            version = self._write_version(c, ref, staging, profiled, meta, record, highest + 1)
             return CommitResult(version=version, created=True)
 
         try:
@@ -516,16 +518,10 @@ class Catalog:
         profiled: Profile,
         meta: _Meta,
         record: _Record,
+        number: int,
     ) -> Version:
-        """Inside a transaction: replace the table's rows, record the version, tag the snapshot."""
+        """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot."""
         rows, content_hash, columns, stats = profiled
-        number = int(
-            scalar(
-                c,
-                f"SELECT coalesce(max(version), 0) + 1 FROM {META}.versions WHERE dataset = ?",
-                [ref.qualified],
-            )
-        )
         if meta.changed:
             self._save_dataset(c, ref.qualified, meta)
         table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
