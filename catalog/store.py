@@ -497,12 +497,12 @@ class Catalog:
             if meta.volatile not in profiles:
                 profiles[meta.volatile] = profile(c, staging, meta.volatile)
             profiled = profiles[meta.volatile]
+            if meta.changed:
+                self._save_dataset(c, ref.qualified, meta, existing)
             latest = existing.latest if existing else None
             if latest is not None and latest.content_hash == profiled[1]:
-                if meta.changed:
-                    self._save_dataset(c, ref.qualified, meta)
                 return CommitResult(version=latest, created=False)
-            version = self._write_version(c, ref, staging, profiled, meta, record, highest + 1)
+            version = self._write_version(c, ref, staging, profiled, record, highest + 1)
             return CommitResult(version=version, created=True)
 
         try:
@@ -516,14 +516,11 @@ class Catalog:
         ref: DatasetRef,
         staging: str,
         profiled: Profile,
-        meta: _Meta,
         record: _Record,
         number: int,
     ) -> Version:
         """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot."""
         rows, content_hash, columns, stats = profiled
-        if meta.changed:
-            self._save_dataset(c, ref.qualified, meta)
         table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
         # One new Parquet file per version; earlier files stay for time travel.
         c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
@@ -579,13 +576,14 @@ class Catalog:
         return self._dataset(rows[0]) if rows else None
 
     @staticmethod
-    def _save_dataset(c: duckdb.DuckDBPyConnection, qualified: str, meta: _Meta) -> None:
-        found = c.execute(
-            f"SELECT created_at FROM {META}.datasets WHERE name = ?", [qualified]
-        ).fetchone()
-        created_at = found[0] if found else datetime.now(UTC)
+    def _save_dataset(
+        c: duckdb.DuckDBPyConnection, qualified: str, meta: _Meta, existing: Dataset | None
+    ) -> None:
+        """Write the dataset's row; ``existing`` is its row as this transaction sees it."""
+        created_at = existing.created_at if existing else datetime.now(UTC)
         listing = meta.listing
-        c.execute(f"DELETE FROM {META}.datasets WHERE name = ?", [qualified])
+        if existing is not None:
+            c.execute(f"DELETE FROM {META}.datasets WHERE name = ?", [qualified])
         c.execute(
             f"INSERT INTO {META}.datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -607,7 +605,7 @@ class Catalog:
         """Replace the listing card of an existing dataset."""
         dataset = self.dataset(name)
         meta = _Meta(key=dataset.key, volatile=dataset.volatile, listing=listing, changed=True)
-        self.transaction(lambda c: self._save_dataset(c, dataset.name, meta))
+        self.transaction(lambda c: self._save_dataset(c, dataset.name, meta, dataset))
         return replace(dataset, listing=listing)
 
     # -- comparing -----------------------------------------------------------------------
