@@ -222,7 +222,7 @@ def demo_raw_products(scale: int = SCALE) -> pa.Table:
     day = data.day(1)
     origin = "http://127.0.0.1:8700"
     fetched = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = []
+    rows: list[dict[str, object]] = []
     for product in day.products:
         offer = day.offers[product.id]
         paths = [product.path] + ([product.alt_path] if product.duplicate else [])

@@ -29,6 +29,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -137,12 +138,9 @@ def http_figures() -> list[Figure]:
         throttled: list[float] = []
         for attempt in range(2):
             bare.append(_timed(lambda: _bare_scrapy(url_file)))
-            harvest.append(
-                _timed(lambda a=attempt: _harvest_scrape(like_for_like, folder / f"home{a}", PAGES))
-            )
-            throttled.append(
-                _timed(lambda a=attempt: _harvest_scrape(defaults, folder / f"throttled{a}", PAGES))
-            )
+            home, throttled_home = folder / f"home{attempt}", folder / f"throttled{attempt}"
+            harvest.append(_timed(partial(_harvest_scrape, like_for_like, home, PAGES)))
+            throttled.append(_timed(partial(_harvest_scrape, defaults, throttled_home, PAGES)))
     bare_s = min(bare)
     return [
         _throughput(

@@ -49,14 +49,14 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
 
 
 def best_of_each(*fns: Callable[[], object], repeat: int = 3) -> tuple[float, ...]:
-    """The fastest timing of each of ``fns``, run in turns so a busy machine slows all alike."""
+    """The fastest timing of each of ``fns``, run in turn ``repeat`` times.
+
+    Interleaving the sides means a burst of load from a neighbour slows both, not one.
+    """
     timings: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
         for fn, times in zip(fns, timings, strict=True):
-            gc.collect()
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
+            times.append(best_of(fn, repeat=1))
     return tuple(min(times) for times in timings)
 
 

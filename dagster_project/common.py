@@ -20,6 +20,7 @@ from dagster import (
     DagsterError,
     DataVersion,
     Failure,
+    OpExecutionContext,
 )
 
 from catalog import Version
@@ -70,7 +71,7 @@ def observe_unchanged(context: AssetExecutionContext, reason: str, metadata: Met
     )
 
 
-def tag_run(context: AssetExecutionContext, tags: dict[str, str]) -> None:
+def tag_run(context: AssetExecutionContext | OpExecutionContext, tags: dict[str, str]) -> None:
     """Add ``harvest/...`` tags to the current run (scrape runs, models) for filtering in the UI.
 
     An asset called directly (a test) has no run to tag.

@@ -22,7 +22,7 @@ from dagster import (
 from dagster_project.cleaning import build_cleaning, cleanings_of
 from dagster_project.resources import CatalogResource, ModelRegistryResource, ScraperResource
 from dagster_project.scraping import build_scraping, sources_of
-from dagster_project.training import build_training, models_of
+from dagster_project.training import build_training, models_of, training_job
 from harvest.workspace import Workspace
 
 PIPELINE_JOB = "harvest_job"
@@ -56,7 +56,7 @@ def build_definitions(
     )
     return Definitions(
         assets=[*scraping.assets, *cleaning, *training],
-        jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all())],
+        jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all()), training_job],
         schedules=scraping.schedules,
         sensors=[automation],
         resources={**default_resources(workspace), **(resources or {})},

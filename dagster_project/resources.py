@@ -13,6 +13,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from catalog import Catalog
+from harvest.errors import InvalidInputError
 from harvest.workspace import Workspace
 from scrapers import crawl
 from scrapers.sources import SourceFile
@@ -84,8 +85,23 @@ class ModelRegistryResource(WorkspaceResource):
         catalog: Catalog,
         *,
         dataset: str | None = None,
+        run_id: str | None = None,
         echo: Callable[[str], None] | None = None,
     ) -> TrainResult:
         """Train ``spec`` on ``dataset`` (an exact version; default the spec's) and register it."""
         budget = min(spec.time_budget, self.time_budget) if self.time_budget else None
-        return train(spec.with_overrides(dataset=dataset, time_budget=budget), catalog, echo=echo)
+        return train(
+            spec.with_overrides(dataset=dataset, time_budget=budget),
+            catalog,
+            run_id=run_id,
+            echo=echo,
+        )
+
+    def ensure_workspace(self, home: str) -> None:
+        """Refuse work asked for by another workspace than the one this deployment serves."""
+        asked = Workspace.at(home).home
+        if asked != self.workspace.home:
+            raise InvalidInputError(
+                f"This Dagster deployment serves the workspace {self.workspace.home}, not {asked}; "
+                "start `harvest dagster` with --home set to the workspace that launches the run."
+            )

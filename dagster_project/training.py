@@ -9,6 +9,7 @@ back while an upstream blocking check fails.
 """
 
 import base64
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,15 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AutomationCondition,
+    Config,
     MaterializeResult,
     MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
     asset,
+    job,
+    op,
 )
 
 from catalog import Catalog
@@ -34,10 +41,12 @@ from harvest.workspace import Workspace
 from training.data import lineage
 from training.gates import GateResult
 from training.search import TrialRecord
-from training.spec import SPECS_DIR, TrainingSpec, load_spec
+from training.spec import SPECS_DIR, TrainingSpec, load_spec, spec_from_mapping
 from training.train import TrainResult
 
 GROUP = "training"
+TRAINING_JOB = "training_job"
+TRAIN_OP = "train_model"
 GATES = ("baseline", "champion")
 LEADERBOARD_ROWS = 15
 INLINE_PLOT_BYTES = 200_000
@@ -248,3 +257,47 @@ def model_asset(model: Model) -> AssetsDefinition:
 
 def build_training(models: Sequence[Model]) -> list[AssetsDefinition]:
     return [model_asset(model) for model in models]
+
+
+class TrainingRunConfig(Config):
+    """What ``training_job`` trains: a spec as JSON, the training run id, the workspace."""
+
+    spec: str  # TrainingSpec.to_json(), as a JSON string
+    run_id: str  # the progress file's key (``HARVEST_HOME/models/_runs/<run_id>/``)
+    home: str  # the workspace that asked; the run refuses to train in another one
+
+
+@op(
+    name=TRAIN_OP,
+    out=Out(Nothing),
+    description="Train one spec given as run config; progress goes to its training run's file.",
+    tags={"harvest/stage": "model"},
+)
+def train_model(
+    context: OpExecutionContext,
+    config: TrainingRunConfig,
+    registry: ModelRegistryResource,
+    catalog: CatalogResource,
+) -> None:
+    with as_failure():
+        spec = spec_from_mapping(json.loads(config.spec), origin=f"training run {config.run_id}")
+        registry.ensure_workspace(config.home)
+        result = registry.train(spec, catalog.catalog, run_id=config.run_id, echo=context.log.info)
+    runs = scrape_runs(catalog.catalog, result.version.dataset)
+    tag_run(context, {f"model_{spec.name}": result.version.ref})
+    context.add_output_metadata(model_metadata(result, runs))
+
+
+@job(
+    name=TRAINING_JOB,
+    description="Train a model from a spec in the run config (launched from the dashboard).",
+    tags={"harvest/stage": "model"},
+)
+def training_job() -> None:
+    train_model()
+
+
+def training_run_config(spec: TrainingSpec, run_id: str, workspace: Workspace) -> dict[str, object]:
+    """The run config of ``training_job`` for ``spec``."""
+    config = {"spec": json.dumps(spec.to_json()), "run_id": run_id, "home": str(workspace.home)}
+    return {"ops": {TRAIN_OP: {"config": config}}}

@@ -293,5 +293,11 @@ def runs() -> list[RunProgress]:
 
 
 def progress(run_id: str) -> RunProgress:
-    """One run's progress file."""
-    return read_progress(Workspace.at(home()), run_id)
+    """One run's progress file (and, while it waits in Dagster's queue, whether Dagster gave up)."""
+    workspace = Workspace.at(home())
+    run = read_progress(workspace, run_id)
+    if run.status == "queued":
+        from dagster_project.submit import follow_queued  # Dagster loads only for queued runs
+
+        run = follow_queued(workspace, run)
+    return run

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from catalog import Dataset, Version
+from catalog.lineage import ancestors, descendants
 
 _NUMERIC = ("INT", "BIGINT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "SMALLINT", "TINYINT", "HUGEINT")
 
@@ -65,36 +66,6 @@ def _quote(text: str) -> str:
     return json.dumps(text)
 
 
-def upstream(ref: str, by_ref: dict[str, Version]) -> list[Version]:
-    """``ref`` and every version it was made from, nearest first."""
-    seen: dict[str, Version] = {}
-    queue = [ref]
-    while queue:
-        current = queue.pop(0)
-        version = by_ref.get(current)
-        if version is None or current in seen:
-            continue
-        seen[current] = version
-        queue.extend(version.parents)
-    return list(seen.values())
-
-
-def downstream(ref: str, versions: Iterable[Version]) -> list[Version]:
-    """Every version made (directly or not) from ``ref``."""
-    children: dict[str, list[Version]] = {}
-    for v in versions:
-        for parent in v.parents:
-            children.setdefault(parent, []).append(v)
-    found: dict[str, Version] = {}
-    queue = [ref]
-    while queue:
-        for child in children.get(queue.pop(0), []):
-            if child.ref not in found:
-                found[child.ref] = child
-                queue.append(child.ref)
-    return list(found.values())
-
-
 def lineage_dot(
     ref: str, versions: Sequence[Version], models: Sequence[tuple[str, str]] = ()
 ) -> str:
@@ -102,8 +73,7 @@ def lineage_dot(
 
     ``models`` are (model version, dataset version it was trained on) pairs.
     """
-    by_ref = {v.ref: v for v in versions}
-    chain = upstream(ref, by_ref) + downstream(ref, versions)
+    chain = ancestors(ref, versions) + descendants(ref, versions)
     refs = {v.ref for v in chain}
     lines = [
         "digraph lineage {",

@@ -128,6 +128,7 @@ def build_card(inputs: CardInputs) -> dict[str, Any]:
                 "validation": inputs.spec.split.validation,
                 "test": inputs.spec.split.test,
                 "rows": p.counts(),
+                "unlabelled_left_out": p.unlabelled,
             },
             "leakage": {
                 "validation_duplicates": p.leakage.validation_duplicates,
@@ -197,6 +198,11 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         f"- Split by hash of {', '.join(data['split']['key']) if data['split']['key'] else 'the whole row'}: "
         + ", ".join(f"{k} {v}" for k, v in data["split"]["rows"].items()),
         f"- Leakage: {data['leakage']['summary']}",
+        *(
+            [f"- Rows without a target, left out: {data['split']['unlabelled_left_out']}"]
+            if data["split"].get("unlabelled_left_out")
+            else []
+        ),
         "",
         "## Features",
         "",

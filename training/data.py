@@ -23,7 +23,13 @@ from training.features import Column, FeatureProfile, Kind, profile_columns
 from training.metrics import Metric, metric_for
 from training.spec import Task, TrainingSpec
 from training.splits import Leakage, Split, assign_splits, find_leakage
-from training.tasks import check_target, check_task, default_metric, infer_task
+from training.tasks import (
+    check_target,
+    check_task,
+    default_metric,
+    infer_task,
+    target_known,
+)
 
 MIN_TRAIN_ROWS = 10
 IMAGE_SAMPLE = 50
@@ -57,6 +63,7 @@ class Prepared:
     image_size: tuple[int, int]
     image_mode: str
     classes: tuple[str, ...] = ()
+    unlabelled: int = 0  # rows left out because their target was missing (missing_target: drop)
 
     def rows(self, which: Split) -> pd.DataFrame:
         """All columns of the rows in split ``which`` (what another model would be scored on)."""
@@ -129,6 +136,11 @@ def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
     version = catalog.version(spec.dataset)
     frame = catalog.read(version.ref).to_pandas()
     dataset = catalog.dataset(version.dataset)
+    unlabelled = 0
+    if spec.missing_target == "drop" and spec.target in frame.columns:
+        known = target_known(frame[spec.target])
+        unlabelled = int((~known).sum())
+        frame = frame.loc[known].reset_index(drop=True)
     check_target(frame, spec.target, version.ref)
     key = tuple(spec.split.key or dataset.key)
     target = frame[spec.target]
@@ -192,4 +204,5 @@ def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
         image_size=size,
         image_mode=mode,
         classes=classes,
+        unlabelled=unlabelled,
     )

@@ -12,6 +12,7 @@ The transformers here (:class:`Stringify`, :class:`TextJoiner`, :class:`DateExpa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -97,6 +98,20 @@ def _is_date_strings(values: pd.Series) -> bool:
     return bool(parsed.notna().all())
 
 
+def _text_counts(present: pd.Series) -> pd.Series:
+    """How often each distinct text occurs (non-string values as their ``str``).
+
+    Kind checks run on distinct values weighted by these counts, so a category column of
+    a million rows costs as much as its few levels.
+    """
+    try:
+        counts = present.value_counts(sort=False)
+    except TypeError:  # unhashable cells (lists, dicts): count their text
+        counts = present.map(str).value_counts(sort=False)
+    texts = [v if isinstance(v, str) else str(v) for v in counts.index]
+    return pd.Series(counts.to_numpy(), index=texts).groupby(level=0, sort=False).sum()
+
+
 def column_kind(values: pd.Series) -> Kind | str:
     """The kind of a column, or the reason it cannot be a feature."""
     present = values.dropna()
@@ -109,22 +124,29 @@ def column_kind(values: pd.Series) -> Kind | str:
     if pd.api.types.is_numeric_dtype(values):
         finite = pd.to_numeric(present, errors="coerce")
         return "constant" if finite.nunique() <= 1 else Kind.NUMBER
-    as_text = present.map(lambda v: v if isinstance(v, str) else str(v))
-    if as_text.map(len).eq(0).all():
+    counts = _text_counts(present)
+    texts = pd.Series(list(counts.index), dtype=object)
+    weights = counts.to_numpy()
+    lengths = texts.str.len().to_numpy()
+
+    def share(mask: pd.Series) -> float:
+        return float(weights[mask.to_numpy()].sum() / weights.sum())
+
+    if not lengths.any():
         return "empty (all blank)"
-    lowered = as_text.str.lower()
-    if lowered.str.endswith(IMAGE_SUFFIXES).mean() >= 0.9:
+    lowered = texts.str.lower()
+    if share(lowered.str.endswith(IMAGE_SUFFIXES)) >= 0.9:
         return Kind.IMAGE
-    if lowered.str.match(r"^https?://").mean() >= 0.9:
+    if share(lowered.str.match(r"^https?://")) >= 0.9:
         return "a URL column"
-    if _is_date_strings(as_text):
+    if _is_date_strings(texts):
         return Kind.DATE
-    distinct = as_text.nunique()
+    distinct = len(counts)
     if distinct <= 1:
         return "constant"
-    if as_text.map(len).mean() >= TEXT_MIN_MEAN_LENGTH:
+    if (lengths * weights).sum() / weights.sum() >= TEXT_MIN_MEAN_LENGTH:
         return Kind.TEXT
-    unique_share = distinct / len(as_text)
+    unique_share = distinct / weights.sum()
     few = distinct <= MAX_CATEGORIES or unique_share <= 0.5
     if few and (unique_share <= IDENTIFIER_SHARE or distinct <= 20):
         return Kind.CATEGORY
@@ -283,18 +305,14 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         return ["" if pd.isna(v) else str(v) for v in values]
 
     def _load(self, path: str) -> NDArray[np.float32] | None:
-        from PIL import Image, UnidentifiedImageError
-
         if not path:
             return None
         file = Path(path) if Path(path).is_absolute() else Path(self.root) / path
         try:
-            with Image.open(file) as image:
-                pixels = image.convert(self.mode).resize((self.size[1], self.size[0]))
-                array = np.asarray(pixels, dtype=np.float32) / 255.0
-        except (OSError, UnidentifiedImageError, ValueError):
+            stamp = file.stat().st_mtime_ns
+        except OSError:
             return None
-        return array[None, :, :] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return _decoded(str(file), stamp, tuple(self.size), self.mode)
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float32]:
         paths = self._paths(X)
@@ -304,6 +322,28 @@ class ImageLoader(TransformerMixin, BaseEstimator):
             if pixels is not None:
                 out[row] = pixels.reshape(-1)
         return out
+
+
+@functools.lru_cache(maxsize=4096)  # about 50 MB of 32 x 32 RGB images
+def _decoded(
+    file: str, mtime_ns: int, size: tuple[int, ...], mode: str
+) -> NDArray[np.float32] | None:
+    """The pixels of ``file``, channels first, decoded once per process.
+
+    A search fits the image features once per fold and family; decoding each file again
+    every time was most of an image model's search. ``mtime_ns`` keys out a changed file.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            pixels = image.convert(mode).resize((size[1], size[0]))
+            array = np.asarray(pixels, dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    array = array[None, :, :] if array.ndim == 2 else array.transpose(2, 0, 1)
+    array.setflags(write=False)
+    return array
 
 
 def preprocessor(

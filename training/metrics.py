@@ -139,9 +139,25 @@ def model_scores(task: Task, model: Any, X: Any, y: NDArray[Any] | None) -> dict
         return language_scores(model[-1].perplexity(features))
     assert y is not None
     y_pred = model.predict(X)
+    proba = (
+        model.predict_proba(X)
+        if task.is_classification and hasattr(model, "predict_proba")
+        else None
+    )
+    return prediction_scores(task, y, y_pred, proba, getattr(model, "classes_", None))
+
+
+def prediction_scores(
+    task: Task,
+    y: NDArray[Any],
+    y_pred: NDArray[Any],
+    proba: NDArray[np.float64] | None,
+    classes: NDArray[Any] | None,
+) -> dict[str, float]:
+    """Every metric of ``task`` from predictions already made."""
     if task.is_classification:
-        proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
-        return classification_scores(y, y_pred, proba, model.classes_)
+        assert classes is not None
+        return classification_scores(y, y_pred, proba, classes)
     return regression_scores(y, y_pred)
 
 
@@ -156,12 +172,28 @@ def _quiet(fn: Any, *args: Any) -> Any:
         return fn(*args)
 
 
+def needs_proba(metric: Metric) -> bool:
+    """Whether ``metric`` is computed from class probabilities."""
+    return metric.name in ("roc_auc", "log_loss")
+
+
+def prediction_score(
+    task: Task,
+    metric: Metric,
+    y: NDArray[Any],
+    y_pred: NDArray[Any],
+    proba: NDArray[np.float64] | None,
+    classes: NDArray[Any] | None,
+) -> float:
+    """``metric`` from predictions already made (``proba`` when :func:`needs_proba`)."""
+    return pick(prediction_scores(task, y, y_pred, proba, classes), metric)
+
+
 def metric_score(task: Task, metric: Metric, model: Any, X: Any, y: NDArray[Any] | None) -> float:
     """Just ``metric`` for a fitted pipeline (cheaper than :func:`model_scores` in a search)."""
-    if task is Task.LANGUAGE_MODELLING or metric.name in ("roc_auc", "log_loss"):
+    if task is Task.LANGUAGE_MODELLING or needs_proba(metric):
         return pick(model_scores(task, model, X, y), metric)
     assert y is not None
-    y_pred = model.predict(X)
-    if task.is_classification:
-        return pick(classification_scores(y, y_pred, None, model.classes_), metric)
-    return pick(regression_scores(y, y_pred), metric)
+    return prediction_score(
+        task, metric, y, model.predict(X), None, getattr(model, "classes_", None)
+    )

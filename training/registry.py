@@ -12,6 +12,10 @@ never leaves a half-written version; the folder's files are made read-only. Its 
 entry (table ``harvest.model_versions``), the aliases (``harvest.model_aliases``) and
 every gate verdict and promotion (``harvest.model_events``) live in the lake, written
 with :meth:`catalog.Catalog.transaction`.
+
+The champion's history is read back from those events (:func:`champion_history`): each
+promotion stacks a champion, each roll-back (:meth:`Registry.roll_back`) takes the top one
+off, so rolling back twice goes two champions back, never forth again.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from training.spec import _NAME
 META = f"{LAKE}.harvest"
 ALIASES = ("champion", "challenger")
 STAGING_PREFIX = ".staging-"
+ROLL_BACK = "roll-back"  # the ``by`` of a champion event written by a roll-back
 TRUSTED_PREFIXES = (
     "sklearn.",
     "numpy.",
@@ -109,6 +114,28 @@ class Event:
     event: str
     detail: str
     at: datetime
+
+
+def is_roll_back(event: Event) -> bool:
+    """Whether a champion event was written by a roll-back (older ones said "dashboard roll-back")."""
+    try:
+        detail = json.loads(event.detail)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(detail, dict) and str(detail.get("by", "")).endswith(ROLL_BACK)
+
+
+def champion_history(events: Sequence[Event]) -> list[int]:
+    """The champions in force, oldest first, as the promotions and roll-backs in ``events`` left them."""
+    stack: list[int] = []
+    for event in events:
+        if event.event != "champion":
+            continue
+        if is_roll_back(event) and stack:
+            stack.pop()
+        if not stack or stack[-1] != event.version:
+            stack.append(event.version)
+    return stack
 
 
 def check_model_name(name: str) -> str:
@@ -421,6 +448,25 @@ class Registry:
             .fetchall()
         )
         return [Event(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def previous_champion(self, model: str) -> int | None:
+        """The champion before the current one, which :meth:`roll_back` would restore."""
+        history = champion_history(self.events(model))
+        current = self.alias(model, "champion")
+        while history and history[-1] == current:
+            history.pop()
+        return history[-1] if history else None
+
+    def roll_back(self, model: str, by: str = "") -> int:
+        """Point ``model@champion`` back at the previous champion (no gates: it was one); returns it."""
+        self.get(model)  # an unknown model is named as such
+        current = self.alias(model, "champion")
+        previous = self.previous_champion(model)
+        if previous is None:
+            raise InvalidInputError(f"{model} has had no earlier champion to roll back to.")
+        detail = {"by": ROLL_BACK, "from": current, **({"requested_by": by} if by else {})}
+        self.set_alias(model, "champion", previous, detail)
+        return previous
 
     def card(self, version: ModelVersion) -> dict[str, Any]:
         """The version's ``card.json``."""

@@ -3,6 +3,8 @@
 Each run has a folder ``HARVEST_HOME/models/_runs/<run_id>/`` with ``progress.json``,
 rewritten atomically as the run moves on (stage, every leaderboard trial, the best so
 far, the result or the error) and ``run.log`` when it was launched in the background.
+A run handed to an orchestrator (the Dagster daemon) reads as ``queued`` until its
+process starts and rewrites the file.
 
 * :func:`launch` starts ``harvest train`` for a spec in a background process and returns
   at once with a :class:`RunHandle` (run id, pid, folder).
@@ -30,7 +32,8 @@ from training.spec import TrainingSpec
 
 RUNS = "_runs"
 PROGRESS = "progress.json"
-STATUSES = ("running", "done", "failed", "killed")
+STATUSES = ("queued", "running", "done", "failed", "killed")
+UNFINISHED = ("queued", "running")
 
 
 def runs_folder(workspace: Workspace) -> Path:
@@ -48,7 +51,7 @@ class RunProgress:
 
     run_id: str
     model: str
-    status: str  # running | done | failed | killed
+    status: str  # queued | running | done | failed | killed
     stage: str
     pid: int
     started_at: str
@@ -62,7 +65,7 @@ class RunProgress:
 
     @property
     def finished(self) -> bool:
-        return self.status != "running"
+        return self.status not in UNFINISHED
 
 
 def process_alive(pid: int) -> bool:
@@ -125,21 +128,42 @@ class ProgressFile:
     def __init__(
         self, workspace: Workspace, run_id: str, spec: TrainingSpec, pid: int | None = None
     ) -> None:
+        self._start(workspace, run_id, spec, pid or os.getpid(), "running", "starting", "")
+
+    @classmethod
+    def queued(
+        cls, workspace: Workspace, run_id: str, spec: TrainingSpec, message: str
+    ) -> ProgressFile:
+        """The file of a run waiting for an orchestrator to start it (no process yet)."""
+        progress = cls.__new__(cls)
+        progress._start(workspace, run_id, spec, 0, "queued", "queued", message)
+        return progress
+
+    def _start(
+        self,
+        workspace: Workspace,
+        run_id: str,
+        spec: TrainingSpec,
+        pid: int,
+        status: str,
+        stage: str,
+        message: str,
+    ) -> None:
         self.folder = runs_folder(workspace) / run_id
         self.folder.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC).isoformat()
         self.data: dict[str, Any] = {
             "run_id": run_id,
             "model": spec.name,
-            "status": "running",
-            "stage": "starting",
-            "pid": pid or os.getpid(),
+            "status": status,
+            "stage": stage,
+            "pid": pid,
             "started_at": now,
             "updated_at": now,
             "budget": spec.time_budget,
             "trials": [],
             "best": None,
-            "message": "",
+            "message": message,
             "result": None,
             "spec": spec.to_json(),
         }
@@ -172,11 +196,12 @@ class ProgressFile:
 
 @dataclass(frozen=True)
 class RunHandle:
-    """A training run started in the background."""
+    """A training run started in the background (``pid`` 0 and ``dagster_run_id`` when queued in Dagster)."""
 
     run_id: str
     pid: int
     folder: Path
+    dagster_run_id: str | None = None
 
 
 def launch(spec: TrainingSpec, workspace: Workspace, extra_args: Sequence[str] = ()) -> RunHandle:

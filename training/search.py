@@ -273,16 +273,10 @@ def search(
                 )
             )
             continue
-        if clock.left() <= 0 and real_done:
+        short = _short_of_time(family, clock, folds) if real_done else None
+        if short:
             add(
-                TrialRecord(
-                    len(trials),
-                    "selection",
-                    family.name,
-                    params,
-                    "skipped",
-                    message="time budget spent",
-                )
+                TrialRecord(len(trials), "selection", family.name, params, "skipped", message=short)
             )
             continue
         left_families = len(families) - position
@@ -319,6 +313,21 @@ def search(
     real = [t for t in complete if t.family != "dummy"]
     best = _one_standard_error(real, families, problem.metric, folds) or (real or complete)[0]
     return SearchResult(tuple(trials), best, time.monotonic() - clock.started, folds)
+
+
+def _short_of_time(family: Family, clock: _Clock, folds: int) -> str | None:
+    """Why ``family`` cannot be tried in what is left of the budget (None when it can).
+
+    A PyTorch family needs at least ``MIN_TORCH_SECONDS`` per fold; starting one with
+    less left would overrun the budget by that much.
+    """
+    left = clock.left()
+    if left <= 0:
+        return "time budget spent"
+    needed = MIN_TORCH_SECONDS * folds
+    if family.uses_torch and left < needed:
+        return f"time budget nearly spent ({left:.1f} s left, a PyTorch family needs {needed:g} s)"
+    return None
 
 
 def _one_standard_error(

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Self
+from typing import Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -103,6 +103,7 @@ class TrainingSpec:
     gates: GateSpec = field(default_factory=GateSpec)
     params: Mapping[str, Params] = field(default_factory=lambda: MappingProxyType({}))
     image_root: Path | None = None
+    missing_target: str = "error"  # or "drop": train on the rows whose target is known
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -134,6 +135,7 @@ class TrainingSpec:
             },
             "params": {family: dict(values) for family, values in self.params.items()},
             "image_root": str(self.image_root) if self.image_root else None,
+            "missing_target": self.missing_target,
         }
 
 
@@ -170,6 +172,7 @@ class SpecFile(BaseModel):
     gates: _GateFile = Field(default_factory=lambda: _GateFile.model_validate({}))
     params: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
     image_root: str | None = None
+    missing_target: Literal["error", "drop"] = "error"
 
     @field_validator("name")
     @classmethod
@@ -219,6 +222,7 @@ class SpecFile(BaseModel):
                 {family: MappingProxyType(dict(values)) for family, values in self.params.items()}
             ),
             image_root=Path(self.image_root).expanduser() if self.image_root else None,
+            missing_target=self.missing_target,
         )
 
 

@@ -34,15 +34,21 @@ def check_target(frame: pd.DataFrame, target: str, dataset: str) -> None:
         raise InvalidInputError(
             f"{dataset} has only {len(frame)} rows; training needs at least {MIN_ROWS}."
         )
-    values = frame[target]
-    missing = int(values.isna().sum())
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        missing += int(np.isinf(values.to_numpy(dtype="float64", na_value=np.nan)).sum())
+    missing = int((~target_known(frame[target])).sum())
     if missing:
         raise InvalidInputError(
             f"Target column {target!r} has {missing} missing or non-finite (NaN/inf) "
-            f"value{'s' if missing != 1 else ''}; clean the dataset or drop those rows first."
+            f"value{'s' if missing != 1 else ''}; clean the dataset, or set "
+            "missing_target: drop in the spec to train on the labelled rows only."
         )
+
+
+def target_known(values: pd.Series) -> pd.Series:
+    """Which target values are present and finite."""
+    known = values.notna()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        known &= ~np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+    return known
 
 
 def _looks_like_free_text(values: pd.Series) -> bool:

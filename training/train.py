@@ -256,6 +256,8 @@ class _Run:
         )
         if prepared.leakage.found:
             self.say(prepared.leakage.sentence())
+        if prepared.unlabelled:
+            self.say(f"{prepared.unlabelled} row(s) without a {self.spec.target!r} left out")
         return prepared, chosen, device
 
     def on_trial(self, trial: TrialRecord, metric: Metric) -> None:

@@ -37,6 +37,7 @@ _CURRENCY_MARK = r"[$€£¥₹₩₽]|\b(USD|EUR|GBP|JPY|CHF|CAD|AUD|SEK|NOK|DK
 _PRICE_NAME = re.compile(r"price|cost|amount|fee", re.IGNORECASE)
 _URL_NAME = re.compile(r"url|link|href|image|img|src|photo|picture", re.IGNORECASE)
 _URL_SHAPE = r"^(https?://|/|\./|\.\./)\S*$"
+_MEDIA_PATH = r"^(images|files)/[0-9a-f]{40}(\.\w+)?$"  # scrapers.pipelines' file names
 _DATE_NAME = re.compile(r"date|time|published|updated|created|_at$", re.IGNORECASE)
 _LANGUAGE_CHARS = 80
 _IDENTIFIER_NAME = re.compile(
@@ -78,6 +79,8 @@ def infer_type(name: str, column: pa.Array | pa.ChunkedArray) -> str:
     long_values = pc.sum(pc.greater(pc.utf8_length(sample), _LONG_TEXT)).as_py() or 0
     if long_values > len(sample) * (1 - _LOOSE):
         return "text"
+    if _matches(sample, _MEDIA_PATH) >= _STRICT:
+        return "keep"  # files the scraper stored under the workspace's media/, as they are
     if _IDENTIFIER_NAME.search(name) or _matches(sample, r"^0\d+$") > 0:
         return "category"  # identifiers: digits, but not numbers (leading zeros matter)
     words = pc.sum(pc.invert(pc.match_substring_regex(sample, r"^[+-]?[\d.,\s]+$"))).as_py()

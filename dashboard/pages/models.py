@@ -130,11 +130,9 @@ with champion_tab:
             st.dataframe([g.to_json() for g in verdict.gates], hide_index=True, width="stretch")
         st.cache_data.clear()
     with ui.guard("read the champion history"):
-        previous = actions.previous_champion(
-            data.registry().events(model), champion.version if champion else None
-        )
+        previous = data.registry().previous_champion(model)
     if previous is not None and st.button(f"Roll back to v{previous}", key="rollback"):
         with ui.guard(f"roll {model} back"):
-            back = actions.roll_back(data.catalog(), model)
+            back = data.registry().roll_back(model, by="dashboard")
         st.success(f"{model}@{back} is the champion again.")
         st.cache_data.clear()

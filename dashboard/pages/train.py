@@ -75,7 +75,11 @@ if st.button(
         )
     st.session_state.train_run = handle.run_id
     st.session_state.train_watch = handle.run_id
-    st.toast(f"Training {handle.run_id} started in process {handle.pid}.")
+    st.toast(
+        f"Training {handle.run_id} queued as Dagster run {handle.dagster_run_id}."
+        if handle.dagster_run_id
+        else f"Training {handle.run_id} started in process {handle.pid}."
+    )
 
 st.divider()
 with ui.guard("list the training runs"):
@@ -108,6 +112,8 @@ def watch(run_id: str, polling: bool) -> None:
     trials_col.metric("Trials", len(run.trials))
     best = (run.best or {}).get("score")
     best_col.metric("Best so far", f"{best:.4f}" if isinstance(best, int | float) else "—")
+    if run.status == "queued":
+        st.info(run.message or "Waiting to start.")
     if run.status == "running":
         st.progress(
             min(1.0, len(run.trials) / max(1, len(run.trials) + 3)), text=run.message or run.stage
@@ -139,7 +145,7 @@ def watch(run_id: str, polling: bool) -> None:
 
 
 try:
-    running = data.progress(watched).status == "running"
+    running = not data.progress(watched).finished
 except NotFoundError:
     running = True  # launched, not started yet
 if running:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dagster_project.demo import DemoResult, DemoSettings, run_demo
-from dagster_project.runner import Progress
 from harvest import output
 from harvest.workspace import Workspace
+
+if TYPE_CHECKING:  # Dagster is imported when the demo runs, not for every command
+    from dagster_project.demo import DemoResult
+    from dagster_project.runner import Progress
 
 MARKS = {
     "start": "▶",
@@ -44,6 +46,8 @@ def demo_command(
     ] = False,
 ) -> None:
     """Scrape, clean, check, train and promote on the demo site through Dagster, on two days."""
+    from dagster_project.demo import DemoSettings, run_demo
+
     workspace: Workspace = ctx.obj
     settings = DemoSettings(
         browser_pages=browser_pages, max_pages=max_pages, time_budget=time_budget

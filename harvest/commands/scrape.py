@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -12,9 +12,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from harvest import output
 from harvest.errors import HarvestError, InvalidInputError
 from harvest.workspace import Workspace
-from scrapers import crawl
 from scrapers.sources import SourceFile, find_source, source_files
 from scrapers.spec import SourceSpec, load_spec
+
+if TYPE_CHECKING:  # Scrapy is imported when a crawl runs, not for every command
+    from scrapers import crawl
 
 sources_app = typer.Typer(help="List and show source specs.", no_args_is_help=True)
 
@@ -50,6 +52,8 @@ def scrape(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Crawl a source and commit what it found as a new raw.<source> version."""
+    from scrapers import crawl
+
     workspace: Workspace = ctx.obj
     path = _spec_path(source, spec, workspace)
     spec_model = load_spec(path, base_url)
@@ -97,6 +101,8 @@ def _with_progress(
         ),
         TimeElapsedColumn(),
     )
+    from scrapers import crawl
+
     with Progress(*columns, console=output.console, transient=True) as bar:
         task = bar.add_task(f"scraping {spec.name}", total=limit, items=0, errors=0)
 

@@ -250,6 +250,26 @@ def promote_command(
         raise typer.Exit(1)
 
 
+@models_app.command("rollback")
+def rollback_command(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="The model name whose champion to roll back.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Point the champion back at the previous champion (it passed its gates when promoted)."""
+    from training.registry import Registry
+
+    registry = Registry(_catalog(ctx))
+    current = registry.alias(model, "champion")
+    restored = registry.roll_back(model, by="cli")
+    if as_json:
+        output.emit_json({"model": model, "champion": restored, "previous": current})
+    else:
+        output.console.print(
+            f"{model}@champion is now {model}@{restored} (was {model}@{current}).", markup=False
+        )
+
+
 @models_app.command("runs")
 def runs_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List training runs and their progress."""

@@ -10,10 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from catalog import Catalog
-from dashboard import actions
 from tests.dashboard.conftest import populate
 from tests.dashboard.test_pages import ran, texts
-from training.registry import Event, Registry
+from training.registry import Registry
 
 MakeApp = Callable[[Path, str], AppTest]
 
@@ -77,6 +76,43 @@ def test_launch_training_runs_in_the_background_and_finishes(app: MakeApp, tmp_p
         assert Registry(cat).get("iris-species@champion").version == 1
 
 
+def test_launch_with_a_live_daemon_queues_the_run_in_dagster_and_shows_when_it_gives_up(
+    app: MakeApp, tmp_path: Path
+) -> None:
+    from dagster._daemon.types import DaemonHeartbeat
+
+    from catalog.importer import import_file
+    from catalog.samples import IRIS, IRIS_LISTING
+    from dagster_project.instance import prepare_dagster_home
+    from dagster_project.submit import TRAINING_RUN_TAG, open_existing_instance
+    from harvest.workspace import Workspace
+
+    home = tmp_path / "home"
+    with Catalog.open(home) as cat:
+        import_file(cat, IRIS, "iris", listing=IRIS_LISTING, key=("id",), producer="import")
+    workspace = Workspace.at(home)
+    prepare_dagster_home(workspace)
+    with open_existing_instance(workspace) as instance:  # a daemon's heartbeat, no daemon behind it
+        beat = DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "test", None)
+        instance.add_daemon_heartbeat(beat)
+    at = ran(app(home, "train"))
+    at.selectbox(key="train_target").select("species")
+    ran(at)
+    next(b for b in at.button if b.label == "Launch training").click()
+    ran(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any(m.label == "Status" and m.value == "queued" for m in at.metric), texts(at)
+    assert any("waiting for its daemon" in i.value for i in at.info)
+    run_id = at.session_state["train_run"]
+    with open_existing_instance(workspace) as instance:
+        (run,) = instance.get_runs()
+        assert run.tags[TRAINING_RUN_TAG] == run_id and run.job_name == "training_job"
+        instance.report_run_canceled(run)
+    ran(at)
+    assert any(m.label == "Status" and m.value == "failed" for m in at.metric)
+    assert "ended (canceled) before training started" in at.error[0].value
+
+
 def test_models_page_leaderboard_compare_plots_and_card(app: MakeApp, populated_home: Path) -> None:
     at = ran(app(populated_home, "models"))
     leaderboard = at.dataframe[0].value
@@ -118,15 +154,6 @@ def test_promote_and_roll_back_the_champion(app: MakeApp, tmp_path: Path) -> Non
     ran(at)
     verdict = (at.success or at.error)[0].value
     assert f"iris-species@{other}" in verdict
-
-
-def test_previous_champion_skips_the_current_one() -> None:
-    def event(version: int, kind: str = "champion") -> Event:
-        return Event("m", version, kind, "{}", None)  # type: ignore[arg-type]
-
-    history = [event(1), event(1, "promotion"), event(3), event(2)]
-    assert actions.previous_champion(history, 2) == 3
-    assert actions.previous_champion([event(1)], 1) is None
 
 
 def test_predict_one_record_from_the_schema_form(app: MakeApp, populated_home: Path) -> None:

@@ -96,6 +96,13 @@ def test_promote(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1 and "Model 'iris' has no version 9" in err
 
 
+def test_rollback_needs_an_earlier_champion(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, home, "models", "rollback", "iris")
+    assert code == 1 and err.strip() == "error: iris has had no earlier champion to roll back to."
+    code, _, err = run(capsys, home, "models", "rollback", "tulip")
+    assert code == 1 and "tulip" in err and len(err.strip().splitlines()) == 1
+
+
 def test_predict_a_record_a_file_and_a_dataset(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,14 @@ from sklearn.pipeline import Pipeline
 
 from catalog import Catalog
 from harvest.errors import InvalidInputError, NotFoundError
-from training.registry import Registration, Registry, load_pipeline, save_pipeline
+from training.registry import (
+    Event,
+    Registration,
+    Registry,
+    champion_history,
+    load_pipeline,
+    save_pipeline,
+)
 
 ENTRY = Registration(
     task="classification", target="y", family="dummy", metric="accuracy", score=0.5, baseline=0.5,
@@ -91,3 +99,35 @@ def test_a_failed_catalog_write_leaves_no_version_folder(catalog: Catalog) -> No
         registry.register("m", staging, ENTRY, broken_card)
     assert not (catalog.workspace.models / "m" / "1").exists()
     assert registry.versions("m") == []
+
+
+def champion(version: int, by: str = "promote") -> Event:
+    return Event("m", version, "champion", json.dumps({"by": by}), datetime.now(UTC))
+
+
+def test_champion_history_stacks_promotions_and_unstacks_roll_backs() -> None:
+    verdict = Event("m", 4, "gate", "{}", datetime.now(UTC))
+    assert champion_history([champion(1), verdict, champion(2), champion(3)]) == [1, 2, 3]
+    rolled = [champion(1), champion(2), champion(3), champion(2, "roll-back")]
+    assert champion_history(rolled) == [1, 2]
+    older = champion(1, "dashboard roll-back")  # what the dashboard wrote before the registry did
+    assert champion_history([champion(1), champion(2), older]) == [1]
+    assert champion_history([champion(1), champion(1)]) == [1]
+
+
+def test_roll_back_goes_back_one_champion_at_a_time_and_says_when_there_is_none(
+    catalog: Catalog,
+) -> None:
+    registry = Registry(catalog)
+    for number in (register(registry), register(registry), register(registry)):
+        registry.set_alias("m", "champion", number, {"by": "promote"})
+    assert registry.previous_champion("m") == 2
+    assert registry.roll_back("m", by="dashboard") == 2
+    assert registry.alias("m", "champion") == 2 and registry.previous_champion("m") == 1
+    last = registry.events("m")[-1]
+    assert json.loads(last.detail) == {"by": "roll-back", "from": 3, "requested_by": "dashboard"}
+    assert registry.roll_back("m") == 1  # further back, not forth to 3
+    assert registry.previous_champion("m") is None
+    with pytest.raises(InvalidInputError, match="m has had no earlier champion to roll back to"):
+        registry.roll_back("m")
+    assert registry.alias("m", "champion") == 1

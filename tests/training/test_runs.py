@@ -43,3 +43,17 @@ def test_unknown_run(workspace: Workspace) -> None:
     with pytest.raises(NotFoundError, match="There is no training run 'nope'"):
         read_progress(workspace, "nope")
     assert list_runs(workspace) == []
+
+
+def test_a_queued_run_waits_without_a_process_until_its_own_starts(workspace: Workspace) -> None:
+    ProgressFile.queued(workspace, "x-3", SPEC, "waiting for the daemon")
+    seen = read_progress(workspace, "x-3")
+    assert (seen.status, seen.stage, seen.pid, seen.message) == (
+        "queued",
+        "queued",
+        0,
+        "waiting for the daemon",
+    )
+    assert not seen.finished  # no process yet, and still not killed
+    ProgressFile(workspace, "x-3", SPEC)  # the run's own process takes the file over
+    assert read_progress(workspace, "x-3").status == "running"

@@ -320,6 +320,30 @@ def test_bad_input_is_one_sentence_and_registers_nothing(
     assert not list(catalog.workspace.models.glob("bad/[0-9]*"))
 
 
+def test_missing_target_drop_trains_on_the_labelled_rows_and_says_so(catalog: Catalog) -> None:
+    frame = bundled("diabetes")
+    frame.loc[frame.index[:7], "target"] = np.nan
+    frame.loc[frame.index[7], "target"] = np.inf
+    ref = commit(catalog, "diabetes_gaps", frame)
+    with pytest.raises(InvalidInputError, match=r"8 missing or non-finite .* missing_target: drop"):
+        train(spec(ref, "target", families=["linear"], trials=0, time_budget=5), catalog)
+    heard: list[str] = []
+    result = train(
+        spec(ref, "target", families=["linear"], trials=0, time_budget=5).with_overrides(
+            missing_target="drop"
+        ),
+        catalog,
+        echo=heard.append,
+    )
+    card = Registry(catalog).card(result.version)
+    assert card["data"]["split"]["unlabelled_left_out"] == 8
+    assert sum(card["data"]["split"]["rows"].values()) == len(frame) - 8
+    assert "8 row(s) without a 'target' left out" in heard
+    assert (
+        "Rows without a target, left out: 8" in (result.version.path / "MODEL_CARD.md").read_text()
+    )
+
+
 def test_leakage_is_reported_in_the_card(catalog: Catalog) -> None:
     frame = bundled("iris")
     copies = frame.assign(row_id=frame["row_id"] + 1000)

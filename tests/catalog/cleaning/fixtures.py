@@ -93,6 +93,7 @@ def demo_products() -> pa.Table:
         "in_stock": [True, True, True, False],
         "category": ["Kitchen", "Outdoor &amp; Camping", "Outdoor &amp; Camping", "Garden"],
         "image_url": [f"http://127.0.0.1:8700/images/products/{i}.png" for i in (1, 2, 2, 3)],
+        "image": [f"images/{i}{i}{i}.jpg" for i in (1, 2, 2, 3)],
         "specs": [["ColourForest", "Weight1850 g"], [], [], ["ColourRed"]],
         "description": [
             "Thoughtful and made for everyday use. Rated &#9733;&#9733; by our staff &amp; friends.",

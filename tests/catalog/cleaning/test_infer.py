@@ -19,6 +19,7 @@ def test_types_are_read_from_values_and_names() -> None:
         "flag": ["yes", "no"],
         "when": ["2024-01-05", "5 Jan 2024", "Jan 6, 2024"],
         "image": ["/img/1.jpg", "/img/2.jpg", "http://x.test/y.png"],
+        "photo": ["images/" + "0" * 40 + ".jpg", "images/" + "a1" * 20 + ".jpg"],
         "link": ["http://a.test/", "https://b.test/x"],
         "gtin": ["4017456129469", "0012345678905"],
         "zipped": ["01234", "02345"],
@@ -38,6 +39,7 @@ def test_types_are_read_from_values_and_names() -> None:
         "flag": "boolean",
         "when": "date",
         "image": "url",
+        "photo": "keep",  # downloaded by the scraper, a path under media/: left as it is
         "link": "url",
         "gtin": "category",
         "zipped": "category",

@@ -221,7 +221,8 @@ def test_the_bundled_specs_clean_what_the_bundled_spiders_write(
         saucepan = next(r for r in table if r["sku"] == "HV-KIT-01012")
         assert saucepan["title"] == "Classic Saucepan" and saucepan["price_currency"] == "EUR"
         assert saucepan["description"].endswith("Rated ★★ by our staff & friends.")
-        assert saucepan["description_lang"] == "en" and saucepan["image"].endswith("/1.png")
+        assert saucepan["description_lang"] == "en" and saucepan["image_url"].endswith("/1.png")
+        assert saucepan["image"] == "images/111.jpg"  # the downloaded photo, for image models
         assert {r["category"] for r in table} == {"Kitchen", "Outdoor & Camping", "Garden"}
         assert next(r for r in table if r["sku"] == "HV-GAR-01004")["gtin"] == "0012345678905"
     if source == "articles":
