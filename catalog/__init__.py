@@ -4,7 +4,7 @@
 """
 
 from catalog.records import ColumnStats, CommitResult, Dataset, DatasetRef, Diff, Listing, Version
-from catalog.store import Catalog
+from catalog.store import Catalog, Staged
 
 __all__ = [
     "Catalog",
@@ -14,5 +14,6 @@ __all__ = [
     "DatasetRef",
     "Diff",
     "Listing",
+    "Staged",
     "Version",
 ]

@@ -26,7 +26,7 @@ import duckdb
 from catalog.engine import first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import CommitResult, Listing, validate_name
-from catalog.store import Catalog
+from catalog.store import Catalog, Staged
 from harvest.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -230,23 +230,19 @@ def import_file(
     try:
         result = catalog.commit(
             dataset,
-            con.execute("SELECT * FROM temp._import").fetch_arrow_table(),
+            Staged(con, "temp._import"),
             producer=producer or f"import:{file.name}",
             message=message or f"Imported {file.name}",
             key=key,
-            listing=listing or _default_listing(catalog, dataset, file),
+            listing=listing,
+            first_listing=Listing(
+                title=file.stem.replace("_", " ").title(), source_url=str(file.resolve())
+            ),
             report={"import": _report_dict(report)},
         )
     finally:
         con.execute("DROP TABLE IF EXISTS temp._import")
     return result, report
-
-
-def _default_listing(catalog: Catalog, dataset: str, file: Path) -> Listing | None:
-    """A card made from the file name for a new dataset; None keeps an existing dataset's card."""
-    if any(d.name == dataset for d in catalog.datasets(dataset.split(".", 1)[0])):
-        return None
-    return Listing(title=file.stem.replace("_", " ").title(), source_url=str(file.resolve()))
 
 
 def _report_dict(report: ImportReport) -> dict[str, object]:

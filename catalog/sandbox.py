@@ -9,9 +9,15 @@ catalog is attached, so even a SELECT cannot read files outside the data path.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import threading
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +33,9 @@ _PINNED = re.compile(
     r"\b(?P<stage>" + "|".join(STAGES) + r")\.(?P<name>[a-z][a-z0-9_]*)@(?P<version>\d+)\b"
 )
 _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+# How long an idle sandbox keeps its read transaction (and so its SQLite read snapshot,
+# which holds back WAL checkpoints) before letting it go.
+IDLE_RELEASE_SECONDS = 1.0
 
 
 class QueryError(HarvestError):
@@ -43,8 +52,116 @@ class Limits:
     max_rows: int = 100_000
 
 
+class _Commits:
+    """Tells whether any process committed to a SQLite catalog since :meth:`mark`.
+
+    SQLite's ``PRAGMA data_version`` changes exactly when another connection commits, and
+    reading it costs microseconds.
+    """
+
+    def __init__(self, catalog_file: Path) -> None:
+        self._db = sqlite3.connect(
+            f"{catalog_file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._seen = -1
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def mark(self) -> None:
+        self._seen = self._version()
+
+    def since_mark(self) -> bool:
+        return self._version() != self._seen
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Watchdog:
+    """One thread per sandbox that stops an overlong query and ends an idle read transaction.
+
+    Starting a ``threading.Timer`` per query cost about a millisecond on a busy machine
+    (each start waits for the new thread to be scheduled); this thread is started once.
+    It holds its callbacks weakly, so a sandbox that is dropped without ``close`` is still
+    collected and the thread ends.
+    """
+
+    _POLL_SECONDS = 5.0  # how often an idle watchdog checks that its sandbox still exists
+
+    def __init__(self, on_timeout: Callable[[], object], on_idle: Callable[[], object]) -> None:
+        self._on_timeout = weakref.WeakMethod(on_timeout)  # type: ignore[arg-type]
+        self._on_idle = weakref.WeakMethod(on_idle)  # type: ignore[arg-type]
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._idle_at: float | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="sandbox-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm_timeout(self, seconds: float) -> None:
+        with self._cond:
+            self._deadline, self._idle_at = time.monotonic() + seconds, None
+            self._cond.notify()
+
+    def disarm_timeout(self) -> None:
+        with self._cond:
+            self._deadline = None
+
+    def arm_idle(self, seconds: float) -> None:
+        with self._cond:
+            self._idle_at = time.monotonic() + seconds
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    def _next_action(self) -> Callable[[], object] | None:
+        """Wait until a deadline passes and return its callback (None: stop)."""
+        with self._cond:
+            while not self._stopped:
+                now = time.monotonic()
+                if self._deadline is not None and now >= self._deadline:
+                    self._deadline = None
+                    return self._on_timeout()
+                if self._idle_at is not None and now >= self._idle_at:
+                    self._idle_at = None
+                    return self._on_idle()
+                if self._on_idle() is None:
+                    return None  # the sandbox is gone
+                due = [t - now for t in (self._deadline, self._idle_at) if t is not None]
+                self._cond.wait(min([*due, self._POLL_SECONDS]))
+            return None
+
+    def _loop(self) -> None:
+        while (action := self._next_action()) is not None:
+            action()
+
+
+def _watch_commits(catalog_file: Path | None) -> _Commits | None:
+    """A watcher for a SQLite catalog file, or None (then no transaction is kept open)."""
+    if catalog_file is None or not catalog_file.exists():
+        return None
+    try:
+        commits = _Commits(catalog_file)
+        commits.mark()
+        return commits
+    except sqlite3.Error:
+        return None
+
+
 class Sandbox:
-    """A read-only SQL session over the workspace's catalog. Queries are serialised."""
+    """A read-only SQL session over the workspace's catalog. Queries are serialised.
+
+    Back-to-back queries share one read transaction, so DuckLake loads the catalog's
+    metadata once rather than per query; the transaction is ended as soon as anything was
+    committed to the catalog since it began, after a query fails, and after the sandbox
+    has been idle for :data:`IDLE_RELEASE_SECONDS`, so every query sees the latest versions.
+    """
 
     def __init__(self, workspace: Workspace, limits: Limits = Limits()) -> None:
         self.workspace = workspace
@@ -52,9 +169,13 @@ class Sandbox:
         self._lock = threading.Lock()
         self._views: dict[str, str] = {}
         self._con = connect(workspace, read_only=True, threads=limits.threads)
+        self._commits = _watch_commits(workspace.catalog_file)
+        self._open = False  # a read transaction is open
+        self._watchdog = _Watchdog(self._interrupt, self._release)
         for stage in STAGES:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{stage}")
         self._lock_down()
+        self._sync_views()
 
     def _lock_down(self) -> None:
         allowed = [self.workspace.data_path] if "://" not in self.workspace.data_path else []
@@ -70,26 +191,74 @@ class Sandbox:
         con.execute("SET lock_configuration=true")
 
     def close(self) -> None:
-        self._con.close()
+        self._watchdog.stop()
+        with self._lock:
+            self._end_transaction()
+            if self._commits is not None:
+                self._commits.close()
+            self._con.close()
 
-    def _sync_views(self, pinned: set[tuple[str, str, int]]) -> None:
-        """Create a view per dataset, and per pinned version the query names."""
+    def _begin_transaction(self) -> None:
+        """Keep the open read transaction while nothing was committed since it began."""
+        if self._commits is None:
+            return  # not a SQLite catalog: every query runs in its own transaction
+        if self._open and not self._commits.since_mark():
+            return
+        self._end_transaction()
+        self._commits.mark()  # before BEGIN: a commit in between only ends it early
+        self._con.execute("BEGIN TRANSACTION")
+        self._open = True
+
+    def _end_transaction(self) -> None:
+        if self._open:
+            self._open = False
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("ROLLBACK")  # read-only: there is nothing to keep
+
+    def _interrupt(self) -> None:
+        self._con.interrupt()
+
+    def _release(self) -> None:
+        """End the read transaction after idling (a running query re-arms this when it ends)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._end_transaction()
+            finally:
+                self._lock.release()
+
+    def _sync_views(self) -> bool:
+        """Create a view for every dataset that has none yet; True when one was added.
+
+        A dataset's view reads its latest version whenever it is queried, so existing views
+        never go stale: this only runs at the start and when a query names a table that
+        does not exist (perhaps a dataset committed since).
+        """
         rows = self._con.execute(
-            f"SELECT v.dataset, max(v.version) FROM {LAKE}.harvest.versions v GROUP BY v.dataset"
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            f"WHERE database_name = {quote_literal(LAKE)} AND schema_name IN "
+            f"({', '.join(quote_literal(stage) for stage in STAGES)})"
         ).fetchall()
-        wanted: dict[str, str] = {}
-        for dataset, _ in rows:
-            stage, name = dataset.split(".", 1)
-            wanted[f"memory.{stage}.{quote_ident(name)}"] = (
-                f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)}"
-            )
+        added = False
+        for stage, name in rows:
+            view = f"memory.{stage}.{quote_ident(name)}"
+            if view not in self._views:
+                self._end_transaction()
+                body = f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)}"
+                self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
+                self._views[view] = body
+                added = True
+        return added
+
+    def _pin_views(self, pinned: set[tuple[str, str, int]]) -> None:
+        """Create a view per pinned version the query names (kept: versions never change)."""
         for stage, name, number in pinned:
-            snapshot = self._snapshot(f"{stage}.{name}", number)
-            wanted[f"memory.{stage}.{quote_ident(f'{name}@{number}')}"] = (
-                f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {snapshot})"
-            )
-        for view, body in wanted.items():
-            if self._views.get(view) != body:
+            view = f"memory.{stage}.{quote_ident(f'{name}@{number}')}"
+            if view not in self._views:
+                self._end_transaction()
+                snapshot = self._snapshot(f"{stage}.{name}", number)
+                body = (
+                    f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {snapshot})"
+                )
                 self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
                 self._views[view] = body
 
@@ -111,16 +280,8 @@ class Sandbox:
         text, pinned = _rewrite_pinned(sql)
         with self._lock:
             statements = self._parse(text)
-            self._sync_views(pinned)
-            timer = threading.Timer(self.limits.seconds, self._con.interrupt)
-            timer.start()
             try:
-                result = self._con.execute(statements[0].query)
-                table = (
-                    result.fetch_arrow_table()
-                    if self.limits.max_rows is None
-                    else _head(result, self.limits.max_rows)
-                )
+                return self._query(statements[0].query, pinned)
             except duckdb.InterruptException as error:
                 raise QueryError(
                     f"The query ran longer than {self.limits.seconds:g} seconds and was stopped."
@@ -136,8 +297,35 @@ class Sandbox:
             except duckdb.Error as error:
                 raise QueryError(f"The query failed: {first_line(error)}") from error
             finally:
-                timer.cancel()
-        return table
+                self._watchdog.arm_idle(IDLE_RELEASE_SECONDS)
+
+    def _query(self, sql: str, pinned: set[tuple[str, str, int]]) -> pa.Table:
+        """Run ``sql`` in the shared read transaction; a failed query ends that transaction."""
+        try:
+            self._pin_views(pinned)
+            self._begin_transaction()
+            try:
+                return self._run(sql)
+            except duckdb.CatalogException:
+                self._end_transaction()  # the failed query aborted it
+                if not self._sync_views():  # no dataset was added since: the name is wrong
+                    raise
+                self._begin_transaction()
+                return self._run(sql)
+        except duckdb.Error:
+            self._end_transaction()
+            raise
+
+    def _run(self, sql: str) -> pa.Table:
+        """Execute ``sql`` under the time limit and fetch at most ``limits.max_rows`` rows."""
+        self._watchdog.arm_timeout(self.limits.seconds)
+        try:
+            result = self._con.execute(sql)
+            if self.limits.max_rows is None:
+                return result.fetch_arrow_table()
+            return _head(result, self.limits.max_rows)
+        finally:
+            self._watchdog.disarm_timeout()
 
     def _parse(self, sql: str) -> list[duckdb.Statement]:
         try:

@@ -58,11 +58,14 @@ _BOOTSTRAP = [
         created_at TIMESTAMPTZ, quality_score DOUBLE, report VARCHAR)""",
 ]
 
+# Each version's snapshot, read from DuckLake's own snapshot_changes metadata table (one
+# SQLite query) rather than through ``snapshots()``, which assembles every snapshot's changes.
 _SNAPSHOTS = f"""
     SELECT snapshot_id,
            json_extract_string(commit_extra_info, '$.dataset') AS dataset,
            CAST(json_extract(commit_extra_info, '$.version') AS INTEGER) AS version
-    FROM {LAKE}.snapshots() WHERE commit_extra_info LIKE '{{"dataset"%'
+    FROM __ducklake_metadata_{LAKE}.ducklake_snapshot_changes
+    WHERE commit_extra_info LIKE '{{"dataset"%'
 """
 _VERSION_COLUMNS = (
     "v.dataset, v.version, s.snapshot_id, v.rows, v.columns, v.stats, v.content_hash, "
@@ -124,14 +127,17 @@ class _Meta:
         key: Sequence[str] | None,
         volatile: Sequence[str] | None,
         listing: Listing | None,
+        first_listing: Listing | None = None,
     ) -> _Meta:
-        """What was given, else what the dataset already has."""
+        """What was given, else what the dataset already has (``first_listing`` if it is new)."""
         new_key = tuple(key) if key is not None else (existing.key if existing else ())
         new_volatile = (
             tuple(volatile) if volatile is not None else (existing.volatile if existing else ())
         )
         new_listing = (
-            listing if listing is not None else (existing.listing if existing else Listing())
+            listing
+            if listing is not None
+            else (existing.listing if existing else (first_listing or Listing()))
         )
         changed = existing is None or (new_key, new_volatile, new_listing) != (
             existing.key,
@@ -139,6 +145,47 @@ class _Meta:
             existing.listing,
         )
         return cls(key=new_key, volatile=new_volatile, listing=new_listing, changed=changed)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Rows already in a temporary table (or registered view) ``table`` on ``cursor``.
+
+    Committing one profiles and writes those rows where they are, with no Arrow or pandas
+    round trip; the caller keeps the table and drops it afterwards.
+    """
+
+    cursor: duckdb.DuckDBPyConnection
+    table: str
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What a commit records besides its data, and the card a new dataset starts with."""
+
+    producer: str
+    message: str
+    parents: tuple[str, ...]
+    quality_score: float | None
+    report: Any
+    first_listing: Listing | None = None
+
+
+def _snapshot_of(c: duckdb.DuckDBPyConnection, info: str) -> int:
+    """The snapshot a commit just made, found by its unique extra info in DuckLake's metadata.
+
+    A plain SQLite lookup: ``last_committed_snapshot()`` starts a lake transaction, which
+    loads the whole lake catalog first (tens of milliseconds once there are many versions).
+    """
+    found = scalar(
+        c,
+        f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE}.ducklake_snapshot_changes "
+        "WHERE commit_extra_info = ?",
+        [info],
+    )
+    if found is None:
+        found = scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()")
+    return int(found)
 
 
 def _check_columns(ref: DatasetRef, columns: Sequence[str], meta: _Meta) -> None:
@@ -200,32 +247,43 @@ class Catalog:
 
     def datasets(self, stage: str | None = None) -> list[Dataset]:
         """Every dataset (of one stage if given), with its listing and latest version."""
-        if stage:
-            return [
-                self._dataset(row)
-                for row in self._dataset_rows("WHERE d.name LIKE ?", [f"{stage}.%"])
-            ]
-        return [self._dataset(row) for row in self._dataset_rows("", [])]
+        rows = self._dataset_rows(("LIKE", f"{stage}.%") if stage else None)
+        return [self._dataset(row) for row in rows]
 
-    def _dataset_rows(self, where: str, params: list[object]) -> list[tuple[Any, ...]]:
+    def _dataset_rows(
+        self,
+        name: tuple[str, str] | None = None,
+        cursor: duckdb.DuckDBPyConnection | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Datasets with their latest version; ``name`` is ``("=", n)`` or ``("LIKE", p)``.
+
+        The versions table is scanned once, filtered by name too, so DuckLake can skip the
+        files of other datasets by their statistics (the table gains a file per commit).
+        """
+        operator, value = name if name else ("", "")
+        if operator not in ("", "=", "LIKE"):
+            raise ValueError(operator)
+        on_versions = f"WHERE dataset {operator} ?" if operator else ""
+        on_datasets = f"WHERE d.name {operator} ?" if operator else ""
         return (
-            self.cursor()
+            (cursor or self.cursor())
             .execute(
                 f"""
             WITH s AS ({_SNAPSHOTS}),
-            latest AS (
-                SELECT dataset, max(version) AS version, count(*) AS n FROM {META}.versions GROUP BY dataset
+            v AS (
+                SELECT *, count(*) OVER (PARTITION BY dataset) AS n
+                FROM {META}.versions {on_versions}
+                QUALIFY row_number() OVER (PARTITION BY dataset ORDER BY version DESC) = 1
             )
             SELECT d.name, d.title, d.description, d.license, d.tags, d.publisher, d.source_url,
-                   d.cadence, d.key, d.volatile, d.created_at, latest.n, {_VERSION_COLUMNS}
+                   d.cadence, d.key, d.volatile, d.created_at, v.n, {_VERSION_COLUMNS}
             FROM {META}.datasets d
-            LEFT JOIN latest ON latest.dataset = d.name
-            LEFT JOIN {META}.versions v ON v.dataset = d.name AND v.version = latest.version
+            LEFT JOIN v ON v.dataset = d.name
             LEFT JOIN s ON s.dataset = v.dataset AND s.version = v.version
-            {where}
+            {on_datasets}
             ORDER BY d.name
             """,
-                params,
+                [value, value] if operator else [],
             )
             .fetchall()
         )
@@ -363,7 +421,7 @@ class Catalog:
     def commit(
         self,
         name: str,
-        data: pa.Table | pd.DataFrame | None = None,
+        data: pa.Table | pd.DataFrame | Staged | None = None,
         *,
         producer: str,
         message: str = "",
@@ -374,9 +432,12 @@ class Catalog:
         quality_score: float | None = None,
         report: Any = None,
         sql: str | None = None,
+        first_listing: Listing | None = None,
     ) -> CommitResult:
         """Commit ``data`` (or the rows of the SQL ``sql``) as the next version of ``name``.
 
+        ``data`` may also be a :class:`Staged` temporary table, committed without a copy.
+        ``first_listing`` is the card a new dataset gets when no ``listing`` is given.
         Content equal to the latest version's makes no version (``created`` is False); a
         changed listing, key or volatile set is still saved. Everything happens in one
         transaction: a killed process leaves the previous version current.
@@ -388,43 +449,24 @@ class Catalog:
             )
         if (data is None) == (sql is None):
             raise InvalidInputError("Commit needs exactly one of a table or a SQL query.")
-        existing = self._dataset_or_none(ref.qualified)
-        meta = _Meta.merge(existing, key, volatile, listing)
-        staging = f"_staging_{uuid.uuid4().hex}"
+        record = _Record(
+            producer=producer,
+            message=message,
+            parents=tuple(parents),
+            quality_score=quality_score,
+            report=report,
+            first_listing=first_listing,
+        )
+        if isinstance(data, Staged):
+            return self._commit_staged(ref, data, key, volatile, listing, record)
         cur = self.cursor()
+        staging = f"_staging_{uuid.uuid4().hex}"
         try:
             if data is not None:
-                table = _as_arrow(data)
-                _check_columns(ref, table.column_names, meta)
-                cur.register(staging, table)
+                cur.register(staging, _as_arrow(data))
             else:
                 cur.execute(f"CREATE TEMP TABLE {staging} AS {sql}")
-                _check_columns(
-                    ref, [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()], meta
-                )
-            profiled = profile(cur, staging, meta.volatile)
-            latest = existing.latest if existing else None
-            if latest is not None and latest.content_hash == profiled[1]:
-                if meta.changed:
-                    self.transaction(lambda c: self._save_dataset(c, ref.qualified, meta))
-                return CommitResult(version=latest, created=False)
-            version = self.transaction(
-                lambda c: self._write_version(
-                    c,
-                    ref,
-                    staging,
-                    profiled,
-                    meta,
-                    producer,
-                    message,
-                    tuple(parents),
-                    quality_score,
-                    report,
-                ),
-                what=f"commit {ref.qualified}",
-                cursor=cur,
-            )
-            return CommitResult(version=version, created=True)
+            return self._commit_staged(ref, Staged(cur, staging), key, volatile, listing, record)
         except duckdb.Error as error:
             raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
         finally:
@@ -432,30 +474,53 @@ class Catalog:
                 cur.unregister(staging)
                 cur.execute(f"DROP TABLE IF EXISTS temp.{staging}")
 
+    def _commit_staged(
+        self,
+        ref: DatasetRef,
+        staged: Staged,
+        key: Sequence[str] | None,
+        volatile: Sequence[str] | None,
+        listing: Listing | None,
+        record: _Record,
+    ) -> CommitResult:
+        """Look up, profile and write in one lake transaction (one catalog load, not two)."""
+        cur, staging = staged.cursor, staged.table
+        columns = [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()]
+        profiles: dict[tuple[str, ...], Profile] = {}  # kept across conflict retries
+
+        def attempt(c: duckdb.DuckDBPyConnection) -> CommitResult:
+            rows = self._dataset_rows(("=", ref.qualified), c)
+            existing = self._dataset(rows[0]) if rows else None
+            highest = int(rows[0][13] or 0) if rows else 0  # in this transaction's snapshot
+            meta = _Meta.merge(existing, key, volatile, listing, record.first_listing)
+            _check_columns(ref, columns, meta)
+            if meta.volatile not in profiles:
+                profiles[meta.volatile] = profile(c, staging, meta.volatile)
+            profiled = profiles[meta.volatile]
+            if meta.changed:
+                self._save_dataset(c, ref.qualified, meta, existing)
+            latest = existing.latest if existing else None
+            if latest is not None and latest.content_hash == profiled[1]:
+                return CommitResult(version=latest, created=False)
+            version = self._write_version(c, ref, staging, profiled, record, highest + 1)
+            return CommitResult(version=version, created=True)
+
+        try:
+            return self.transaction(attempt, what=f"commit {ref.qualified}", cursor=cur)
+        except duckdb.Error as error:
+            raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
+
     def _write_version(
         self,
         c: duckdb.DuckDBPyConnection,
         ref: DatasetRef,
         staging: str,
         profiled: Profile,
-        meta: _Meta,
-        producer: str,
-        message: str,
-        parents: tuple[str, ...],
-        quality_score: float | None,
-        report: Any,
+        record: _Record,
+        number: int,
     ) -> Version:
-        """Inside a transaction: replace the table's rows, record the version, tag the snapshot."""
+        """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot."""
         rows, content_hash, columns, stats = profiled
-        number = int(
-            scalar(
-                c,
-                f"SELECT coalesce(max(version), 0) + 1 FROM {META}.versions WHERE dataset = ?",
-                [ref.qualified],
-            )
-        )
-        if meta.changed:
-            self._save_dataset(c, ref.qualified, meta)
         table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
         # One new Parquet file per version; earlier files stay for time travel.
         c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
@@ -469,21 +534,21 @@ class Catalog:
                 json.dumps(columns),
                 json.dumps([asdict(s) for s in stats]),
                 content_hash,
-                producer,
-                list(parents),
-                message,
+                record.producer,
+                list(record.parents),
+                record.message,
                 created_at,
-                quality_score,
-                json.dumps(report) if report is not None else None,
+                record.quality_score,
+                json.dumps(record.report) if record.report is not None else None,
             ],
         )
         info = json.dumps({"dataset": ref.qualified, "version": number})
         c.execute(
             f"CALL {LAKE}.set_commit_message('harvest', ?, extra_info => ?)",
-            [message or producer, info],
+            [record.message or record.producer, info],
         )
         c.execute("COMMIT")
-        snapshot = int(scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()"))
+        snapshot = _snapshot_of(c, info)
         c.execute("BEGIN TRANSACTION")  # transaction() commits this empty one
         return Version(
             dataset=ref.qualified,
@@ -493,25 +558,32 @@ class Catalog:
             columns=columns,
             stats=stats,
             content_hash=content_hash,
-            producer=producer,
-            parents=parents,
-            message=message,
+            producer=record.producer,
+            parents=record.parents,
+            message=record.message,
             created_at=created_at,
-            quality_score=quality_score,
+            quality_score=record.quality_score,
         )
 
-    def _dataset_or_none(self, qualified: str) -> Dataset | None:
-        rows = self._dataset_rows("WHERE d.name = ?", [qualified])
+    def find(self, name: str) -> Dataset | None:
+        """The dataset ``stage.name``, or None when there is none (no error, no name guessing)."""
+        return self._dataset_or_none(DatasetRef.parse(name).qualified)
+
+    def _dataset_or_none(
+        self, qualified: str, cursor: duckdb.DuckDBPyConnection | None = None
+    ) -> Dataset | None:
+        rows = self._dataset_rows(("=", qualified), cursor)
         return self._dataset(rows[0]) if rows else None
 
     @staticmethod
-    def _save_dataset(c: duckdb.DuckDBPyConnection, qualified: str, meta: _Meta) -> None:
-        found = c.execute(
-            f"SELECT created_at FROM {META}.datasets WHERE name = ?", [qualified]
-        ).fetchone()
-        created_at = found[0] if found else datetime.now(UTC)
+    def _save_dataset(
+        c: duckdb.DuckDBPyConnection, qualified: str, meta: _Meta, existing: Dataset | None
+    ) -> None:
+        """Write the dataset's row; ``existing`` is its row as this transaction sees it."""
+        created_at = existing.created_at if existing else datetime.now(UTC)
         listing = meta.listing
-        c.execute(f"DELETE FROM {META}.datasets WHERE name = ?", [qualified])
+        if existing is not None:
+            c.execute(f"DELETE FROM {META}.datasets WHERE name = ?", [qualified])
         c.execute(
             f"INSERT INTO {META}.datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -533,7 +605,7 @@ class Catalog:
         """Replace the listing card of an existing dataset."""
         dataset = self.dataset(name)
         meta = _Meta(key=dataset.key, volatile=dataset.volatile, listing=listing, changed=True)
-        self.transaction(lambda c: self._save_dataset(c, dataset.name, meta))
+        self.transaction(lambda c: self._save_dataset(c, dataset.name, meta, dataset))
         return replace(dataset, listing=listing)
 
     # -- comparing -----------------------------------------------------------------------
@@ -574,17 +646,29 @@ class Catalog:
     # -- maintenance ---------------------------------------------------------------------
 
     def vacuum(self, older_than_hours: float = 1.0) -> int:
-        """Delete data files no snapshot references (left by killed writers) older than the cutoff."""
+        """Merge small data files, then delete files no snapshot needs that are older than the cutoff.
+
+        Every commit adds a one-row file to the registry's own tables (``harvest.versions``,
+        ``harvest.datasets``), and reading them opens each file, so they are merged into one
+        (time travel still reads every earlier snapshot exactly). The files that merging
+        replaced, and those left by killed writers, are deleted once older than the cutoff,
+        so a reader still on an older snapshot keeps its files. Returns how many were deleted.
+        """
         cutoff = f"now() - INTERVAL {float(older_than_hours) * 3600:.0f} SECOND"
-        rows = retry(
-            lambda: (
-                self.cursor()
-                .execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => {cutoff})")
-                .fetchall()
-            ),
+
+        def call(sql: str) -> list[tuple[Any, ...]]:
+            return self.cursor().execute(sql).fetchall()
+
+        retry(partial(call, f"CALL ducklake_merge_adjacent_files('{LAKE}')"), what="merge files")
+        replaced = retry(
+            partial(call, f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => {cutoff})"),
+            what="remove replaced files",
+        )
+        orphaned = retry(
+            partial(call, f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => {cutoff})"),
             what="remove orphaned files",
         )
-        return len(rows)
+        return len(replaced) + len(orphaned)
 
 
 def _literal(text: str) -> str:

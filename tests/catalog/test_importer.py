@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from catalog import Catalog
+from catalog import Catalog, Listing
 from catalog.importer import detect_encoding, import_file
 from harvest.errors import InvalidInputError
 
@@ -31,6 +31,18 @@ def test_latin1_with_pound_signs(catalog: Catalog, tmp_path: Path) -> None:
     ]
     assert report.encoding == "latin-1"
     assert "Read as latin-1 and converted to UTF-8." in report.findings()
+
+
+def test_a_new_import_gets_a_card_from_its_file_name_and_a_reimport_keeps_an_edited_one(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    file = write(tmp_path / "shop_prices.csv", b"item,price\na,1\n")
+    import_file(catalog, file, "shop")
+    assert catalog.dataset("imports.shop").listing.title == "Shop Prices"
+    catalog.set_listing("imports.shop", Listing(title="Edited"))
+    write(file, b"item,price\na,2\n")
+    result, _ = import_file(catalog, file, "shop")
+    assert result.created and catalog.dataset("imports.shop").listing.title == "Edited"
 
 
 def test_windows_1252_curly_quotes_and_euro(catalog: Catalog, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
 import pytest
 
@@ -36,6 +38,25 @@ def test_datasets_are_views_and_versions_are_reachable(sandbox: Sandbox) -> None
 def test_new_datasets_appear_without_reopening(sandbox: Sandbox, catalog: Catalog) -> None:
     catalog.commit("imports.extra", pa.table({"x": [1, 2, 3]}), producer="t")
     assert sandbox.query("SELECT sum(x) AS s FROM imports.extra").to_pylist() == [{"s": 6}]
+
+
+def test_an_open_sandbox_reads_each_new_version(sandbox: Sandbox, catalog: Catalog) -> None:
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
+    catalog.commit("raw.shop", pa.table({"sku": ["a"], "price": [9.0]}), producer="t")
+    assert sandbox.query("SELECT sum(price) AS p FROM raw.shop").to_pylist() == [{"p": 9.0}]
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop@2").to_pylist() == [{"n": 2}]
+
+
+def test_an_idle_sandbox_lets_its_read_transaction_go(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("catalog.sandbox.IDLE_RELEASE_SECONDS", 0.05)
+    sandbox.query("SELECT count(*) FROM raw.shop")
+    deadline = time.monotonic() + 5
+    while sandbox._open and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not sandbox._open
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
 
 
 @pytest.mark.parametrize(
