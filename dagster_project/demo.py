@@ -35,7 +35,7 @@ class DemoSettings:
 
     browser_pages: int = 40  # pages per source that renders in chromium (the slow ones)
     max_pages: int | None = None  # pages per source for every source (None: the spec's own)
-    time_budget: float = 10.0  # seconds of search per model (the bundled specs ask for more)
+    time_budget: float = 6.0  # seconds of search per model (the bundled specs ask for more)
     days: tuple[int, ...] = DAYS
 
 

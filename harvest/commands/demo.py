@@ -33,7 +33,7 @@ def demo_command(
     ctx: typer.Context,
     time_budget: Annotated[
         float, typer.Option("--time-budget", min=1, help="Seconds of model search per model.")
-    ] = 10.0,
+    ] = 6.0,
     browser_pages: Annotated[
         int,
         typer.Option("--browser-pages", min=1, help="Page cap of sources rendered in chromium."),
