@@ -348,6 +348,11 @@ def parse_spec(data: Any, origin: str, base_url: str | None = None) -> SourceSpe
     return _resolve(spec, origin, base_url)
 
 
+# libyaml's safe loader when PyYAML was built with it: a spec listing thousands of start
+# URLs parses in milliseconds instead of a quarter second, in the parent and the crawl child.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_spec(path: str | os.PathLike[str], base_url: str | None = None) -> SourceSpec:
     """Read, validate and resolve the source spec at ``path``."""
     file = Path(path)
@@ -356,7 +361,7 @@ def load_spec(path: str | os.PathLike[str], base_url: str | None = None) -> Sour
     except OSError as error:
         raise InvalidInputError(f"Cannot read source spec {file}: {error.strerror}.") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
