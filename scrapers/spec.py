@@ -95,14 +95,11 @@ class Processor(_Model):
         return self
 
 
-class FieldSpec(_Model):
-    """One field of an item: where it is (CSS or XPath), how many, its type and processors."""
+class _Selecting(_Model):
+    """A ``css`` or ``xpath`` selector, checked when the spec is read; a bare string is CSS."""
 
     css: str | None = None
     xpath: str | None = None
-    many: bool = False
-    type: FieldType = "text"
-    processors: tuple[Processor, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -118,6 +115,14 @@ class FieldSpec(_Model):
     @classmethod
     def _valid_xpath(cls, value: str | None) -> str | None:
         return value if value is None else _check_xpath(value)
+
+
+class FieldSpec(_Selecting):
+    """One field of an item: where it is (CSS or XPath), how many, its type and processors."""
+
+    many: bool = False
+    type: FieldType = "text"
+    processors: tuple[Processor, ...] = ()
 
     @model_validator(mode="after")
     def _one_selector(self) -> FieldSpec:
@@ -159,28 +164,11 @@ class ItemSpec(_Model):
         return value
 
 
-class FollowRule(_Model):
+class FollowRule(_Selecting):
     """Links to follow: those inside ``css``/``xpath`` matches, or anywhere, whose URL matches ``pattern``."""
 
-    css: str | None = None
-    xpath: str | None = None
     pattern: str | None = None
     render: Render | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return {"css": value} if isinstance(value, str) else value
-
-    @field_validator("css")
-    @classmethod
-    def _valid_css(cls, value: str | None) -> str | None:
-        return value if value is None else _check_css(value)
-
-    @field_validator("xpath")
-    @classmethod
-    def _valid_xpath(cls, value: str | None) -> str | None:
-        return value if value is None else _check_xpath(value)
 
     @field_validator("pattern")
     @classmethod
