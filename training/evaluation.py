@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from training import plots
 from training.metrics import (
     Metric,
+    labels_of,
     metric_score,
     model_scores,
     needs_proba,
@@ -188,10 +189,11 @@ def evaluate(
         classes = getattr(model, "classes_", None)
         test = prediction_scores(task, splits.y_test, y_pred, proba, classes)
         if classes is not None:
-            per_class = per_class_report(splits.y_test, y_pred, list(classes))
+            labels = list(labels_of(classes, splits.y_test))
+            per_class = per_class_report(splits.y_test, y_pred, labels)
             written.append(
                 plots.confusion_matrix(
-                    splits.y_test, y_pred, list(classes), plot_dir / "confusion_matrix.png"
+                    splits.y_test, y_pred, labels, plot_dir / "confusion_matrix.png"
                 )
             )
         if proba is not None and classes is not None:

@@ -92,9 +92,13 @@ def classification_scores(
     if proba is not None:
         proba = np.clip(proba, 1e-15, 1.0)
         proba = proba / proba.sum(axis=1, keepdims=True)
-        out["log_loss"] = float(skm.log_loss(y_true, proba, labels=classes))
+        labels = labels_of(classes, y_true)
+        # a class the model never saw gets probability ~0, which log loss rightly punishes
+        padded = np.hstack([proba, np.full((len(proba), len(labels) - len(classes)), 1e-15)])
+        order = np.argsort(labels, kind="stable")  # log_loss reads columns in sorted label order
+        out["log_loss"] = float(skm.log_loss(y_true, padded[:, order], labels=labels[order]))
         present = np.unique(y_true)
-        if len(present) >= 2:
+        if len(present) >= 2 and len(labels) == len(classes):  # AUC needs every class known
             if len(classes) == 2:
                 out["roc_auc"] = float(skm.roc_auc_score(y_true == classes[1], proba[:, 1]))
             elif len(present) == len(classes):
@@ -102,6 +106,13 @@ def classification_scores(
                     skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
                 )
     return out
+
+
+def labels_of(classes: Sequence[Any], y_true: NDArray[Any]) -> NDArray[Any]:
+    """The model's classes, then any class in ``y_true`` it never saw in training (sorted)."""
+    known = set(classes)
+    unseen = sorted({label for label in np.unique(y_true) if label not in known}, key=str)
+    return np.asarray([*classes, *unseen])
 
 
 def regression_scores(y_true: NDArray[Any], y_pred: NDArray[Any]) -> dict[str, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +11,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifi
 from sklearn.inspection import permutation_importance as sk_importance
 from sklearn.pipeline import Pipeline
 
-from training.evaluation import permutation_importance
-from training.metrics import METRICS
+from training.evaluation import Splits, evaluate, permutation_importance
+from training.metrics import METRICS, labels_of
 from training.spec import Task
 
 
@@ -49,3 +51,40 @@ def test_classification_importance_from_probabilities() -> None:
     # log loss: lower is better, so the drop of the signed score is positive for a useful column
     assert by_name["signal"] > 0.5 and abs(by_name["noise"]) < 0.1
     assert [i.feature for i in scores] == ["signal", "weak", "noise"]
+
+
+def test_a_test_class_the_model_never_saw_is_scored_as_a_miss(tmp_path: Path) -> None:
+    """Small scrapes can put a whole class in the test split only: scored, never a crash."""
+    X = table(rows=300)
+    y = np.where(X["signal"] > 0, "up", "down")
+    model = Pipeline([("model", RandomForestClassifier(n_estimators=20, random_state=0))]).fit(X, y)
+    X_test = table(rows=40, seed=5)
+    y_test = np.where(X_test["signal"] > 0, "up", "down").astype(object)
+    y_test[:10] = "sideways"  # a class absent from training
+
+    splits = Splits(X, y, X_test.iloc[:0], y[:0], X_test, y_test)
+    result = evaluate(
+        Task.CLASSIFICATION,
+        METRICS["log_loss"],
+        model,
+        splits,
+        refit=None,
+        plot_dir=tmp_path,
+        seed=0,
+    )
+
+    predicted = model.predict(X_test)
+    assert result.test["accuracy"] == pytest.approx(np.mean(predicted == y_test))
+    assert result.test["accuracy"] <= 0.75, "the unseen rows can never be right"
+    # probability ~1e-15 for the true class of each unseen row: log loss is large, not infinite
+    assert 8 < result.test["log_loss"] < 35
+    assert "roc_auc" not in result.test, "AUC is undefined with a class the model cannot score"
+    assert result.per_class["sideways"]["support"] == 10
+    assert result.per_class["sideways"]["recall"] == 0
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_labels_of_puts_unseen_classes_after_the_models() -> None:
+    labels = labels_of(np.array(["b", "a"]), np.array(["a", "z", "c", "b", "z"]))
+    assert list(labels) == ["b", "a", "c", "z"]
+    assert list(labels_of(np.array([0, 1]), np.array([1, 0, 1]))) == [0, 1]
