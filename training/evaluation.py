@@ -189,7 +189,7 @@ def evaluate(
         classes = getattr(model, "classes_", None)
         test = prediction_scores(task, splits.y_test, y_pred, proba, classes)
         if classes is not None:
-            labels = list(labels_of(classes, splits.y_test))
+            labels = list(labels_of(np.asarray(classes), splits.y_test))
             per_class = per_class_report(splits.y_test, y_pred, labels)
             written.append(
                 plots.confusion_matrix(

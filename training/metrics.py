@@ -108,7 +108,7 @@ def classification_scores(
     return out
 
 
-def labels_of(classes: Sequence[Any], y_true: NDArray[Any]) -> NDArray[Any]:
+def labels_of(classes: NDArray[Any], y_true: NDArray[Any]) -> NDArray[Any]:
     """The model's classes, then any class in ``y_true`` it never saw in training (sorted)."""
     known = set(classes)
     unseen = sorted({label for label in np.unique(y_true) if label not in known}, key=str)
