@@ -164,13 +164,12 @@ def _run_child(
             stderr=subprocess.STDOUT,
         )
         try:
-            while child.poll() is None:
+            while not _ended(child, within=0.2):  # wakes the moment the child exits
                 if on_progress is not None:
                     on_progress(_progress(landing, time.monotonic() - start))
                 if timeout_s is not None and time.monotonic() - start > timeout_s:
                     _stop(child)
                     return f"the crawl ran past its {timeout_s:g}s time limit and was stopped"
-                time.sleep(0.2)
         except BaseException:
             _stop(child)
             raise
@@ -182,6 +181,14 @@ def _run_child(
     if code != 0:
         return f"the crawl process failed (exit code {code}): {_last_error(landing / LOG)}"
     return None
+
+
+def _ended(child: subprocess.Popen[bytes], within: float) -> bool:
+    try:
+        child.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from parsel import Selector
 from scrapy.http import TextResponse
 
 from scrapers.extract import article_row, structured_row, table_rows
+from scrapers.select import Node, select
 from scrapers.spec import FollowRule, Render, SourceSpec, is_xpath
 from scrapers.values import Row, field_columns, select_texts
 
@@ -80,8 +80,8 @@ def page_rows(response: TextResponse, spec: SourceSpec) -> list[Row]:
     return rows
 
 
-def _each(response: TextResponse, each: str) -> list[Selector]:
-    return list(response.xpath(each) if is_xpath(each) else response.css(each))
+def _each(response: TextResponse, each: str) -> list[Node]:
+    return select(response, xpath=each) if is_xpath(each) else select(response, css=each)
 
 
 def follow_links(
@@ -100,17 +100,19 @@ def follow_links(
     return list(found.values())
 
 
+_LINKS = "a::attr(href), area::attr(href)"
+
+
 def _hrefs(response: TextResponse, rule: FollowRule) -> list[str]:
     if rule.css is None and rule.xpath is None:
-        return response.css("a::attr(href), area::attr(href)").getall()
-    regions = response.css(rule.css) if rule.css is not None else response.xpath(rule.xpath or "")
+        return [str(href) for href in select(response, css=_LINKS)]
     hrefs: list[str] = []
-    for region in regions:
-        root = region.root
-        if isinstance(root, str):
-            hrefs.append(root)
-        elif getattr(root, "tag", None) in ("a", "area"):
-            hrefs.extend(region.xpath("@href").getall())
-        else:
-            hrefs.extend(region.css("a::attr(href), area::attr(href)").getall())
+    for region in select(response, rule.css, rule.xpath):
+        if isinstance(region, str):
+            hrefs.append(region)
+        elif getattr(region, "tag", None) in ("a", "area"):
+            href = region.get("href")
+            hrefs.extend([href] if href is not None else [])
+        elif isinstance(getattr(region, "tag", None), str):
+            hrefs.extend(str(href) for href in select(region, css=_LINKS))
     return hrefs

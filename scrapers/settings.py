@@ -89,7 +89,12 @@ def crawl_settings(
         "COOKIES_ENABLED": True,
         "DOWNLOADER_MIDDLEWARES": _MIDDLEWARES,
         "ITEM_PIPELINES": {"scrapers.pipelines.LandingPipeline": 900},
-        "EXTENSIONS": {"scrapers.extensions.CrawlReport": 500},
+        "EXTENSIONS": {
+            "scrapers.extensions.CrawlReport": 500,
+            # off above, and not even imported: remote control pulls in twisted.web (~0.1 s)
+            "scrapy.extensions.telnet.TelnetConsole": None,
+            "scrapy.extensions.remote_control.RemoteControl": None,
+        },
         "HARVEST_LANDING": str(landing),
         "HARVEST_SOURCE": spec.name,
         "HARVEST_RUN_ID": run_id,

@@ -14,11 +14,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
-import html_text
-from parsel import Selector, SelectorList
 from price_parser import Price
-from scrapy.http import TextResponse
 
+from scrapers.select import Scope, select, text_of
 from scrapers.spec import MEDIA_TYPES, FieldSpec, Processor
 
 Value = (
@@ -67,20 +65,9 @@ _FALSE = {
 }
 
 
-def select_texts(scope: Selector | TextResponse, field: FieldSpec) -> list[str]:
+def select_texts(scope: Scope, field: FieldSpec) -> list[str]:
     """The raw strings a field selects inside ``scope`` (element matches give their text)."""
-    matches: SelectorList[Selector] = (
-        scope.css(field.css) if field.css is not None else scope.xpath(field.xpath or "")
-    )
-    return [text_of(match) for match in matches]
-
-
-def text_of(match: Selector) -> str:
-    """A match as text: text and attribute nodes as they are, elements as their visible text
-    (html-text: cells and blocks apart, whitespace collapsed)."""
-    if isinstance(match.root, str):
-        return match.root
-    return str(html_text.selector_to_text(match, guess_layout=False))
+    return [text_of(match) for match in select(scope, field.css, field.xpath)]
 
 
 def apply_processors(texts: Sequence[str], processors: Sequence[Processor]) -> list[str]:
