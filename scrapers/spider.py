@@ -116,6 +116,8 @@ class SourceSpider(scrapy.Spider):
             )
 
     def next_pages(self, response: TextResponse) -> Iterator[Request]:
+        if len(self.scheduled) >= self.max_pages:  # the budget is spent: nothing to follow
+            return
         for link in follow_links(response, self.spec.follow, self.spec.render):
             request = self.request_for(link.url, link.render)
             if request is not None:
