@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 DPI = 110
+SCATTER_POINTS = 5_000
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -147,10 +148,16 @@ def loss_history(history: Sequence[Sequence[float]], unit: str, path: Path) -> P
 
 
 def residuals(y_true: NDArray[Any], y_pred: NDArray[Any], path: Path) -> Path:
-    """Predicted against actual values, with the line of perfect prediction."""
+    """Predicted against actual values, with the line of perfect prediction.
+
+    At most ``SCATTER_POINTS`` points are drawn (a seeded sample): more only overplot.
+    """
     figure = Figure(figsize=(5, 5))
     ax = figure.add_subplot()
-    ax.scatter(y_true, y_pred, s=8, alpha=0.6)
+    shown = np.arange(len(y_true))
+    if len(shown) > SCATTER_POINTS:
+        shown = np.random.default_rng(0).choice(len(shown), SCATTER_POINTS, replace=False)
+    ax.scatter(np.asarray(y_true)[shown], np.asarray(y_pred)[shown], s=8, alpha=0.6)
     low, high = float(np.min(y_true)), float(np.max(y_true))
     ax.plot([low, high], [low, high], linestyle="--", color="grey")
     ax.set_xlabel("actual")

@@ -67,14 +67,14 @@ def key_fractions(frame: pd.DataFrame, key: Sequence[str]) -> NDArray[np.float64
         raise InvalidInputError(
             f"Split key column {missing[0]!r} is not in the dataset; set split.key in the spec."
         )
-    columns = [frame[name].tolist() for name in key]
-    out = np.empty(len(frame), dtype=np.float64)
-    for row, values in enumerate(zip(*columns, strict=True)):
-        digest = hashlib.blake2b(
-            _SEPARATOR.join(_text(v) for v in values).encode("utf-8"), digest_size=8
-        ).digest()
-        out[row] = int.from_bytes(digest, "big") / _SCALE
-    return out
+    if not key:
+        raise InvalidInputError("A split key needs at least one column; set split.key in the spec.")
+    texts = [[_text(v) for v in frame[name].tolist()] for name in key]
+    joined = texts[0] if len(texts) == 1 else [_SEPARATOR.join(v) for v in zip(*texts, strict=True)]
+    digests = b"".join(
+        hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest() for text in joined
+    )
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) / _SCALE
 
 
 def assign_splits(
