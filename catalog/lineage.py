@@ -8,7 +8,7 @@ list (a version of a dataset left out, or one that no longer resolves) end that 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from catalog.records import Version
 
@@ -24,16 +24,26 @@ def children(versions: Iterable[Version]) -> dict[str, list[Version]]:
 
 def ancestors(ref: str, versions: Iterable[Version]) -> list[Version]:
     """``ref`` itself and every version it was made from (directly or not), nearest first."""
-    by_ref = {v.ref: v for v in versions}
+    return walk_ancestors(ref, {v.ref: v for v in versions}.get)
+
+
+def walk_ancestors(
+    ref: str, resolve: Callable[[str], Version | None], limit: int | None = None
+) -> list[Version]:
+    """:func:`ancestors`, looking each ref up with ``resolve`` (None ends that branch), at
+    most ``limit`` versions: for walking a whole catalog without listing it first."""
     found: dict[str, Version] = {}
+    seen: set[str] = set()
     queue = [ref]
-    while queue:
+    while queue and (limit is None or len(found) < limit):
         current = queue.pop(0)
-        version = by_ref.get(current)
-        if version is None or current in found:
+        if current in seen:
             continue
-        found[current] = version
-        queue.extend(version.parents)
+        seen.add(current)
+        version = resolve(current)
+        if version is not None:
+            found[current] = version
+            queue.extend(version.parents)
     return list(found.values())
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from catalog import Catalog, Version
-from harvest.errors import InvalidInputError
+from catalog.lineage import walk_ancestors
+from harvest.errors import HarvestError, InvalidInputError
 from training.evaluation import Splits
 from training.features import Column, FeatureProfile, Kind, profile_columns
 from training.metrics import Metric, metric_for
@@ -75,24 +76,17 @@ class Prepared:
 
 def lineage(catalog: Catalog, ref: str, limit: int = 50) -> tuple[LineageStep, ...]:
     """The version ``ref`` and its ancestors (parents first seen first), up to ``limit``."""
-    steps: list[LineageStep] = []
-    queue, seen = [ref], set()
-    while queue and len(steps) < limit:
-        current = queue.pop(0)
-        if current in seen:
-            continue
-        seen.add(current)
+
+    def resolve(parent: str) -> Version | None:
         try:
-            version = catalog.version(current)
-        except InvalidInputError:
-            continue
-        except Exception:  # a parent that no longer resolves ends that branch of the lineage
-            continue
-        steps.append(
-            LineageStep(version.ref, version.producer, version.content_hash, version.parents)
-        )
-        queue.extend(version.parents)
-    return tuple(steps)
+            return catalog.version(parent)
+        except HarvestError:  # a parent that no longer resolves ends that branch
+            return None
+
+    return tuple(
+        LineageStep(v.ref, v.producer, v.content_hash, v.parents)
+        for v in walk_ancestors(ref, resolve, limit)
+    )
 
 
 def _image_geometry(frame: pd.DataFrame, column: str, root: Path) -> tuple[tuple[int, int], str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from catalog import Version
-from catalog.lineage import ancestors, children, descendants
+from catalog.lineage import ancestors, children, descendants, walk_ancestors
 
 
 def version(ref: str, *parents: str, producer: str = "") -> Version:
@@ -62,3 +62,20 @@ def test_a_parent_outside_the_list_ends_the_branch_and_a_cycle_ends() -> None:
     assert refs(ancestors("clean.x@1", partial)) == ["clean.x@1"]
     assert refs(descendants("a@1", partial)) == ["b@1"]
     assert refs(ancestors("a@1", partial)) == ["a@1", "b@1"]
+
+
+def test_a_walk_through_a_lookup_asks_each_ref_once_and_stops_at_its_limit() -> None:
+    by_ref = {v.ref: v for v in [*VERSIONS, version("clean.both@1", "raw.shop@2", "raw.shop@2")]}
+    asked: list[str] = []
+
+    def resolve(ref: str) -> Version | None:
+        asked.append(ref)
+        return by_ref.get(ref)
+
+    assert refs(walk_ancestors("clean.priced@1", resolve, limit=2)) == [
+        "clean.priced@1",
+        "clean.shop@2",
+    ]
+    asked.clear()
+    assert refs(walk_ancestors("clean.both@1", resolve)) == ["clean.both@1", "raw.shop@2"]
+    assert asked == ["clean.both@1", "raw.shop@2"], "a parent named twice is looked up once"
