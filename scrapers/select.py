@@ -15,12 +15,11 @@ from typing import Any, TypeAlias
 
 import html_text
 from lxml import etree
-from parsel import Selector
 from parsel.csstranslator import css2xpath
 from scrapy.http import TextResponse
 
 Node = Any  # an lxml element, or a string when a selector ends in text or an attribute
-Scope: TypeAlias = "TextResponse | Selector | etree._Element"
+Scope: TypeAlias = "TextResponse | etree._Element"
 NAMESPACES = {"re": "http://exslt.org/regular-expressions", "set": "http://exslt.org/sets"}
 
 
@@ -40,12 +39,8 @@ def select(scope: Scope, css: str | None = None, xpath: str | None = None) -> li
 
 
 def root_of(scope: Scope) -> etree._Element:
-    """The lxml node of a response, a parsel selector or a node itself."""
-    if isinstance(scope, TextResponse):
-        return scope.selector.root
-    if isinstance(scope, Selector):
-        return scope.root
-    return scope
+    """The lxml node of a response, or a node itself."""
+    return scope.selector.root if isinstance(scope, TextResponse) else scope
 
 
 def text_of(match: Node) -> str:
