@@ -122,8 +122,8 @@ def column_kind(values: pd.Series) -> Kind | str:
     if pd.api.types.is_datetime64_any_dtype(values):
         return Kind.DATE
     if pd.api.types.is_numeric_dtype(values):
-        finite = pd.to_numeric(present, errors="coerce")
-        return "constant" if finite.nunique() <= 1 else Kind.NUMBER
+        numbers = present.to_numpy()
+        return "constant" if bool((numbers == numbers[0]).all()) else Kind.NUMBER
     counts = _text_counts(present)
     texts = pd.Series(list(counts.index), dtype=object)
     weights = counts.to_numpy()

@@ -24,7 +24,8 @@ def _save(figure: Figure, path: Path) -> Path:
     FigureCanvasAgg(figure)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI, format="png")
+    # zlib level 1: a third faster to write than the default 6, for files a little larger
+    figure.savefig(path, dpi=DPI, format="png", pil_kwargs={"compress_level": 1})
     return path
 
 

@@ -235,7 +235,17 @@ class Registry:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.root = catalog.workspace.models
-        catalog.transaction(self._create_tables, what="prepare the model registry")
+        present = (
+            catalog.cursor()
+            .execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+                "AND table_name IN ('model_versions', 'model_aliases', 'model_events')",
+                [LAKE, "harvest"],
+            )
+            .fetchone()
+        )
+        if not present or present[0] < len(_TABLES):  # a commit only the first time
+            catalog.transaction(self._create_tables, what="prepare the model registry")
 
     @staticmethod
     def _create_tables(cur: duckdb.DuckDBPyConnection) -> None:
@@ -279,11 +289,16 @@ class Registry:
         staging: Path,
         entry: Registration,
         finish: Callable[[int, Path], None] | None = None,
+        *,
+        gates: object = None,
+        alias: str | None = None,
     ) -> ModelVersion:
         """Move ``staging`` into place as the next version of ``model`` and record it.
 
         ``finish(number, folder)`` writes what needs the version number (the card) before
-        the folder is frozen and the catalog entry is committed.
+        the folder is frozen and the catalog entry is committed. The gate verdicts
+        (``gates``, JSON-able) and the alias the version earned are recorded in the same
+        transaction as the version; a new champion ends the model's challenger.
         """
         number = self._next_number(model)
         while True:
@@ -325,6 +340,13 @@ class Registry:
                 ],
             )
             self._event(cur, model, number, "registered", {"run_id": entry.run_id})
+            if gates is not None:
+                self._event(cur, model, number, "gates", gates)
+            if alias is not None:
+                detail = {"run_id": entry.run_id, "by": "train"}
+                self._write_alias(cur, model, alias, number, detail)
+                if alias == "champion":
+                    self._delete_alias(cur, model, "challenger")
 
         try:
             self.catalog.transaction(insert, what=f"register model {model}@{number}")
@@ -342,29 +364,37 @@ class Registry:
             [model, version, event, json.dumps(detail), datetime.now(UTC)],
         )
 
+    @classmethod
+    def _write_alias(
+        cls, cur: duckdb.DuckDBPyConnection, model: str, alias: str, version: int, detail: object
+    ) -> None:
+        if alias not in ALIASES:
+            raise InvalidInputError(f"{alias!r} is not an alias; use one of {', '.join(ALIASES)}.")
+        cls._delete_alias(cur, model, alias)
+        cur.execute(
+            f"INSERT INTO {META}.model_aliases VALUES (?, ?, ?, ?)",
+            [model, alias, version, datetime.now(UTC)],
+        )
+        cls._event(cur, model, version, alias, detail)
+
+    @staticmethod
+    def _delete_alias(cur: duckdb.DuckDBPyConnection, model: str, alias: str) -> None:
+        cur.execute(
+            f"DELETE FROM {META}.model_aliases WHERE model = ? AND alias = ?", [model, alias]
+        )
+
     def set_alias(self, model: str, alias: str, version: int, detail: object) -> None:
         """Point ``alias`` of ``model`` at ``version`` and record why."""
         if alias not in ALIASES:
             raise InvalidInputError(f"{alias!r} is not an alias; use one of {', '.join(ALIASES)}.")
-
-        def write(cur: duckdb.DuckDBPyConnection) -> None:
-            cur.execute(
-                f"DELETE FROM {META}.model_aliases WHERE model = ? AND alias = ?", [model, alias]
-            )
-            cur.execute(
-                f"INSERT INTO {META}.model_aliases VALUES (?, ?, ?, ?)",
-                [model, alias, version, datetime.now(UTC)],
-            )
-            self._event(cur, model, version, alias, detail)
-
-        self.catalog.transaction(write, what=f"set {model}@{alias}")
+        self.catalog.transaction(
+            lambda cur: self._write_alias(cur, model, alias, version, detail),
+            what=f"set {model}@{alias}",
+        )
 
     def clear_alias(self, model: str, alias: str) -> None:
         self.catalog.transaction(
-            lambda cur: cur.execute(
-                f"DELETE FROM {META}.model_aliases WHERE model = ? AND alias = ?", [model, alias]
-            ),
-            what=f"clear {model}@{alias}",
+            lambda cur: self._delete_alias(cur, model, alias), what=f"clear {model}@{alias}"
         )
 
     def record(self, model: str, version: int, event: str, detail: object) -> None:

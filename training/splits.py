@@ -99,8 +99,7 @@ def find_leakage(
         hashes = pd.util.hash_pandas_object(chosen, index=False).to_numpy()
     except TypeError:  # unhashable cells (lists, dicts): compare their text instead
         hashes = pd.util.hash_pandas_object(chosen.astype(str), index=False).to_numpy()
-    train = set(hashes[splits == Split.TRAIN.value].tolist())
-    duplicated = np.fromiter((h in train for h in hashes), dtype=bool, count=len(hashes))
+    duplicated = np.isin(hashes, hashes[splits == Split.TRAIN.value])
     leaked_test = duplicated & (splits == Split.TEST.value)
     leaked_validation = duplicated & (splits == Split.VALIDATION.value)
     examples: tuple[str, ...] = ()

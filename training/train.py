@@ -385,16 +385,15 @@ class _Run:
             content_hash=prepared.version.content_hash,
             gates_passed=all(g.passed for g in gates), run_id=self.run_id,
         )  # fmt: skip
-        version = registry.register(spec.name, self.staging, entry, write_card)
+        version = registry.register(
+            spec.name,
+            self.staging,
+            entry,
+            write_card,
+            gates=[g.to_json() for g in gates],
+            alias=promoted,
+        )
         self.staging = None
-        registry.record(spec.name, version.version, "gates", [g.to_json() for g in gates])
-        if promoted:
-            registry.set_alias(
-                spec.name, promoted, version.version, {"run_id": self.run_id, "by": "train"}
-            )
-            if promoted == "champion" and registry.alias(spec.name, "challenger") is not None:
-                registry.clear_alias(spec.name, "challenger")
-        version = registry.get(version.ref)
         self.say(
             f"registered {version.ref} ({prepared.metric.name} {fitted.value:.4f}); "
             f"promoted to {promoted or 'nothing'}"
