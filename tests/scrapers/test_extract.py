@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 
-from scrapers.extract import article_row, columns_of, structured_row, table_rows
+import lxml.html
+from extruct.jsonld import JsonLdExtractor
+
+from scrapers.extract import article_row, columns_of, jsonld_entities, structured_row, table_rows
 from tests.scrapers.conftest import FIXTURES
 
 PRODUCT = (FIXTURES / "product.html").read_text()
@@ -18,6 +23,52 @@ def test_jsonld_product_flattened_and_breadcrumbs_skipped() -> None:
     assert (row["price"], row["currency"], row["availability"]) == (1299.0, "USD", "InStock")
     assert (row["rating"], row["review_count"], row["category"]) == (4.5, 12, "Lighting")
     assert row["image"] == "https://shop.example/img/lamp-17.png"
+
+
+LENIENT_JSONLD = """<html><head>
+<script type="application/ld+json">{"@type": "Product", "name": "Tab\there"}</script>
+<script type="application/ld+json"><!-- a CMS comment -->
+{"@type": "Offer", "price": "5"}</script>
+<script type="application/ld+json">[{"@type": "Thing", "name": "a"}, {}, {"@type": "Thing", "name": "b"}]</script>
+<script type="application/ld+json">{"@type": "Event", // a JavaScript comment
+ "name": "Fair"}</script>
+<script type="application/ld+json">{"@graph": [{"@type": "WebSite"}, {"@type": "Book"}]}</script>
+<script type="application/ld+json">"just a string"</script>
+<script type="text/javascript">{"@type": "NotJsonLd"}</script>
+</head><body></body></html>"""
+
+
+def test_jsonld_read_as_extruct_reads_it() -> None:
+    tree = lxml.html.fromstring(LENIENT_JSONLD)
+    ours = list(jsonld_entities(tree))
+    assert ours == JsonLdExtractor().extract_items(lxml.html.fromstring(LENIENT_JSONLD))
+    assert [item.get("@type") for item in ours] == [
+        "Product", "Offer", "Thing", "Thing", "Event", None,
+    ]  # fmt: skip
+    assert list(jsonld_entities(lxml.html.fromstring(PRODUCT))) == JsonLdExtractor().extract(
+        PRODUCT
+    )
+
+
+def test_broken_and_empty_jsonld_scripts_are_skipped_and_the_rest_is_read() -> None:
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "Product", </script>'
+        '<script type="application/ld+json"></script>'
+        '<script type="application/ld+json">{"@type": "Product", "name": "Lamp"}</script>'
+        "</head></html>"
+    )
+    assert [item["name"] for item in jsonld_entities(lxml.html.fromstring(page))] == ["Lamp"]
+    assert structured_row(page, URL, ["jsonld"])["name"] == "Lamp"
+
+
+def test_jsonld_alone_does_not_import_extruct() -> None:
+    code = (
+        "import sys; from scrapers.extract import structured_row; "
+        f"row = structured_row(open({str(FIXTURES / 'product.html')!r}).read(), 'https://x/', ['jsonld']); "
+        "assert row['sku'] == 'LAMP-17', row; print('extruct' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"
 
 
 def test_microdata_alone() -> None:
