@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pyarrow as pa
@@ -105,3 +106,66 @@ def test_a_query_that_needs_too_much_memory_is_stopped(sandbox: Sandbox) -> None
 
 def test_results_are_capped_at_max_rows(workspace: Workspace, catalog: Catalog) -> None:
     assert run_sql(workspace, "SELECT * FROM range(50)", Limits(max_rows=7)).num_rows == 7
+
+
+def _view_sql(sandbox: Sandbox, view: str) -> str:
+    """The body of a dataset's view in the sandbox (``view`` as in ``shop@1``)."""
+    rows = sandbox.query(
+        f"SELECT sql FROM duckdb_views() WHERE schema_name = 'raw' AND view_name = '{view}'"
+    )
+    return str(rows.column("sql")[0])
+
+
+def _lake(catalog: Catalog, sql: str) -> pa.Table:
+    """``sql`` on the catalog's own connection: DuckLake's scan, no sandbox."""
+    return catalog.cursor().execute(sql).to_arrow_table()
+
+
+def _typed(rows: int) -> pa.Table:
+    values = [i if i % 3 else None for i in range(rows)]
+    return pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "n": pa.array(values, pa.int32()),
+            "x": pa.array([None if v is None else v / 4 for v in values], pa.float64()),
+            "s": pa.array([None if v is None else f"s{v}" for v in values], pa.string()),
+            "day": pa.array([None if v is None else dt.date(2020, 1, 1 + v % 28) for v in values]),
+            "at": pa.array(
+                [
+                    None if v is None else dt.datetime(2021, 5, 1, v % 24, tzinfo=dt.UTC)
+                    for v in values
+                ],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "ok": pa.array([None if v is None else v % 2 == 0 for v in values]),
+            "tags": pa.array([None if v is None else [f"t{v}", "x"] for v in values]),
+        }
+    )
+
+
+def test_a_file_view_reads_exactly_what_ducklake_reads(
+    catalog: Catalog, workspace: Workspace
+) -> None:
+    catalog.commit("raw.typed", _typed(6), producer="t")
+    catalog.commit("raw.typed", _typed(9), producer="t")
+    first = catalog.version("raw.typed@1").snapshot_id
+    sandbox = Sandbox(workspace)
+    try:
+        pairs = [
+            ("typed", "lake.raw.typed"),
+            ("typed@1", f"lake.raw.typed AT (VERSION => {first})"),
+        ]
+        for name, lake in pairs:
+            ours = sandbox.query(f"SELECT * FROM raw.{name} ORDER BY id")
+            assert "read_parquet" in _view_sql(sandbox, name)
+            theirs = _lake(catalog, f"SELECT * FROM {lake} ORDER BY id")
+            assert ours.schema == theirs.schema
+            assert ours.to_pylist() == theirs.to_pylist()
+            columns = "SELECT column_name, column_type FROM (DESCRIBE {})"
+            assert (
+                sandbox.query(columns.format(f"raw.{name}")).to_pylist()
+                == _lake(catalog, columns.format(f"SELECT * FROM {lake}")).to_pylist()
+            )
+        assert sandbox.query("SELECT count(*) AS n FROM raw.typed@1").to_pylist() == [{"n": 6}]
+    finally:
+        sandbox.close()
