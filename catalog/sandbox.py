@@ -46,9 +46,11 @@ _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 # Table functions that reach a table through a computed string: a query calling one may read
 # any dataset, whatever names its text contains.
 _DYNAMIC = re.compile(r"\bquery(?:_table)?\s*\(", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
 # Table functions that reach a table through a computed string, so a query that calls one
 # may read any dataset whatever names its text contains.
 _DYNAMIC = re.compile(r"\bquery(?:_table)?\s*\(", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
 # How long an idle sandbox keeps its read transaction (and so its SQLite read snapshot,
 # which holds back WAL checkpoints) before letting it go.
 IDLE_RELEASE_SECONDS = 1.0
@@ -305,10 +307,17 @@ class Sandbox:
         if self._commits is None or not self._local:
             return  # without a commit watch, latest views stay DuckLake's scan
         text, every = sql.lower(), _DYNAMIC.search(sql) is not None
+        words = set(_WORD.findall(text))
+
+        def named(name: str) -> bool:
+            return name in words if _WORD.fullmatch(name) else name in text
+
         stale = {
             view: spec
             for view, spec in self._views.items()
-            if spec.snapshot is None and spec.checked != self._mark and (every or spec.name in text)
+            if spec.snapshot is None
+            and spec.checked != self._mark
+            and (every or named(spec.name.lower()))
         }
         if not stale:
             return
@@ -351,7 +360,12 @@ class Sandbox:
         return files
 
     def _same_columns(self, spec: _View, files: tuple[str, ...]) -> bool:
-        """Whether the files' columns have the names and types of DuckLake's scan."""
+        """Whether the files' columns have the names and types of DuckLake's scan.
+
+        This also keeps the scan for files that hold rows of several snapshots (a merge of a
+        table appended to outside Harvest): DuckLake writes those with an extra
+        ``_ducklake_internal_snapshot_id`` column that only its own scan filters by.
+        """
         lake = self._con.execute(f"DESCRIBE SELECT * FROM {spec.table}").fetchall()
         read = self._con.execute(f"DESCRIBE {replace(spec, files=files).body}").fetchall()
         return [row[:2] for row in lake] == [row[:2] for row in read]
