@@ -46,11 +46,7 @@ _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 # Table functions that reach a table through a computed string: a query calling one may read
 # any dataset, whatever names its text contains.
 _DYNAMIC = re.compile(r"\bquery(?:_table)?\s*\(", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
-# Table functions that reach a table through a computed string, so a query that calls one
-# may read any dataset whatever names its text contains.
-_DYNAMIC = re.compile(r"\bquery(?:_table)?\s*\(", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"\w+")  # a latest view is named by a query whose words include its name
 # How long an idle sandbox keeps its read transaction (and so its SQLite read snapshot,
 # which holds back WAL checkpoints) before letting it go.
 IDLE_RELEASE_SECONDS = 1.0
