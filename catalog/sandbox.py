@@ -206,6 +206,8 @@ class Sandbox:
         self.limits = limits
         self._lock = threading.Lock()
         self._views: dict[str, _View] = {}
+        self._latest: dict[str, set[str]] = {}  # lower-case dataset name -> its latest views
+        self._odd_names: set[str] = set()  # those not one word (tables made outside Harvest)
         self._con = connect(workspace, read_only=True, threads=limits.threads)
         self._commits = _watch_commits(workspace.catalog_file)
         self._open = False  # a read transaction is open
@@ -293,6 +295,11 @@ class Sandbox:
         self._end_transaction()
         self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {spec.body}")
         self._views[view] = spec
+        if spec.snapshot is None:
+            name = spec.name.lower()
+            self._latest.setdefault(name, set()).add(view)
+            if not _WORD.fullmatch(name):
+                self._odd_names.add(name)
 
     def _refresh_latest(self, sql: str) -> None:
         """List again the files of each latest-version view ``sql`` may read, if the catalog
@@ -302,18 +309,11 @@ class Sandbox:
         """
         if self._commits is None or not self._local:
             return  # without a commit watch, latest views stay DuckLake's scan
-        text, every = sql.lower(), _DYNAMIC.search(sql) is not None
-        words = set(_WORD.findall(text))
-
-        def named(name: str) -> bool:
-            return name in words if _WORD.fullmatch(name) else name in text
-
         stale = {
-            view: spec
-            for view, spec in self._views.items()
-            if spec.snapshot is None
-            and spec.checked != self._mark
-            and (every or named(spec.name.lower()))
+            view: self._views[view]
+            for name in self._named(sql)
+            for view in self._latest[name]
+            if self._views[view].checked != self._mark
         }
         if not stale:
             return
@@ -326,6 +326,15 @@ class Sandbox:
             else:
                 self._create(view, spec)
         self._begin_transaction()
+
+    def _named(self, sql: str) -> set[str]:
+        """The datasets whose names ``sql`` contains as words (every one, if it calls a
+        function that reaches tables through a computed string), without a pass over all."""
+        if _DYNAMIC.search(sql):
+            return set(self._latest)
+        text = sql.lower()
+        words = set(_WORD.findall(text)) & self._latest.keys()
+        return words | {name for name in self._odd_names if name in text}
 
     def _listed(self, spec: _View) -> _View:
         """``spec`` reading its table's Parquet files when that reads exactly what DuckLake's

@@ -289,3 +289,20 @@ def test_the_lock_down_lets_data_files_be_read_and_nothing_else(
     outside.write_bytes(file.read_bytes())
     with pytest.raises(QueryError, match="outside the catalog"):
         sandbox.query(f"SELECT * FROM read_parquet('{outside}')")
+
+
+def test_a_table_made_outside_harvest_with_an_odd_name_follows_its_commits(
+    catalog: Catalog, workspace: Workspace
+) -> None:
+    cursor = catalog.cursor()
+    cursor.execute('CREATE TABLE lake.raw."Odd-Name" AS SELECT 1 AS x')
+    sandbox = Sandbox(workspace)
+    try:
+        assert sandbox.query('SELECT list(x) AS x FROM raw."Odd-Name"').to_pylist() == [{"x": [1]}]
+        assert "read_parquet" in _view_sql(sandbox, "Odd-Name")
+        cursor.execute('INSERT INTO lake.raw."Odd-Name" VALUES (2)')
+        assert sandbox.query('SELECT list(x ORDER BY x) AS x FROM raw."odd-name"').to_pylist() == [
+            {"x": [1, 2]}
+        ]
+    finally:
+        sandbox.close()
