@@ -5,18 +5,28 @@ Every dataset is a view ``stage.name``; a pinned version is reachable as ``stage
 statements run: writes, ATTACH, INSTALL, COPY, settings and anything else are refused with
 a sentence that says so. External access is off and the configuration is locked once the
 catalog is attached, so even a SELECT cannot read files outside the data path.
+
+Where it reads exactly the same rows and columns, a dataset's view reads the Parquet files
+DuckLake lists for the table at that snapshot with ``read_parquet``, which skips DuckLake's
+per-query scan setup. Harvest writes each version as a fresh table, so those files are the
+version's rows; a table with delete files, no data files (empty or inlined), encrypted
+files, columns whose types differ from DuckLake's, or a remote data path keeps the DuckLake
+scan. A latest-version view is listed again when a query names it after any commit; a view
+whose file has gone (``harvest catalog vacuum`` merged and deleted it) is listed again and
+the query retried once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -33,6 +43,10 @@ _PINNED = re.compile(
     r"\b(?P<stage>" + "|".join(STAGES) + r")\.(?P<name>[a-z][a-z0-9_]*)@(?P<version>\d+)\b"
 )
 _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+# Table functions that reach a table through a computed string: a query calling one may read
+# any dataset, whatever names its text contains.
+_DYNAMIC = re.compile(r"\bquery(?:_table)?\s*\(", re.IGNORECASE)
+_WORD = re.compile(r"\w+")  # a latest view is named by a query whose words include its name
 # How long an idle sandbox keeps its read transaction (and so its SQLite read snapshot,
 # which holds back WAL checkpoints) before letting it go.
 IDLE_RELEASE_SECONDS = 1.0
@@ -68,8 +82,9 @@ class _Commits:
     def _version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
-    def mark(self) -> None:
+    def mark(self) -> int:
         self._seen = self._version()
+        return self._seen
 
     def since_mark(self) -> bool:
         return self._version() != self._seen
@@ -142,6 +157,29 @@ class _Watchdog:
             action()
 
 
+@dataclass(frozen=True)
+class _View:
+    """A dataset's view: its table, at which snapshot, and the Parquet files it reads."""
+
+    stage: str
+    name: str
+    snapshot: int | None = None  # None: the latest version
+    files: tuple[str, ...] = ()  # empty: the view is DuckLake's own scan of the table
+    checked: int | None = None  # the catalog's data_version when a latest view was listed
+
+    @property
+    def table(self) -> str:
+        at = f" AT (VERSION => {self.snapshot})" if self.snapshot is not None else ""
+        return f"{LAKE}.{self.stage}.{quote_ident(self.name)}{at}"
+
+    @property
+    def body(self) -> str:
+        if not self.files:
+            return f"SELECT * FROM {self.table}"
+        files = ", ".join(quote_literal(f) for f in self.files)
+        return f"SELECT * FROM read_parquet([{files}], hive_partitioning = false)"
+
+
 def _watch_commits(catalog_file: Path | None) -> _Commits | None:
     """A watcher for a SQLite catalog file, or None (then no transaction is kept open)."""
     if catalog_file is None or not catalog_file.exists():
@@ -167,10 +205,15 @@ class Sandbox:
         self.workspace = workspace
         self.limits = limits
         self._lock = threading.Lock()
-        self._views: dict[str, str] = {}
+        self._views: dict[str, _View] = {}
+        self._latest: dict[str, set[str]] = {}  # lower-case dataset name -> its latest views
+        self._odd_names: set[str] = set()  # those not one word (tables made outside Harvest)
         self._con = connect(workspace, read_only=True, threads=limits.threads)
         self._commits = _watch_commits(workspace.catalog_file)
         self._open = False  # a read transaction is open
+        self._mark: int | None = None  # the catalog's data_version when it began
+        self._data_path = os.path.join(os.path.abspath(workspace.data_path), "")
+        self._local = "://" not in workspace.data_path  # remote files keep DuckLake's scan
         self._watchdog = _Watchdog(self._interrupt, self._release)
         for stage in STAGES:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{stage}")
@@ -205,7 +248,7 @@ class Sandbox:
         if self._open and not self._commits.since_mark():
             return
         self._end_transaction()
-        self._commits.mark()  # before BEGIN: a commit in between only ends it early
+        self._mark = self._commits.mark()  # before BEGIN: a commit in between ends it early
         self._con.execute("BEGIN TRANSACTION")
         self._open = True
 
@@ -229,9 +272,10 @@ class Sandbox:
     def _sync_views(self) -> bool:
         """Create a view for every dataset that has none yet; True when one was added.
 
-        A dataset's view reads its latest version whenever it is queried, so existing views
-        never go stale: this only runs at the start and when a query names a table that
-        does not exist (perhaps a dataset committed since).
+        A new view is DuckLake's scan of the table, which always reads the latest version;
+        :meth:`_refresh_latest` turns it into a file view when a query names it. This only
+        runs at the start and when a query names a table that does not exist (perhaps a
+        dataset committed since).
         """
         rows = self._con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
@@ -242,12 +286,110 @@ class Sandbox:
         for stage, name in rows:
             view = f"memory.{stage}.{quote_ident(name)}"
             if view not in self._views:
-                self._end_transaction()
-                body = f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)}"
-                self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
-                self._views[view] = body
+                self._create(view, _View(stage, name))
                 added = True
         return added
+
+    def _create(self, view: str, spec: _View) -> None:
+        """(Re)create ``view``; outside the read transaction, whose rollback would undo it."""
+        self._end_transaction()
+        self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {spec.body}")
+        self._views[view] = spec
+        if spec.snapshot is None:
+            name = spec.name.lower()
+            self._latest.setdefault(name, set()).add(view)
+            if not _WORD.fullmatch(name):
+                self._odd_names.add(name)
+
+    def _refresh_latest(self, sql: str) -> None:
+        """List again the files of each latest-version view ``sql`` may read, if the catalog
+        changed since that view was listed; the views a query does not name wait.
+
+        Runs in the open read transaction, so the listing is that transaction's snapshot.
+        """
+        if self._commits is None or not self._local:
+            return  # without a commit watch, latest views stay DuckLake's scan
+        stale = {
+            view: self._views[view]
+            for name in self._named(sql)
+            for view in self._latest[name]
+            if self._views[view].checked != self._mark
+        }
+        if not stale:
+            return
+        listed = {
+            view: replace(self._listed(spec), checked=self._mark) for view, spec in stale.items()
+        }
+        for view, spec in listed.items():
+            if spec.body == self._views[view].body:
+                self._views[view] = spec  # the same files: only the check is newer
+            else:
+                self._create(view, spec)
+        self._begin_transaction()
+
+    def _named(self, sql: str) -> set[str]:
+        """The datasets whose names ``sql`` contains as words (every one, if it calls a
+        function that reaches tables through a computed string), without a pass over all."""
+        if _DYNAMIC.search(sql):
+            return set(self._latest)
+        text = sql.lower()
+        words = set(_WORD.findall(text)) & self._latest.keys()
+        return words | {name for name in self._odd_names if name in text}
+
+    def _listed(self, spec: _View) -> _View:
+        """``spec`` reading its table's Parquet files when that reads exactly what DuckLake's
+        scan reads, else reading DuckLake's scan (a failed listing ends the transaction)."""
+        try:
+            files = self._files(spec)
+            if files and self._same_columns(spec, files):
+                return replace(spec, files=files)
+        except duckdb.Error:
+            self._end_transaction()  # the failed statement aborted it
+        return replace(spec, files=())
+
+    def _files(self, spec: _View) -> tuple[str, ...]:
+        """The table's data files at the view's snapshot; none when reading them alone
+        would not give its rows (delete files, encryption) or they lie outside the data path."""
+        if not self._local:
+            return ()
+        at = f", snapshot_version => {spec.snapshot}" if spec.snapshot is not None else ""
+        rows = self._con.execute(
+            "SELECT data_file, delete_file, data_file_encryption_key FROM ducklake_list_files("
+            f"{quote_literal(LAKE)}, {quote_literal(spec.name)}, schema => {quote_literal(spec.stage)}{at})"
+        ).fetchall()
+        files = tuple(os.path.abspath(row[0]) for row in rows)
+        if any(row[1] is not None or row[2] is not None for row in rows) or not all(
+            f.startswith(self._data_path) for f in files
+        ):
+            return ()
+        return files
+
+    def _same_columns(self, spec: _View, files: tuple[str, ...]) -> bool:
+        """Whether the files' columns have the names and types of DuckLake's scan.
+
+        This also keeps the scan for files that hold rows of several snapshots (a merge of a
+        table appended to outside Harvest): DuckLake writes those with an extra
+        ``_ducklake_internal_snapshot_id`` column that only its own scan filters by.
+        """
+        lake = self._con.execute(f"DESCRIBE SELECT * FROM {spec.table}").fetchall()
+        read = self._con.execute(f"DESCRIBE {replace(spec, files=files).body}").fetchall()
+        return [row[:2] for row in lake] == [row[:2] for row in read]
+
+    def _relist_missing(self) -> bool:
+        """List again every view one of whose files is gone (vacuum deleted it); True if any."""
+        gone = {
+            view: spec
+            for view, spec in self._views.items()
+            if any(not os.path.exists(f) for f in spec.files)
+        }
+        for view, spec in gone.items():
+            self._end_transaction()
+            # A latest view goes back to DuckLake's scan; the next refresh lists it again.
+            fixed = (
+                self._listed(spec) if spec.snapshot is not None else _View(spec.stage, spec.name)
+            )
+            self._create(view, fixed)
+        return bool(gone)
 
     def _pin_views(self, pinned: set[tuple[str, str, int]]) -> None:
         """Create a view per pinned version the query names (kept: versions never change)."""
@@ -256,11 +398,7 @@ class Sandbox:
             if view not in self._views:
                 self._end_transaction()
                 snapshot = self._snapshot(f"{stage}.{name}", number)
-                body = (
-                    f"SELECT * FROM {LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {snapshot})"
-                )
-                self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
-                self._views[view] = body
+                self._create(view, self._listed(_View(stage, name, snapshot)))
 
     def _snapshot(self, dataset: str, number: int) -> int:
         row = self._con.execute(
@@ -304,14 +442,20 @@ class Sandbox:
         try:
             self._pin_views(pinned)
             self._begin_transaction()
+            self._refresh_latest(sql)
             try:
                 return self._run(sql)
             except duckdb.CatalogException:
                 self._end_transaction()  # the failed query aborted it
                 if not self._sync_views():  # no dataset was added since: the name is wrong
                     raise
-                self._begin_transaction()
-                return self._run(sql)
+            except duckdb.IOException:
+                self._end_transaction()
+                if not self._relist_missing():  # no view's file is gone: a real failure
+                    raise
+            self._begin_transaction()
+            self._refresh_latest(sql)
+            return self._run(sql)
         except duckdb.Error:
             self._end_transaction()
             raise

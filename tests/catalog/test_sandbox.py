@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from catalog import Catalog
-from catalog.sandbox import Limits, QueryError, Sandbox, run_sql
+from catalog.sandbox import Limits, QueryError, Sandbox, _View, run_sql
 from harvest.workspace import Workspace
 
 
@@ -105,3 +107,202 @@ def test_a_query_that_needs_too_much_memory_is_stopped(sandbox: Sandbox) -> None
 
 def test_results_are_capped_at_max_rows(workspace: Workspace, catalog: Catalog) -> None:
     assert run_sql(workspace, "SELECT * FROM range(50)", Limits(max_rows=7)).num_rows == 7
+
+
+def _view_sql(sandbox: Sandbox, view: str) -> str:
+    """The body of a dataset's view in the sandbox (``view`` as in ``shop@1``)."""
+    rows = sandbox.query(
+        f"SELECT sql FROM duckdb_views() WHERE schema_name = 'raw' AND view_name = '{view}'"
+    )
+    return str(rows.column("sql")[0])
+
+
+def _lake(catalog: Catalog, sql: str) -> pa.Table:
+    """``sql`` on the catalog's own connection: DuckLake's scan, no sandbox."""
+    return catalog.cursor().execute(sql).to_arrow_table()
+
+
+def _typed(rows: int) -> pa.Table:
+    values = [i if i % 3 else None for i in range(rows)]
+    return pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "n": pa.array(values, pa.int32()),
+            "x": pa.array([None if v is None else v / 4 for v in values], pa.float64()),
+            "s": pa.array([None if v is None else f"s{v}" for v in values], pa.string()),
+            "day": pa.array([None if v is None else dt.date(2020, 1, 1 + v % 28) for v in values]),
+            "at": pa.array(
+                [
+                    None if v is None else dt.datetime(2021, 5, 1, v % 24, tzinfo=dt.UTC)
+                    for v in values
+                ],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "ok": pa.array([None if v is None else v % 2 == 0 for v in values]),
+            "tags": pa.array([None if v is None else [f"t{v}", "x"] for v in values]),
+        }
+    )
+
+
+def test_a_file_view_reads_exactly_what_ducklake_reads(
+    catalog: Catalog, workspace: Workspace
+) -> None:
+    catalog.commit("raw.typed", _typed(6), producer="t")
+    catalog.commit("raw.typed", _typed(9), producer="t")
+    first = catalog.version("raw.typed@1").snapshot_id
+    sandbox = Sandbox(workspace)
+    try:
+        pairs = [
+            ("typed", "lake.raw.typed"),
+            ("typed@1", f"lake.raw.typed AT (VERSION => {first})"),
+        ]
+        for name, lake in pairs:
+            ours = sandbox.query(f"SELECT * FROM raw.{name} ORDER BY id")
+            assert "read_parquet" in _view_sql(sandbox, name)
+            theirs = _lake(catalog, f"SELECT * FROM {lake} ORDER BY id")
+            assert ours.schema == theirs.schema
+            assert ours.to_pylist() == theirs.to_pylist()
+            columns = "SELECT column_name, column_type FROM (DESCRIBE {})"
+            assert (
+                sandbox.query(columns.format(f"raw.{name}")).to_pylist()
+                == _lake(catalog, columns.format(f"SELECT * FROM {lake}")).to_pylist()
+            )
+        assert sandbox.query("SELECT count(*) AS n FROM raw.typed@1").to_pylist() == [{"n": 6}]
+    finally:
+        sandbox.close()
+
+
+def test_a_latest_file_view_shows_each_new_commit(sandbox: Sandbox, catalog: Catalog) -> None:
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
+    assert "read_parquet" in _view_sql(sandbox, "shop")
+    catalog.commit("raw.shop", pa.table({"sku": ["z"], "price": [7.0]}), producer="t")
+    assert sandbox.query("SELECT sku, price FROM raw.shop").to_pylist() == [
+        {"sku": "z", "price": 7.0}
+    ]
+    catalog.commit("raw.shop", pa.table({"sku": ["y"], "price": [8.0]}), producer="t")
+    # a name the text does not contain, reached through a computed string
+    assert sandbox.query("SELECT sku FROM query_table('raw.' || 'sh' || 'op')").to_pylist() == [
+        {"sku": "y"}
+    ]
+
+
+def test_a_commit_lists_again_only_the_views_a_query_names(
+    catalog: Catalog, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b", "c", "d"):
+        catalog.commit(f"raw.{name}", pa.table({"x": [1]}), producer="t")
+    sandbox = Sandbox(workspace)
+    listed: list[str] = []
+    files = Sandbox._files
+
+    def counting(self: Sandbox, spec: _View) -> tuple[str, ...]:
+        listed.append(spec.name)
+        return files(self, spec)
+
+    monkeypatch.setattr(Sandbox, "_files", counting)
+    try:
+        sandbox.query("SELECT * FROM raw.a, raw.b, raw.c, raw.d")
+        assert sorted(listed) == ["a", "b", "c", "d"]
+        sandbox.query("SELECT * FROM raw.a, raw.b, raw.c, raw.d")
+        assert len(listed) == 4  # nothing committed: no listing
+        catalog.commit("raw.d", pa.table({"x": [2]}), producer="t")
+        assert sandbox.query("SELECT x FROM raw.b").to_pylist() == [{"x": 1}]
+        assert listed[4:] == ["b"]
+        assert sandbox.query("SELECT x FROM raw.d").to_pylist() == [{"x": 2}]
+        assert listed[5:] == ["d"]
+    finally:
+        sandbox.close()
+
+
+def test_versions_read_right_after_vacuum(catalog: Catalog, workspace: Workspace) -> None:
+    for i in range(4):
+        catalog.commit("raw.shop", pa.table({"sku": ["a", "b"], "n": [i, i + 1]}), producer="t")
+    sandbox = Sandbox(workspace)
+    try:
+        assert sandbox.query("SELECT sum(n) AS s FROM raw.shop@2").to_pylist() == [{"s": 3}]
+        assert sandbox.query("SELECT sum(n) AS s FROM raw.shop").to_pylist() == [{"s": 7}]
+        catalog.vacuum(older_than_hours=0)
+        for number in range(1, 5):
+            assert sandbox.query(f"SELECT sum(n) AS s FROM raw.shop@{number}").to_pylist() == [
+                {"s": 2 * number - 1}
+            ]
+        assert sandbox.query("SELECT sum(n) AS s FROM raw.shop").to_pylist() == [{"s": 7}]
+    finally:
+        sandbox.close()
+
+
+def test_a_view_whose_file_vacuum_deleted_is_listed_again(
+    catalog: Catalog, workspace: Workspace
+) -> None:
+    catalog.commit("raw.shop", pa.table({"n": [1, 2, 3]}), producer="t")
+    cursor = catalog.cursor()  # appends outside Harvest give the table several files to merge
+    cursor.execute("INSERT INTO lake.raw.shop VALUES (4), (5)")
+    cursor.execute("INSERT INTO lake.raw.shop VALUES (6)")
+    sandbox = Sandbox(workspace)
+    try:
+        assert sandbox.query("SELECT list(n ORDER BY n) AS n FROM raw.shop@1").to_pylist() == [
+            {"n": [1, 2, 3]}
+        ]
+        first = sandbox._views['memory.raw."shop@1"'].files
+        assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 6}]
+        catalog.vacuum(older_than_hours=0)
+        assert first and not any(Path(f).exists() for f in first)
+        assert sandbox.query("SELECT list(n ORDER BY n) AS n FROM raw.shop@1").to_pylist() == [
+            {"n": [1, 2, 3]}
+        ]
+        assert sandbox.query("SELECT list(n ORDER BY n) AS n FROM raw.shop").to_pylist() == [
+            {"n": [1, 2, 3, 4, 5, 6]}
+        ]
+    finally:
+        sandbox.close()
+
+
+def test_tables_files_cannot_stand_for_keep_the_ducklake_scan(
+    catalog: Catalog, workspace: Workspace
+) -> None:
+    catalog.commit("raw.empty", pa.table({"x": pa.array([], pa.int64())}), producer="t")
+    catalog.commit("raw.pruned", pa.table({"x": [1, 2, 3]}), producer="t")
+    catalog.cursor().execute("DELETE FROM lake.raw.pruned WHERE x = 2")  # a delete file
+    sandbox = Sandbox(workspace)
+    try:
+        empty = sandbox.query("SELECT * FROM raw.empty")
+        assert empty.num_rows == 0 and empty.column_names == ["x"]
+        assert sandbox.query("SELECT list(x ORDER BY x) AS x FROM raw.pruned").to_pylist() == [
+            {"x": [1, 3]}
+        ]
+        assert sandbox.query("SELECT sum(x) AS s FROM raw.pruned@1").to_pylist() == [{"s": 6}]
+        for view in ("empty", "pruned"):
+            assert "read_parquet" not in _view_sql(sandbox, view)
+        assert "read_parquet" in _view_sql(sandbox, "pruned@1")
+    finally:
+        sandbox.close()
+
+
+def test_the_lock_down_lets_data_files_be_read_and_nothing_else(
+    sandbox: Sandbox, workspace: Workspace, tmp_path: Path
+) -> None:
+    file = next(Path(workspace.data_path).glob("raw/shop/*.parquet"))
+    assert sandbox.query(f"SELECT count(*) > 0 AS ok FROM read_parquet('{file}')").to_pylist() == [
+        {"ok": True}
+    ]
+    outside = tmp_path / "outside.parquet"
+    outside.write_bytes(file.read_bytes())
+    with pytest.raises(QueryError, match="outside the catalog"):
+        sandbox.query(f"SELECT * FROM read_parquet('{outside}')")
+
+
+def test_a_table_made_outside_harvest_with_an_odd_name_follows_its_commits(
+    catalog: Catalog, workspace: Workspace
+) -> None:
+    cursor = catalog.cursor()
+    cursor.execute('CREATE TABLE lake.raw."Odd-Name" AS SELECT 1 AS x')
+    sandbox = Sandbox(workspace)
+    try:
+        assert sandbox.query('SELECT list(x) AS x FROM raw."Odd-Name"').to_pylist() == [{"x": [1]}]
+        assert "read_parquet" in _view_sql(sandbox, "Odd-Name")
+        cursor.execute('INSERT INTO lake.raw."Odd-Name" VALUES (2)')
+        assert sandbox.query('SELECT list(x ORDER BY x) AS x FROM raw."odd-name"').to_pylist() == [
+            {"x": [1, 2]}
+        ]
+    finally:
+        sandbox.close()
