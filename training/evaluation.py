@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,92 +174,64 @@ def evaluate(
     seed: int,
     fit_seconds: float = 4.0,
 ) -> Evaluation:
-    """Score ``model`` on validation and test, explain it, and draw the plots into ``plot_dir``.
-
-    The plots are drawn on one worker thread while this thread goes on predicting: drawing
-    holds the GIL, but scikit-learn's and PyTorch's predictions mostly release it, so on
-    more than one core the two overlap. Plots come back in the order they were asked for.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plots") as drawing:
-        pending: list[Future[Path]] = []
-        curve: Future[Path] | None = None  # listed last, whenever it is drawn
-        estimator = model[-1]
-        history = getattr(estimator, "history_", None) or boosting_history(estimator)
-        if history:
-            unit = {Task.LANGUAGE_MODELLING: "step"}.get(task, "epoch")
-            unit = "iteration" if not hasattr(estimator, "history_") else unit
-            curve = drawing.submit(
-                plots.loss_history, history, unit, plot_dir / "learning_curve.png"
+    """Score ``model`` on validation and test, explain it, and draw the plots into ``plot_dir``."""
+    validation = model_scores(task, model, splits.X_val, splits.y_val) if len(splits.X_val) else {}
+    written: list[Path] = []
+    per_class: dict[str, dict[str, float]] = {}
+    importance: tuple[Importance, ...] = ()
+    estimator = model[-1]
+    if task is Task.LANGUAGE_MODELLING or splits.y_test is None:
+        test = model_scores(task, model, splits.X_test, splits.y_test)
+    else:  # predicted once, then scored, reported and plotted
+        y_pred = model.predict(splits.X_test)
+        has_proba = task.is_classification and hasattr(model, "predict_proba")
+        proba = model.predict_proba(splits.X_test) if has_proba else None
+        classes = getattr(model, "classes_", None)
+        test = prediction_scores(task, splits.y_test, y_pred, proba, classes)
+        if classes is not None:
+            labels = list(labels_of(np.asarray(classes), splits.y_test))
+            per_class = per_class_report(splits.y_test, y_pred, labels)
+            written.append(
+                plots.confusion_matrix(
+                    splits.y_test, y_pred, labels, plot_dir / "confusion_matrix.png"
+                )
             )
-        per_class: dict[str, dict[str, float]] = {}
-        importance: tuple[Importance, ...] = ()
-        if task is Task.LANGUAGE_MODELLING or splits.y_test is None:
-            test = model_scores(task, model, splits.X_test, splits.y_test)
-        else:  # predicted once, then scored, reported and plotted
-            y_pred = model.predict(splits.X_test)
-            has_proba = task.is_classification and hasattr(model, "predict_proba")
-            proba = model.predict_proba(splits.X_test) if has_proba else None
-            classes = getattr(model, "classes_", None)
-            test = prediction_scores(task, splits.y_test, y_pred, proba, classes)
-            if classes is not None:
-                labels = list(labels_of(np.asarray(classes), splits.y_test))
-                per_class = per_class_report(splits.y_test, y_pred, labels)
-                pending.append(
-                    drawing.submit(
-                        plots.confusion_matrix,
-                        splits.y_test,
-                        y_pred,
-                        labels,
-                        plot_dir / "confusion_matrix.png",
-                    )
-                )
-            if proba is not None and classes is not None:
-                pending.append(
-                    drawing.submit(
-                        plots.calibration,
-                        splits.y_test,
-                        proba,
-                        list(classes),
-                        plot_dir / "calibration.png",
-                    )
-                )
-            if task is Task.REGRESSION:
-                pending.append(
-                    drawing.submit(
-                        plots.residuals, splits.y_test, y_pred, plot_dir / "residuals.png"
-                    )
-                )
-            if splits.X_test.shape[1] > 0:
-                importance = permutation_importance(
-                    task, metric, model, splits.X_test, splits.y_test, seed
-                )
-                pending.append(
-                    drawing.submit(
-                        plots.importance,
-                        [i.feature for i in importance],
-                        [i.mean for i in importance],
-                        [i.std for i in importance],
-                        metric.name,
-                        plot_dir / "permutation_importance.png",
-                    )
-                )
-        validation = (
-            model_scores(task, model, splits.X_val, splits.y_val) if len(splits.X_val) else {}
+        if proba is not None and classes is not None:
+            written.append(
+                plots.calibration(splits.y_test, proba, list(classes), plot_dir / "calibration.png")
+            )
+        if task is Task.REGRESSION:
+            written.append(plots.residuals(splits.y_test, y_pred, plot_dir / "residuals.png"))
+    if (
+        task is not Task.LANGUAGE_MODELLING
+        and splits.y_test is not None
+        and splits.X_test.shape[1] > 0
+    ):
+        importance = permutation_importance(task, metric, model, splits.X_test, splits.y_test, seed)
+        written.append(
+            plots.importance(
+                [i.feature for i in importance],
+                [i.mean for i in importance],
+                [i.std for i in importance],
+                metric.name,
+                plot_dir / "permutation_importance.png",
+            )
         )
-        if not history and refit is not None and len(splits.X_val):
-            sizes, train_scores, val_scores = learning_points(
-                task, metric, refit, splits, seed, budget=max(1.0, 0.25 * fit_seconds)
-            )
-            if sizes:
-                curve = drawing.submit(
-                    plots.learning_curve,
-                    sizes,
-                    train_scores,
-                    val_scores,
-                    metric.name,
-                    plot_dir / "learning_curve.png",
+    history = getattr(estimator, "history_", None) or boosting_history(estimator)
+    if history:
+        unit = {Task.LANGUAGE_MODELLING: "step"}.get(task, "epoch")
+        unit = "iteration" if not hasattr(estimator, "history_") else unit
+        written.append(plots.loss_history(history, unit, plot_dir / "learning_curve.png"))
+    elif refit is not None and len(splits.X_val):
+        sizes, train_scores, val_scores = learning_points(
+            task, metric, refit, splits, seed, budget=max(1.0, 0.25 * fit_seconds)
+        )
+        if sizes:
+            written.append(
+                plots.learning_curve(
+                    sizes, train_scores, val_scores, metric.name, plot_dir / "learning_curve.png"
                 )
-        written = [future.result() for future in [*pending, *([curve] if curve else [])]]
+            )
     return Evaluation(
         test=test,
         validation=validation,
