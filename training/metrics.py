@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,18 @@ TASK_METRICS: dict[Task, tuple[str, ...]] = {
 }
 
 
+_CLASS_LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
+# The metrics computed from predicted labels or values alone, by name.
+_LABEL_SCORES: dict[str, Callable[[Any, Any], float]] = {
+    "accuracy": lambda y, p: float(skm.accuracy_score(y, p)),
+    "balanced_accuracy": lambda y, p: float(_quiet(skm.balanced_accuracy_score, y, p)),
+    "f1_macro": lambda y, p: float(skm.f1_score(y, p, average="macro", zero_division=0)),
+    "r2": lambda y, p: float(skm.r2_score(y, p)),
+    "rmse": lambda y, p: float(math.sqrt(skm.mean_squared_error(y, p))),
+    "mae": lambda y, p: float(skm.mean_absolute_error(y, p)),
+}
+
+
 def metric_for(task: Task, name: str) -> Metric:
     """The metric called ``name``, checked against the task."""
     if name not in TASK_METRICS[task]:
@@ -84,11 +96,7 @@ def classification_scores(
     classes: NDArray[Any],
 ) -> dict[str, float]:
     """Accuracy, balanced accuracy, F1 macro and, with probabilities, ROC AUC and log loss."""
-    out = {
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(_quiet(skm.balanced_accuracy_score, y_true, y_pred)),
-        "f1_macro": float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0)),
-    }
+    out = {name: _LABEL_SCORES[name](y_true, y_pred) for name in _CLASS_LABEL_METRICS}
     if proba is not None:
         proba = np.clip(proba, 1e-15, 1.0)
         proba = proba / proba.sum(axis=1, keepdims=True)
@@ -117,11 +125,7 @@ def labels_of(classes: NDArray[Any], y_true: NDArray[Any]) -> NDArray[Any]:
 
 def regression_scores(y_true: NDArray[Any], y_pred: NDArray[Any]) -> dict[str, float]:
     """R², RMSE and MAE."""
-    return {
-        "r2": float(skm.r2_score(y_true, y_pred)),
-        "rmse": float(math.sqrt(skm.mean_squared_error(y_true, y_pred))),
-        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
-    }
+    return {name: _LABEL_SCORES[name](y_true, y_pred) for name in TASK_METRICS[Task.REGRESSION]}
 
 
 def language_scores(perplexity: float) -> dict[str, float]:
@@ -196,7 +200,12 @@ def prediction_score(
     proba: NDArray[np.float64] | None,
     classes: NDArray[Any] | None,
 ) -> float:
-    """``metric`` from predictions already made (``proba`` when :func:`needs_proba`)."""
+    """``metric`` from predictions already made (``proba`` when :func:`needs_proba`).
+
+    Only that metric is computed: permutation importance scores dozens of copies.
+    """
+    if metric.name in _LABEL_SCORES:
+        return _LABEL_SCORES[metric.name](y, y_pred)
     return pick(prediction_scores(task, y, y_pred, proba, classes), metric)
 
 
