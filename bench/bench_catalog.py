@@ -5,14 +5,15 @@
     (the very file the catalog wrote for that version, so both read the same bytes);
 (c) importing a 1M-row CSV ÷ DuckDB's own ``read_csv`` into a table of a database file.
 
-Two more figures, with no goal, show the floors under (a) and (b). Under (a): a bare
+More figures, with no goal, show the floors under (a) and (b). Under (a): a bare
 DuckLake write of the same table (``CREATE TABLE lake... AS`` and its commit, no
 profile, no version record) ÷ pyarrow ``write_table``; every DuckLake data file is
-written by DuckDB's Parquet writer, so no commit can be faster than this. Under (b): the
-same query on the DuckLake table in an already open transaction, with no sandbox, ÷
-plain DuckDB; DuckLake's scan (its file list from the catalog, its own reader setup)
-costs this much more than ``read_parquet``. The sandbox's views read a version's files
-with ``read_parquet`` where that gives the same rows, so (b) can go below this floor.
+written by DuckDB's Parquet writer, so no commit can be faster than this. Under that:
+the same rows written by DuckDB's own ``COPY ... TO`` a Parquet file, with no lake at all.
+Under (b): the same query on the DuckLake table in an already open transaction, with no
+sandbox, ÷ plain DuckDB; DuckLake's scan (its file list from the catalog, its own reader
+setup) costs this much more than ``read_parquet``. The sandbox's views read a version's
+files with ``read_parquet`` where that gives the same rows, so (b) can go below this floor.
 """
 
 from __future__ import annotations
@@ -70,7 +71,12 @@ def run() -> list[Figure]:
             bare.execute(f"CREATE TABLE lake.raw.bare{next(counter)} AS SELECT * FROM rows")
             bare.execute("COMMIT")
 
-        commit_s, write_s, bare_s = best_of_each(commit, write_parquet, ducklake_write, repeat=5)
+        def duckdb_copy() -> None:
+            bare.execute(f"COPY rows TO '{root / f'copy{next(counter)}.parquet'}' (FORMAT parquet)")
+
+        commit_s, write_s, bare_s, copy_s = best_of_each(
+            commit, write_parquet, ducklake_write, duckdb_copy, repeat=5
+        )
 
         catalog.commit("raw.products", table, producer="bench")
         sandbox = Sandbox(catalog.workspace, Limits(max_rows=1000))
@@ -119,6 +125,11 @@ def run() -> list[Figure]:
             "floor of (a): bare DuckLake table write / pyarrow write_table",
             bare_s / write_s,
             detail=f"ducklake {bare_s:.3f}s, pyarrow {write_s:.3f}s",
+        ),
+        Figure(
+            "  under it: DuckDB's own COPY TO Parquet / pyarrow write_table",
+            copy_s / write_s,
+            detail=f"duckdb {copy_s:.3f}s, pyarrow {write_s:.3f}s",
         ),
         Figure(
             "floor of (b): bare DuckLake query in an open transaction / plain DuckDB",

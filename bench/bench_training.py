@@ -92,7 +92,7 @@ def bench_train_overhead() -> Figure:
                 assert not done.code
 
         assert len(splits.X_train) == len(train_ids)
-        harvest_s, plain_s = best_of_each(harvest_train, plain_script, repeat=2)
+        harvest_s, plain_s = best_of_each(harvest_train, plain_script, repeat=3)
         catalog.close()
     return ratio(
         f"harvest train, 1 family, {ROWS // 1000}k x {COLUMNS} ÷ plain scikit-learn",
