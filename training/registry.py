@@ -52,16 +52,15 @@ TRUSTED_PREFIXES = (
     "collections.",
 )
 
-_TABLES = (
-    f"""CREATE TABLE IF NOT EXISTS {META}.model_versions (
-        model VARCHAR, version INTEGER, task VARCHAR, target VARCHAR, family VARCHAR,
-        metric VARCHAR, score DOUBLE, baseline DOUBLE, dataset VARCHAR, content_hash VARCHAR,
-        gates_passed BOOLEAN, run_id VARCHAR, path VARCHAR, created_at TIMESTAMPTZ)""",
-    f"""CREATE TABLE IF NOT EXISTS {META}.model_aliases (
-        model VARCHAR, alias VARCHAR, version INTEGER, set_at TIMESTAMPTZ)""",
-    f"""CREATE TABLE IF NOT EXISTS {META}.model_events (
-        model VARCHAR, version INTEGER, event VARCHAR, detail VARCHAR, happened_at TIMESTAMPTZ)""",
-)
+_TABLES = {  # the registry's tables in the catalog's ``harvest`` schema, by name
+    "model_versions": """model VARCHAR, version INTEGER, task VARCHAR, target VARCHAR,
+        family VARCHAR, metric VARCHAR, score DOUBLE, baseline DOUBLE, dataset VARCHAR,
+        content_hash VARCHAR, gates_passed BOOLEAN, run_id VARCHAR, path VARCHAR,
+        created_at TIMESTAMPTZ""",
+    "model_aliases": "model VARCHAR, alias VARCHAR, version INTEGER, set_at TIMESTAMPTZ",
+    "model_events": """model VARCHAR, version INTEGER, event VARCHAR, detail VARCHAR,
+        happened_at TIMESTAMPTZ""",
+}
 
 
 @dataclass(frozen=True)
@@ -235,22 +234,17 @@ class Registry:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.root = catalog.workspace.models
-        present = (
-            catalog.cursor()
-            .execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-                "AND table_name IN ('model_versions', 'model_aliases', 'model_events')",
-                [LAKE, "harvest"],
-            )
-            .fetchone()
+        present = catalog.cursor().execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+            [LAKE, "harvest"],
         )
-        if not present or present[0] < len(_TABLES):  # a commit only the first time
+        if set(_TABLES) - {row[0] for row in present.fetchall()}:  # a commit the first time only
             catalog.transaction(self._create_tables, what="prepare the model registry")
 
     @staticmethod
     def _create_tables(cur: duckdb.DuckDBPyConnection) -> None:
-        for statement in _TABLES:
-            cur.execute(statement)
+        for name, columns in _TABLES.items():
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {META}.{name} ({columns})")
 
     # -- writing ---------------------------------------------------------------------
 
@@ -385,8 +379,6 @@ class Registry:
 
     def set_alias(self, model: str, alias: str, version: int, detail: object) -> None:
         """Point ``alias`` of ``model`` at ``version`` and record why."""
-        if alias not in ALIASES:
-            raise InvalidInputError(f"{alias!r} is not an alias; use one of {', '.join(ALIASES)}.")
         self.catalog.transaction(
             lambda cur: self._write_alias(cur, model, alias, version, detail),
             what=f"set {model}@{alias}",

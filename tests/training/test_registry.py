@@ -131,3 +131,31 @@ def test_roll_back_goes_back_one_champion_at_a_time_and_says_when_there_is_none(
     with pytest.raises(InvalidInputError, match="m has had no earlier champion to roll back to"):
         registry.roll_back("m")
     assert registry.alias("m", "champion") == 1
+
+
+def test_register_records_the_gates_and_the_alias_with_the_version(catalog: Catalog) -> None:
+    registry = Registry(catalog)
+
+    def register_as(alias: str | None) -> int:
+        staging = registry.staging("m")
+        save_pipeline(fitted(), staging)
+        version = registry.register(
+            "m", staging, ENTRY, gates=[{"gate": "baseline", "passed": True}], alias=alias
+        )
+        return version.version
+
+    assert register_as("champion") == 1
+    assert register_as("challenger") == 2
+    assert registry.get("m@2").aliases == ("challenger",)
+    assert register_as("champion") == 3  # a new champion ends the challenger
+    assert registry.alias("m", "champion") == 3 and registry.alias("m", "challenger") is None
+    assert [(e.version, e.event) for e in registry.events("m")] == [
+        (1, "registered"), (1, "gates"), (1, "champion"),
+        (2, "registered"), (2, "gates"), (2, "challenger"),
+        (3, "registered"), (3, "gates"), (3, "champion"),
+    ]  # fmt: skip
+    assert json.loads(registry.events("m")[1].detail) == [{"gate": "baseline", "passed": True}]
+    with pytest.raises(InvalidInputError, match="'boss' is not an alias"):
+        register_as("boss")
+    assert [v.version for v in registry.versions("m")] == [1, 2, 3], "nothing half-registered"
+    assert not (catalog.workspace.models / "m" / "4").exists()
