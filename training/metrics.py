@@ -57,7 +57,6 @@ TASK_METRICS: dict[Task, tuple[str, ...]] = {
 }
 
 
-_CLASS_LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")
 # The metrics computed from predicted labels or values alone, by name.
 _LABEL_SCORES: dict[str, Callable[[Any, Any], float]] = {
     "accuracy": lambda y, p: float(skm.accuracy_score(y, p)),
@@ -96,7 +95,11 @@ def classification_scores(
     classes: NDArray[Any],
 ) -> dict[str, float]:
     """Accuracy, balanced accuracy, F1 macro and, with probabilities, ROC AUC and log loss."""
-    out = {name: _LABEL_SCORES[name](y_true, y_pred) for name in _CLASS_LABEL_METRICS}
+    out = {
+        name: _LABEL_SCORES[name](y_true, y_pred)
+        for name in TASK_METRICS[Task.CLASSIFICATION]
+        if name in _LABEL_SCORES
+    }
     if proba is not None:
         proba = np.clip(proba, 1e-15, 1.0)
         proba = proba / proba.sum(axis=1, keepdims=True)
