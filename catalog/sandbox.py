@@ -221,7 +221,7 @@ class Sandbox:
         self._sync_views()
 
     def _lock_down(self) -> None:
-        allowed = [self.workspace.data_path] if "://" not in self.workspace.data_path else []
+        allowed = [self.workspace.data_path] if self._local else []
         files = [str(self.workspace.catalog_file)] if self.workspace.catalog_file else []
         con = self._con
         con.execute(f"SET allowed_directories=[{', '.join(quote_literal(d) for d in allowed)}]")

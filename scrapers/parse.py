@@ -111,8 +111,8 @@ def _hrefs(response: TextResponse, rule: FollowRule) -> list[str]:
         if isinstance(region, str):
             hrefs.append(region)
         elif getattr(region, "tag", None) in ("a", "area"):
-            if region.get("href") is not None:
-                hrefs.append(region.get("href"))
+            if (href := region.get("href")) is not None:
+                hrefs.append(href)
         elif isinstance(getattr(region, "tag", None), str):  # a region: its links
             hrefs.extend(str(href) for href in select(region, css=_LINKS))
     return hrefs
