@@ -7,15 +7,19 @@ rules select, rendering with Playwright only the requests whose rule (or the spe
 included) so a crawl stops where the spec says, whatever the site does. Failed requests
 (after their retries) are counted by reason and sampled for the crawl's stats.
 
+Pages are parsed on a worker process (``scrapers.offload``) while the crawl goes on
+fetching; if the worker dies, the spider parses in its own process from then on.
+
 A source that needs code subclasses it and names the class in the spec's ``spider`` key
 (``package.module:ClassName``); override ``parse_page`` (or ``records``/``next_pages``)
-and keep the rest.
+and keep the rest. A subclass that overrides ``records`` or ``next_pages`` has its pages
+parsed in the crawl's own process, where its code runs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +42,13 @@ from harvest.errors import InvalidInputError
 from scrapers.items import PageRecord
 from scrapers.landing import CrawlError
 from scrapers.middlewares import RenderTimeout, finish_rendering
-from scrapers.parse import follow_links, page_rows
+from scrapers.offload import PageParser, ParsedPage, ParserDied, parse_page
+from scrapers.parse import Link, follow_links
 from scrapers.spec import Render, SourceSpec
+from scrapers.values import Row
 
 ERROR_SAMPLES = 50
+logger = logging.getLogger(__name__)
 
 
 class SourceSpider(scrapy.Spider):
@@ -56,12 +63,26 @@ class SourceSpider(scrapy.Spider):
         self.max_pages = max_pages or spec.limits.max_pages
         self.scheduled: set[str] = set()
         self.error_samples: list[CrawlError] = []
+        self.parser: PageParser | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        if spider.parses_elsewhere():
+            spider.parser = PageParser(spider.spec)
+            crawler.signals.connect(spider.close_parser, signal=signals.spider_closed)
         return spider
+
+    def parses_elsewhere(self) -> bool:
+        """Whether pages can be parsed on a worker: only the generic hooks run there."""
+        cls = type(self)
+        return cls.records is SourceSpider.records and cls.next_pages is SourceSpider.next_pages
+
+    def close_parser(self) -> None:
+        if self.parser is not None:
+            self.parser.close()
+            self.parser = None
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.spec.start_urls:
@@ -94,31 +115,66 @@ class SourceSpider(scrapy.Spider):
 
     # -- callbacks ----------------------------------------------------------------------
 
-    def parse_page(self, response: Response) -> Iterator[PageRecord | Request]:
+    async def parse_page(self, response: Response) -> AsyncIterator[PageRecord | Request]:
         """Records of the page, then the pages it links to."""
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("harvest/skipped_binary")
             return
         self.crawler.stats.inc_value("harvest/pages")
-        yield from self.records(response)
-        yield from self.next_pages(response)
+        parsed = await self.parsed_elsewhere(response)
+        if parsed is None:
+            for record in self.records(response):
+                yield record
+            for request in self.next_pages(response):
+                yield request
+            return
+        for record in self.to_records(response, parsed.rows, parsed.content_hash):
+            yield record
+        for request in self.to_requests(parsed.links):
+            yield request
+
+    async def parsed_elsewhere(self, response: TextResponse) -> ParsedPage | None:
+        """The page parsed on the worker; None without one (or when it died just now)."""
+        if self.parser is None:
+            return None
+        try:
+            return await self.parser.parse(response, follow=self.budget_left())
+        except ParserDied:
+            if self.parser is not None:
+                logger.warning(
+                    "The page parser process died; parsing in the crawl process from now on."
+                )
+                self.crawler.stats.inc_value("harvest/parser_died")
+                self.close_parser()
+            return None
 
     def records(self, response: TextResponse) -> Iterator[PageRecord]:
+        parsed = parse_page(response, self.spec, follow=False)
+        yield from self.to_records(response, parsed.rows, parsed.content_hash)
+
+    def next_pages(self, response: TextResponse) -> Iterator[Request]:
+        if self.budget_left():
+            yield from self.to_requests(follow_links(response, self.spec.follow, self.spec.render))
+
+    def budget_left(self) -> bool:
+        """Whether the page budget allows more requests (if not, links are not even extracted)."""
+        return len(self.scheduled) < self.max_pages
+
+    def to_records(
+        self, response: TextResponse, rows: list[Row], digest: str
+    ) -> Iterator[PageRecord]:
         fetched_at = datetime.now(UTC)
-        content_hash = hashlib.sha256(response.body).hexdigest()
-        for row in page_rows(response, self.spec):
+        for row in rows:
             yield PageRecord(
                 row=row,
                 url=response.url,
                 fetched_at=fetched_at,
                 status=response.status,
-                content_hash=content_hash,
+                content_hash=digest,
             )
 
-    def next_pages(self, response: TextResponse) -> Iterator[Request]:
-        if len(self.scheduled) >= self.max_pages:  # the budget is spent: nothing to follow
-            return
-        for link in follow_links(response, self.spec.follow, self.spec.render):
+    def to_requests(self, links: list[Link]) -> Iterator[Request]:
+        for link in links:
             request = self.request_for(link.url, link.render)
             if request is not None:
                 yield request

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
-from scrapy.http import Request, TextResponse
+from scrapy.http import HtmlResponse, Request, Response, TextResponse
 
 from scrapers.items import PageRecord
 from scrapers.spider import SourceSpider
@@ -24,10 +24,31 @@ class CountingSpider(SourceSpider):
 class KillingSpider(SourceSpider):
     """Dies mid-crawl, as a crawl killed by the system would."""
 
-    def parse_page(self, response: TextResponse) -> Iterator[PageRecord | Request]:
+    async def parse_page(self, response: Response) -> AsyncIterator[PageRecord | Request]:
         os.kill(os.getpid(), signal.SIGKILL)
-        yield from ()
+        async for output in super().parse_page(response):  # never reached: the process is gone
+            yield output
 
 
 class NotASpider:
     """Named by a spec that should be refused."""
+
+
+class ParserKillingSpider(SourceSpider):
+    """Kills its page parser process on its first page, as the system might."""
+
+    async def parse_page(self, response: Response) -> AsyncIterator[PageRecord | Request]:
+        if self.parser is not None and not self.crawler.stats.get_value("harvest/pages"):
+            os.kill(self.parser.pid, signal.SIGKILL)
+        elif not self.crawler.stats.get_value("harvest/pages"):
+            raise AssertionError("the spider has no parser process to kill")
+        async for output in super().parse_page(response):
+            yield output
+
+
+class UnreadableResponse(HtmlResponse):
+    """A page whose text cannot be read: how a parsing bug shows in the parser process."""
+
+    @property
+    def text(self) -> str:
+        raise ValueError("this page cannot be read")

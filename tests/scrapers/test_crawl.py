@@ -220,6 +220,26 @@ def test_a_spec_names_a_spider_subclass(demo_site: DemoSite, tmp_path: Path) -> 
         scrape(bad, home)
 
 
+def test_a_dead_page_parser_loses_no_records(demo_site: DemoSite, tmp_path: Path) -> None:
+    """The parser process dies on the first page: that page and the rest parse in the crawl."""
+    home = Workspace.at(tmp_path / "home")
+    normal = scrape(garden_spec(tmp_path, demo_site.url), home)
+    killed = garden_spec(
+        tmp_path,
+        demo_site.url,
+        name="garden_killed",
+        spider="tests.scrapers.spiders:ParserKillingSpider",
+    )
+    survived = scrape(killed, home)
+    assert normal.run.status == survived.run.status == "committed"
+    assert survived.run.errors == 0 and survived.run.pages == normal.run.pages
+    with Catalog.open(home) as catalog:
+        columns = ["sku", "title", "price", "image"]
+        before = catalog.read("raw.garden").select(columns).sort_by("sku").to_pylist()
+        after = catalog.read("raw.garden_killed").select(columns).sort_by("sku").to_pylist()
+    assert len(before) > 5 and after == before
+
+
 REVIEW_FIELDS = {
     "review_id": {"css": "::attr(data-review-id)"},
     "rating": {"css": ".review-rating::attr(data-rating)", "type": "int"},

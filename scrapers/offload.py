@@ -1,0 +1,204 @@
+"""Page parsing on a second process, so extraction runs beside the crawl, not inside it.
+
+Scrapy runs a crawl on one thread: downloading, scheduling and every callback share one
+core. Parsing a page and running the spec's selectors and extractors costs about
+0.5 ms, as much as everything else Scrapy does for the page, so a crawl of a fast site
+waited on its own parsing. ``PageParser`` starts one worker process
+(``python -m scrapers.offload``) that holds the spec, sends it each page (URL, body,
+encoding) over a socket pair and awaits the rows and links, so the crawl goes on
+fetching while the worker parses. The crawl side is plain asyncio on Scrapy's own event
+loop: no threads, which would contend with the crawl for the GIL on every page.
+
+Frames both ways are a pickle behind its length (8 bytes, big-endian); the worker
+answers in order. When the worker dies, every waiting page and every later one gets
+``ParserDied``, and the spider parses in its own process from then on.
+
+``parse_page`` is the one place a page becomes rows, links and a content hash: in the
+worker, and in the crawl process through the spider's hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import hashlib
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+from collections import deque
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+from scrapy.http import TextResponse
+
+from scrapers.parse import Link, follow_links, page_rows
+from scrapers.spec import SourceSpec
+from scrapers.values import Row
+
+_LENGTH = struct.Struct(">Q")
+_Page = tuple[type[TextResponse], str, bytes, str, bool]  # what the worker is sent per page
+_STOP_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """What one page yields: its records' columns, the links to follow and its content hash."""
+
+    rows: list[Row]
+    links: list[Link]
+    content_hash: str
+
+
+def parse_page(response: TextResponse, spec: SourceSpec, follow: bool) -> ParsedPage:
+    """The rows of ``response`` under ``spec``, and its links when ``follow``."""
+    rows = page_rows(response, spec)
+    return ParsedPage(
+        rows=rows,
+        links=follow_links(response, spec.follow, spec.render) if follow else [],
+        content_hash=hashlib.sha256(response.body).hexdigest() if rows else "",
+    )
+
+
+class ParserDied(Exception):
+    """The worker process is gone; the page must be parsed elsewhere."""
+
+
+class PageParser:
+    """One worker process that parses pages under one spec; ``close()`` ends it.
+
+    Start it before the crawl's event loop runs (its interpreter starts while the crawl
+    does); ``parse`` is awaited on that loop.
+    """
+
+    def __init__(self, spec: SourceSpec) -> None:
+        ours, theirs = socket.socketpair()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "scrapers.offload", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        ours.sendall(_frame(spec))  # waits in the socket until the worker reads it
+        ours.setblocking(False)
+        self._socket = ours
+        self._connected: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._waiting: deque[asyncio.Future[ParsedPage]] = deque()
+        self._died = False
+
+    async def parse(self, response: TextResponse, follow: bool) -> ParsedPage:
+        """``parse_page`` of ``response`` in the worker; ``ParserDied`` if it is gone."""
+        if self._connected is None:
+            self._connected = asyncio.ensure_future(self._connect())
+        await self._connected
+        if self._died or self._writer is None:  # checked after the last await
+            raise ParserDied
+        page: _Page = (type(response), response.url, response.body, response.encoding, follow)
+        answer: asyncio.Future[ParsedPage] = asyncio.get_running_loop().create_future()
+        self._waiting.append(answer)
+        self._writer.write(_frame(page))
+        return await answer
+
+    async def _connect(self) -> None:
+        """Streams over the socket on the running loop, and the task that reads answers."""
+        reader, self._writer = await asyncio.open_connection(sock=self._socket)
+        self._reading = asyncio.ensure_future(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        """Hand each answer to the page waiting longest (the worker answers in order)."""
+        try:
+            while True:
+                (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+                answer = pickle.loads(await reader.readexactly(length))
+                waiting = self._waiting.popleft()
+                if waiting.done():  # its page was cancelled
+                    continue
+                if isinstance(answer, BaseException):
+                    waiting.set_exception(answer)
+                else:
+                    waiting.set_result(answer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self._give_up()
+
+    def _give_up(self) -> None:
+        self._died = True
+        while self._waiting:
+            if not (waiting := self._waiting.popleft()).done():
+                waiting.set_exception(ParserDied())
+
+    def close(self) -> None:
+        """End the worker (it exits when its socket closes) and wait for it."""
+        self._give_up()
+        if self._reading is not None:
+            self._reading.cancel()
+        with contextlib.suppress(OSError):  # EOF for the worker now, whoever owns the socket
+            self._socket.shutdown(socket.SHUT_RDWR)
+        if self._writer is not None:
+            self._writer.close()
+        else:
+            self._socket.close()
+        try:
+            self._process.wait(timeout=_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+
+def _frame(value: object) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+def _receive(stream: BinaryIO) -> object | None:
+    """The next frame's value; None at the end of the stream."""
+    header = stream.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(header)
+    return pickle.loads(stream.read(length))
+
+
+def serve(stream: BinaryIO, answers: BinaryIO) -> None:
+    """The worker: a spec, then pages until the stream ends; an answer per page, in order."""
+    spec = _receive(stream)
+    assert isinstance(spec, SourceSpec), "the first frame must be the spec"
+    gc.freeze()  # what start-up made lives as long as the worker
+    while (page := _receive(stream)) is not None:
+        kind, url, body, encoding, follow = cast(_Page, page)
+        try:
+            answer: object = parse_page(kind(url=url, body=body, encoding=encoding), spec, follow)
+            data = _frame(answer)
+        except Exception as error:  # the crawl logs it as the page's callback error
+            data = _frame(_picklable(error))
+        answers.write(data)
+        answers.flush()
+
+
+def _picklable(error: Exception) -> Exception:
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
+def main() -> None:
+    connection = socket.socket(fileno=int(sys.argv[1]))
+    with connection.makefile("rb") as stream, connection.makefile("wb") as answers:
+        serve(stream, answers)  # type: ignore[arg-type]
+    os._exit(0)  # nothing to tear down
+
+
+if __name__ == "__main__":
+    # through the package, so what the worker pickles names scrapers.offload, not __main__
+    from scrapers.offload import main as run
+
+    run()
