@@ -1,0 +1,47 @@
+"""Plots lay themselves out without a measuring pass, and every label still fits on the image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from training import plots
+
+
+def fits(figure: Figure) -> bool:
+    """Whether everything drawn (tick labels, axis labels, title) lies on the image."""
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    drawn = figure.get_tightbbox(renderer)  # inches
+    width, height = figure.get_size_inches()
+    return bool(drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= width and drawn.y1 <= height)
+
+
+@pytest.mark.parametrize("scale", [1.0, 4e5, -3e5, 1e-4])
+def test_numeric_labels_fit_at_any_scale(tmp_path: Path, scale: float) -> None:
+    rng = np.random.default_rng(0)
+    figure = Figure(figsize=(5, 5))
+    ax = figure.add_subplot()
+    values = rng.normal(size=300) * scale
+    ax.scatter(values, values * 1.1)
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title("Predicted vs actual (test split)")
+    path = plots._save(figure, tmp_path / "plot.png")
+    assert fits(figure)
+    assert Image.open(path).size == (550, 550)  # 5 inches at plots.DPI
+
+
+def test_long_category_labels_are_cut_and_fit(tmp_path: Path) -> None:
+    names = ["x", "description_length_in_characters_of_the_product_page", "brand"]
+    path = plots.importance(names, [0.3, 0.2, 0.1], [0.01, 0.02, 0.03], "r2", tmp_path / "i.png")
+    assert path.exists()
+    figure = Figure(figsize=(6, 3))
+    ax = figure.add_subplot()
+    ax.barh([plots._label(n) for n in names], [0.3, 0.2, 0.1])
+    plots._save(figure, tmp_path / "again.png")
+    assert fits(figure)
+    assert max(len(t.get_text()) for t in ax.get_yticklabels()) == plots.LABEL_CHARS
