@@ -69,12 +69,19 @@ def key_fractions(frame: pd.DataFrame, key: Sequence[str]) -> NDArray[np.float64
         )
     if not key:
         raise InvalidInputError("A split key needs at least one column; set split.key in the spec.")
-    texts = [[_text(v) for v in frame[name].tolist()] for name in key]
-    joined = texts[0] if len(texts) == 1 else [_SEPARATOR.join(v) for v in zip(*texts, strict=True)]
-    digests = b"".join(
-        hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest() for text in joined
-    )
+    texts = [_texts(frame[name]) for name in key]
+    joined = texts[0] if len(texts) == 1 else list(map(_SEPARATOR.join, zip(*texts, strict=True)))
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(text.encode("utf-8"), digest_size=8).digest() for text in joined])
     return np.frombuffer(digests, dtype=">u8").astype(np.float64) / _SCALE
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """``_text`` of every value; integers without gaps are their ``str`` (the common key)."""
+    values = column.tolist()
+    if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:
+        return list(map(str, values))
+    return [_text(v) for v in values]
 
 
 def assign_splits(
@@ -82,10 +89,10 @@ def assign_splits(
 ) -> NDArray[np.str_]:
     """The split of each row: test below ``test``, validation next, train the rest."""
     position = key_fractions(frame, key)
-    labels = np.full(len(frame), Split.TRAIN.value, dtype=object)
+    labels = np.full(len(frame), Split.TRAIN.value, dtype=f"<U{max(map(len, Split))}")
     labels[position < test + validation] = Split.VALIDATION.value
     labels[position < test] = Split.TEST.value
-    return labels.astype(str)
+    return labels
 
 
 def find_leakage(
