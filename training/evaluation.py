@@ -95,14 +95,7 @@ def permutation_importance(
     )
     rows = _subsample(len(X), limit, seed)
     sample, truth = X.iloc[rows].reset_index(drop=True), y[rows]
-    rng = np.random.default_rng(seed)
-    copies = [sample]
-    for column in sample.columns:
-        for _ in range(IMPORTANCE_REPEATS):
-            shuffled = sample.copy()
-            shuffled[column] = sample[column].to_numpy()[rng.permutation(len(sample))]
-            copies.append(shuffled)
-    together = pd.concat(copies, ignore_index=True)
+    together = _shuffled_copies(sample, np.random.default_rng(seed))
     predicted = model.predict(together)
     proba = model.predict_proba(together) if needs_proba(metric) else None
     classes = getattr(model, "classes_", None)
@@ -114,13 +107,31 @@ def permutation_importance(
         return signed(metric, value)
 
     baseline = score(0)
-    drops = np.array([baseline - score(copy) for copy in range(1, len(copies))]).reshape(
-        len(sample.columns), IMPORTANCE_REPEATS
-    )
+    drops = np.array([baseline - score(copy) for copy in range(1, len(together) // len(sample))])
+    drops = drops.reshape(len(sample.columns), IMPORTANCE_REPEATS)
     return tuple(
         Importance(str(name), float(d.mean()), float(d.std()))
         for name, d in zip(sample.columns, drops, strict=True)
     )
+
+
+def _shuffled_copies(sample: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """``sample``, then per column ``IMPORTANCE_REPEATS`` copies with that column shuffled.
+
+    Built a column at a time by row positions (one take per column keeps its dtype), not
+    by copying the whole sample for every copy.
+    """
+    rows = len(sample)
+    copies = 1 + IMPORTANCE_REPEATS * sample.shape[1]
+    unshuffled = np.tile(np.arange(rows), copies)
+    columns = {}
+    for number, name in enumerate(sample.columns):
+        positions = unshuffled.copy()
+        for repeat in range(IMPORTANCE_REPEATS):
+            start = (1 + number * IMPORTANCE_REPEATS + repeat) * rows
+            positions[start : start + rows] = rng.permutation(rows)
+        columns[name] = sample[name].iloc[positions].reset_index(drop=True)
+    return pd.DataFrame(columns)
 
 
 def boosting_history(estimator: object) -> list[list[float]]:

@@ -11,7 +11,13 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifi
 from sklearn.inspection import permutation_importance as sk_importance
 from sklearn.pipeline import Pipeline
 
-from training.evaluation import Splits, evaluate, permutation_importance
+from training.evaluation import (
+    IMPORTANCE_REPEATS,
+    Splits,
+    _shuffled_copies,
+    evaluate,
+    permutation_importance,
+)
 from training.metrics import METRICS, labels_of
 from training.spec import Task
 
@@ -88,3 +94,25 @@ def test_labels_of_puts_unseen_classes_after_the_models() -> None:
     labels = labels_of(np.array(["b", "a"]), np.array(["a", "z", "c", "b", "z"]))
     assert list(labels) == ["b", "a", "c", "z"]
     assert list(labels_of(np.array([0, 1]), np.array([1, 0, 1]))) == [0, 1]
+
+
+def test_shuffled_copies_shuffle_one_column_each_and_keep_dtypes() -> None:
+    rng = np.random.default_rng(3)
+    sample = pd.DataFrame(
+        {
+            "number": rng.normal(size=50),
+            "level": pd.Categorical(rng.choice(["low", "high"], 50)),
+            "count": pd.Series(rng.integers(0, 9, 50), dtype="Int64"),
+        }
+    )
+    together = _shuffled_copies(sample, np.random.default_rng(0))
+    assert together.dtypes.tolist() == sample.dtypes.tolist()
+    blocks = [together.iloc[i * 50 : (i + 1) * 50].reset_index(drop=True) for i in range(10)]
+    assert len(together) == 50 * (1 + 3 * IMPORTANCE_REPEATS) and blocks[0].equals(sample)
+    for number, column in enumerate(sample.columns):
+        for repeat in range(IMPORTANCE_REPEATS):
+            block = blocks[1 + number * IMPORTANCE_REPEATS + repeat]
+            others = [c for c in sample.columns if c != column]
+            assert block[others].equals(sample[others])
+            assert not block[column].equals(sample[column])
+            assert sorted(block[column].astype(str)) == sorted(sample[column].astype(str))
