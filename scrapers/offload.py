@@ -9,9 +9,9 @@ encoding) over a socket pair and awaits the rows and links, so the crawl goes on
 fetching while the worker parses. The crawl side is plain asyncio on Scrapy's own event
 loop: no threads, which would contend with the crawl for the GIL on every page.
 
-Frames both ways are a pickle behind its length (8 bytes, big-endian); the worker
-answers in order. When the worker dies, every waiting page and every later one gets
-``ParserDied``, and the spider parses in its own process from then on.
+The worker is a ``harvest.helpers`` process and answers in order. When it dies, every
+waiting page and every later one gets ``ParserDied``, and the spider parses in its own
+process from then on.
 
 ``parse_page`` is the one place a page becomes rows, links and a content hash: in the
 worker, and in the crawl process through the spider's hooks.
@@ -23,23 +23,20 @@ import asyncio
 import contextlib
 import gc
 import hashlib
-import os
 import pickle
 import socket
-import struct
 import subprocess
-import sys
 from collections import deque
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import cast
 
 from scrapy.http import TextResponse
 
+from harvest import helpers
 from scrapers.parse import Link, follow_links, page_rows
 from scrapers.spec import SourceSpec
 from scrapers.values import Row
 
-_LENGTH = struct.Struct(">Q")
 _Page = tuple[type[TextResponse], str, bytes, str, bool]  # what the worker is sent per page
 _STOP_SECONDS = 5.0
 
@@ -75,13 +72,8 @@ class PageParser:
     """
 
     def __init__(self, spec: SourceSpec) -> None:
-        ours, theirs = socket.socketpair()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "scrapers.offload", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
-        )
-        theirs.close()
-        ours.sendall(_frame(spec))  # waits in the socket until the worker reads it
+        self._process, ours = helpers.start("scrapers.offload")
+        ours.sendall(helpers.frame(spec))  # waits in the socket until the worker reads it
         ours.setblocking(False)
         self._socket = ours
         self._connected: asyncio.Task[None] | None = None
@@ -100,7 +92,7 @@ class PageParser:
         page: _Page = (type(response), response.url, response.body, response.encoding, follow)
         answer: asyncio.Future[ParsedPage] = asyncio.get_running_loop().create_future()
         self._waiting.append(answer)
-        self._writer.write(_frame(page))
+        self._writer.write(helpers.frame(page))
         return await answer
 
     async def _connect(self) -> None:
@@ -112,7 +104,8 @@ class PageParser:
         """Hand each answer to the page waiting longest (the worker answers in order)."""
         try:
             while True:
-                (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+                header = await reader.readexactly(helpers.LENGTH.size)
+                (length,) = helpers.LENGTH.unpack(header)
                 answer = pickle.loads(await reader.readexactly(length))
                 waiting = self._waiting.popleft()
                 if waiting.done():  # its page was cancelled
@@ -152,49 +145,20 @@ class PageParser:
         return self._process.pid
 
 
-def _frame(value: object) -> bytes:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
-
-
-def _receive(stream: BinaryIO) -> object | None:
-    """The next frame's value; None at the end of the stream."""
-    header = stream.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
-        return None
-    (length,) = _LENGTH.unpack(header)
-    return pickle.loads(stream.read(length))
-
-
-def serve(stream: BinaryIO, answers: BinaryIO) -> None:
-    """The worker: a spec, then pages until the stream ends; an answer per page, in order."""
-    spec = _receive(stream)
-    assert isinstance(spec, SourceSpec), "the first frame must be the spec"
-    gc.freeze()  # what start-up made lives as long as the worker
-    while (page := _receive(stream)) is not None:
-        kind, url, body, encoding, follow = cast(_Page, page)
-        try:
-            answer: object = parse_page(kind(url=url, body=body, encoding=encoding), spec, follow)
-            data = _frame(answer)
-        except Exception as error:  # the crawl logs it as the page's callback error
-            data = _frame(_picklable(error))
-        answers.write(data)
-        answers.flush()
-
-
-def _picklable(error: Exception) -> Exception:
-    try:
-        pickle.loads(pickle.dumps(error))
-    except Exception:
-        return RuntimeError(f"{type(error).__name__}: {error}")
-    return error
-
-
 def main() -> None:
-    connection = socket.socket(fileno=int(sys.argv[1]))
-    with connection.makefile("rb") as stream, connection.makefile("wb") as answers:
-        serve(stream, answers)  # type: ignore[arg-type]
-    os._exit(0)  # nothing to tear down
+    """The worker: the spec, then pages until the crawl closes the socket."""
+    spec: list[SourceSpec] = []
+
+    def hold(first: object) -> None:
+        assert isinstance(first, SourceSpec), "the first frame must be the spec"
+        spec.append(first)
+        gc.freeze()  # what start-up made lives as long as the worker
+
+    def parse(page: object) -> ParsedPage:
+        kind, url, body, encoding, follow = cast(_Page, page)
+        return parse_page(kind(url=url, body=body, encoding=encoding), spec[0], follow)
+
+    helpers.serve(parse, setup=hold)
 
 
 if __name__ == "__main__":
