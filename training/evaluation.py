@@ -184,9 +184,15 @@ def evaluate(
     plot_dir: Path,
     seed: int,
     fit_seconds: float = 4.0,
+    drawing: plots.Drawing | None = None,
 ) -> Evaluation:
-    """Score ``model`` on validation and test, explain it, and draw the plots into ``plot_dir``."""
-    validation = model_scores(task, model, splits.X_val, splits.y_val) if len(splits.X_val) else {}
+    """Score ``model`` on validation and test, explain it, and draw the plots into ``plot_dir``.
+
+    With ``drawing``, the plots may still be drawing when this returns (``drawing.wait()``);
+    without, they are written when it returns.
+    """
+    own_drawing = drawing is None
+    drawing = drawing or plots.Drawing()
     written: list[Path] = []
     per_class: dict[str, dict[str, float]] = {}
     importance: tuple[Importance, ...] = ()
@@ -203,16 +209,36 @@ def evaluate(
             labels = list(labels_of(np.asarray(classes), splits.y_test))
             per_class = per_class_report(splits.y_test, y_pred, labels)
             written.append(
-                plots.confusion_matrix(
-                    splits.y_test, y_pred, labels, plot_dir / "confusion_matrix.png"
+                drawing.draw(
+                    plots.confusion_matrix,
+                    splits.y_test,
+                    y_pred,
+                    labels,
+                    plot_dir / "confusion_matrix.png",
                 )
             )
         if proba is not None and classes is not None:
             written.append(
-                plots.calibration(splits.y_test, proba, list(classes), plot_dir / "calibration.png")
+                drawing.draw(
+                    plots.calibration,
+                    splits.y_test,
+                    proba,
+                    list(classes),
+                    plot_dir / "calibration.png",
+                )
             )
         if task is Task.REGRESSION:
-            written.append(plots.residuals(splits.y_test, y_pred, plot_dir / "residuals.png"))
+            written.append(
+                drawing.draw(plots.residuals, splits.y_test, y_pred, plot_dir / "residuals.png")
+            )
+    # the loss history is drawn while the validation split is scored and importance computed
+    history = getattr(estimator, "history_", None) or boosting_history(estimator)
+    curve: Path | None = None
+    if history:
+        unit = {Task.LANGUAGE_MODELLING: "step"}.get(task, "epoch")
+        unit = "iteration" if not hasattr(estimator, "history_") else unit
+        curve = drawing.draw(plots.loss_history, history, unit, plot_dir / "learning_curve.png")
+    validation = model_scores(task, model, splits.X_val, splits.y_val) if len(splits.X_val) else {}
     if (
         task is not Task.LANGUAGE_MODELLING
         and splits.y_test is not None
@@ -220,7 +246,8 @@ def evaluate(
     ):
         importance = permutation_importance(task, metric, model, splits.X_test, splits.y_test, seed)
         written.append(
-            plots.importance(
+            drawing.draw(
+                plots.importance,
                 [i.feature for i in importance],
                 [i.mean for i in importance],
                 [i.std for i in importance],
@@ -228,21 +255,23 @@ def evaluate(
                 plot_dir / "permutation_importance.png",
             )
         )
-    history = getattr(estimator, "history_", None) or boosting_history(estimator)
-    if history:
-        unit = {Task.LANGUAGE_MODELLING: "step"}.get(task, "epoch")
-        unit = "iteration" if not hasattr(estimator, "history_") else unit
-        written.append(plots.loss_history(history, unit, plot_dir / "learning_curve.png"))
-    elif refit is not None and len(splits.X_val):
+    if curve is None and refit is not None and len(splits.X_val):
         sizes, train_scores, val_scores = learning_points(
             task, metric, refit, splits, seed, budget=max(1.0, 0.25 * fit_seconds)
         )
         if sizes:
-            written.append(
-                plots.learning_curve(
-                    sizes, train_scores, val_scores, metric.name, plot_dir / "learning_curve.png"
-                )
+            curve = drawing.draw(
+                plots.learning_curve,
+                sizes,
+                train_scores,
+                val_scores,
+                metric.name,
+                plot_dir / "learning_curve.png",
             )
+    if curve is not None:
+        written.append(curve)
+    if own_drawing:
+        drawing.wait()
     return Evaluation(
         test=test,
         validation=validation,

@@ -3,11 +3,24 @@
 Drawn with Matplotlib's object API on the Agg canvas (no pyplot, no display, safe in
 threads and background processes). Each function takes plain arrays and a path and
 returns the path it wrote.
+
+A training run draws its plots through a ``Drawing``: each plot goes to the plotting
+process (``training.plotter``, a ``harvest.helpers`` process started by
+``start_plotter`` and kept for the process's later runs) while the run goes on scoring,
+explaining and saving the model, and ``wait()`` returns once every file is written.
+Drawing is single-threaded Python, and on a thread it would hold the GIL that a boosted
+model's predict needs once per tree. Without the process (not started, or died) a plot
+is drawn in the caller's process; a plot's own error is raised by ``wait()`` either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import atexit
+import contextlib
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +29,116 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from harvest import helpers
+
 DPI = 110
 SCATTER_POINTS = 5_000
+
+
+class PlotterDied(Exception):
+    """The plotting process is gone; its plots are drawn here."""
+
+
+class _Plotter:
+    """The plotting process (``python -m training.plotter``): plots by name, answered in order."""
+
+    def __init__(self) -> None:
+        self.process, self._socket = helpers.start("training.plotter")
+        self._answers_in = self._socket.makefile("rb")
+        self._lock = threading.Lock()  # runs on several threads share it
+        self._sent = 0
+        self._read = 0
+        self._answers: dict[int, object] = {}
+
+    def submit(self, plot: Callable[..., Path], args: tuple[Any, ...]) -> int:
+        """Send one plot; its ticket for ``result``."""
+        with self._lock:
+            try:
+                self._socket.sendall(helpers.frame((plot.__name__, args)))
+            except OSError:
+                raise PlotterDied from None
+            self._sent += 1
+            return self._sent - 1
+
+    def result(self, ticket: int) -> object:
+        """The path written for ``ticket``, or the exception its plot raised."""
+        with self._lock:
+            while ticket not in self._answers:
+                answer = helpers.read_frame(self._answers_in)  # type: ignore[arg-type]
+                if answer is None:
+                    raise PlotterDied
+                self._answers[self._read] = answer
+                self._read += 1
+            return self._answers.pop(ticket)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)  # the process ends when its socket does
+        self._answers_in.close()
+        self._socket.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+_plotter: _Plotter | None = None
+
+
+def start_plotter() -> None:
+    """Start this process's plotting process unless it runs (its interpreter starts now)."""
+    global _plotter
+    if _plotter is None:
+        _plotter = _Plotter()
+        atexit.register(stop_plotter)
+
+
+def stop_plotter() -> None:
+    global _plotter
+    if _plotter is not None:
+        _plotter.close()
+    _plotter = None
+
+
+class Drawing:
+    """The plots of one run, drawn on the plotting process; ``wait()`` until they are written."""
+
+    def __init__(self) -> None:
+        self._jobs: list[tuple[int | None, Callable[..., Path], tuple[Any, ...]]] = []
+
+    def draw(self, plot: Callable[..., Path], *args: Any) -> Path:
+        """Start ``plot(*args)`` (a function of this module); the path it writes (its last
+        argument)."""
+        ticket = None
+        if _plotter is not None:
+            try:
+                ticket = _plotter.submit(plot, args)
+            except PlotterDied:
+                stop_plotter()
+        if ticket is None:
+            plot(*args)
+        self._jobs.append((ticket, plot, args))
+        path: Path = args[-1]
+        return path
+
+    def wait(self) -> None:
+        """Every plot written; raises a plot's own error."""
+        jobs, self._jobs = self._jobs, []
+        for ticket, plot, args in jobs:
+            if ticket is None:
+                continue
+            plotter = _plotter
+            try:
+                if plotter is None:
+                    raise PlotterDied
+                answer = plotter.result(ticket)
+            except PlotterDied:  # drawn here instead
+                stop_plotter()
+                plot(*args)
+                continue
+            if isinstance(answer, BaseException):
+                raise answer
 
 
 LABEL_CHARS = 30  # longer category labels are cut, so the margin made for them stays sane

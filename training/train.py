@@ -22,6 +22,7 @@ version and moves ``champion`` to it only if they pass.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -47,6 +48,7 @@ from training.evaluation import Evaluation, evaluate
 from training.families import Family, FamilyContext, families_for, family
 from training.gates import GateResult, baseline_gate, champion_gate, champion_unscored
 from training.metrics import Metric, metric_for, model_scores, pick, signed
+from training.plots import Drawing, start_plotter
 from training.registry import ModelVersion, Registration, Registry, remove_staging, save_pipeline
 from training.runs import ProgressFile, new_run_id
 from training.search import (
@@ -239,6 +241,7 @@ class _Run:
         self.registry = Registry(catalog)
         self.progress = ProgressFile(catalog.workspace, run_id, spec)
         self.staging: Path | None = None
+        self.drawing = Drawing()
         self.best: TrialRecord | None = None
 
     def prepare(self, stack: ExitStack) -> tuple[Prepared, list[Family], str]:
@@ -322,6 +325,7 @@ class _Run:
             plot_dir=self.staging / "plots",
             seed=self.spec.seed,
             fit_seconds=fit_seconds,
+            drawing=self.drawing,  # waited for in register, once the artifact is saved
         )
         baseline = model_scores(prepared.task, baseline_model, splits.X_test, splits.y_test)
         return _Fitted(model, evaluation, baseline, pick(evaluation.test, prepared.metric))
@@ -378,6 +382,7 @@ class _Run:
             _write_json(folder / "card.json", card)
             (folder / "MODEL_CARD.md").write_text(render_markdown(card), encoding="utf-8")
 
+        self.drawing.wait()
         entry = Registration(
             task=prepared.task.value, target=spec.target, family=result.best.family,
             metric=prepared.metric.name, score=fitted.value,
@@ -406,6 +411,8 @@ class _Run:
         )
         self.progress.failed(message or type(error).__name__)
         if self.staging is not None:
+            with contextlib.suppress(Exception):  # plots still drawing into it: let them end
+                self.drawing.wait()
             remove_staging(self.staging)
 
 
@@ -419,6 +426,7 @@ def train(
 ) -> TrainResult:
     """Run one training run for ``spec``; see the module docstring for the steps."""
     run = _Run(spec, catalog, run_id or new_run_id(spec.name), echo)
+    start_plotter()  # it starts while the data is read and the model fit
     try:
         with ExitStack() as stack:
             stack.enter_context(_stop_on_signals(run.run_id))

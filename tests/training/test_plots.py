@@ -45,3 +45,39 @@ def test_long_category_labels_are_cut_and_fit(tmp_path: Path) -> None:
     plots._save(figure, tmp_path / "again.png")
     assert fits(figure)
     assert max(len(t.get_text()) for t in ax.get_yticklabels()) == plots.LABEL_CHARS
+
+
+def test_a_drawing_is_written_by_the_plotting_process(tmp_path: Path) -> None:
+    plots.start_plotter()
+    plotter = plots._plotter
+    assert plotter is not None and plotter.process.poll() is None
+    drawing = plots.Drawing()
+    y = np.linspace(0.0, 1.0, 500)
+    residuals = drawing.draw(plots.residuals, y, y * 0.9, tmp_path / "residuals.png")
+    curve = drawing.draw(
+        plots.loss_history, [[1, 0.5, 0.6], [2, 0.4, 0.5]], "epoch", tmp_path / "c.png"
+    )
+    drawing.wait()
+    assert Image.open(residuals).size == (550, 550) and Image.open(curve).size == (660, 440)
+    drawing.draw(plots.residuals, y, "not predictions", tmp_path / "bad.png")
+    with pytest.raises(IndexError):  # the plot's own error, raised here
+        drawing.wait()
+    assert plots._plotter is plotter and plotter.process.poll() is None  # still serving
+
+
+def test_plots_are_drawn_here_when_the_plotting_process_died(tmp_path: Path) -> None:
+    plots.start_plotter()
+    plotter = plots._plotter
+    assert plotter is not None
+    drawing = plots.Drawing()
+    y = np.linspace(0.0, 1.0, 50)
+    plotter.process.kill()
+    plotter.process.wait()
+    first = drawing.draw(plots.residuals, y, y, tmp_path / "first.png")
+    drawing.wait()
+    second = drawing.draw(plots.residuals, y, y, tmp_path / "second.png")
+    drawing.wait()
+    assert first.exists() and second.exists()
+    assert plots._plotter is None  # forgotten; the next run starts a new one
+    plots.start_plotter()
+    assert plots._plotter is not None and plots._plotter.process.poll() is None

@@ -1,0 +1,37 @@
+"""``python -m training.plotter FD``: the plotting process of ``training.plots.Drawing``.
+
+Each request is a plot function's name and its arguments; the answer is the path it
+wrote (or the error it raised). Ctrl-C is left to the training process, whose exit ends
+this one.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any, cast
+
+from harvest import helpers
+from training import plots
+
+PLOTS = {
+    "confusion_matrix",
+    "calibration",
+    "importance",
+    "learning_curve",
+    "loss_history",
+    "residuals",
+}
+
+
+def draw(request: object) -> Path:
+    name, args = cast(tuple[str, tuple[Any, ...]], request)
+    if name not in PLOTS:
+        raise ValueError(f"{name!r} is not a plot")
+    path: Path = getattr(plots, name)(*args)
+    return path
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    helpers.serve(draw)
