@@ -10,6 +10,7 @@ when its socket closes, which includes its parent dying.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import socket
@@ -48,6 +49,18 @@ def start(module: str) -> tuple[subprocess.Popen[bytes], socket.socket]:
     )
     theirs.close()
     return process, ours
+
+
+def end(process: subprocess.Popen[bytes], connection: socket.socket, timeout: float = 5.0) -> None:
+    """Shut the helper's socket (it exits at the end of its requests) and wait for it to
+    exit; kill it after ``timeout`` seconds. The caller still closes its end."""
+    with contextlib.suppress(OSError):  # already closed by the other side
+        connection.shutdown(socket.SHUT_RDWR)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def serve(

@@ -20,12 +20,9 @@ worker, and in the crawl process through the spider's hooks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import hashlib
 import pickle
-import socket
-import subprocess
 from collections import deque
 from dataclasses import dataclass
 from typing import cast
@@ -38,7 +35,6 @@ from scrapers.spec import SourceSpec
 from scrapers.values import Row
 
 _Page = tuple[type[TextResponse], str, bytes, str, bool]  # what the worker is sent per page
-_STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -128,17 +124,11 @@ class PageParser:
         self._give_up()
         if self._reading is not None:
             self._reading.cancel()
-        with contextlib.suppress(OSError):  # EOF for the worker now, whoever owns the socket
-            self._socket.shutdown(socket.SHUT_RDWR)
-        if self._writer is not None:
+        helpers.end(self._process, self._socket)
+        if self._writer is not None:  # it owns the socket now
             self._writer.close()
         else:
             self._socket.close()
-        try:
-            self._process.wait(timeout=_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
 
     @property
     def pid(self) -> int:

@@ -16,9 +16,6 @@ is drawn in the caller's process; a plot's own error is raised by ``wait()`` eit
 from __future__ import annotations
 
 import atexit
-import contextlib
-import socket
-import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -72,15 +69,9 @@ class _Plotter:
             return self._answers.pop(ticket)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._socket.shutdown(socket.SHUT_RDWR)  # the process ends when its socket does
+        helpers.end(self.process, self._socket)
         self._answers_in.close()
         self._socket.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 _plotter: _Plotter | None = None
