@@ -13,7 +13,7 @@ The worker is a ``harvest.helpers`` process and answers in order. When it dies, 
 waiting page and every later one gets ``ParserDied``, and the spider parses in its own
 process from then on.
 
-``parse_page`` is the one place a page becomes rows, links and a content hash: in the
+``parse_response`` is the one place a page becomes rows, links and a content hash: in the
 worker, and in the crawl process through the spider's hooks.
 """
 
@@ -46,7 +46,7 @@ class ParsedPage:
     content_hash: str
 
 
-def parse_page(response: TextResponse, spec: SourceSpec, follow: bool) -> ParsedPage:
+def parse_response(response: TextResponse, spec: SourceSpec, follow: bool) -> ParsedPage:
     """The rows of ``response`` under ``spec``, and its links when ``follow``."""
     rows = page_rows(response, spec)
     return ParsedPage(
@@ -79,7 +79,7 @@ class PageParser:
         self._died = False
 
     async def parse(self, response: TextResponse, follow: bool) -> ParsedPage:
-        """``parse_page`` of ``response`` in the worker; ``ParserDied`` if it is gone."""
+        """``parse_response`` of ``response`` in the worker; ``ParserDied`` if it is gone."""
         if self._connected is None:
             self._connected = asyncio.ensure_future(self._connect())
         await self._connected
@@ -146,7 +146,7 @@ def main() -> None:
 
     def parse(page: object) -> ParsedPage:
         kind, url, body, encoding, follow = cast(_Page, page)
-        return parse_page(kind(url=url, body=body, encoding=encoding), spec[0], follow)
+        return parse_response(kind(url=url, body=body, encoding=encoding), spec[0], follow)
 
     helpers.serve(parse, setup=hold)
 

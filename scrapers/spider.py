@@ -42,7 +42,7 @@ from harvest.errors import InvalidInputError
 from scrapers.items import PageRecord
 from scrapers.landing import CrawlError
 from scrapers.middlewares import RenderTimeout, finish_rendering
-from scrapers.offload import PageParser, ParsedPage, ParserDied, parse_page
+from scrapers.offload import PageParser, ParsedPage, ParserDied, parse_response
 from scrapers.parse import Link, follow_links
 from scrapers.spec import Render, SourceSpec
 from scrapers.values import Row
@@ -149,7 +149,7 @@ class SourceSpider(scrapy.Spider):
             return None
 
     def records(self, response: TextResponse) -> Iterator[PageRecord]:
-        parsed = parse_page(response, self.spec, follow=False)
+        parsed = parse_response(response, self.spec, follow=False)
         yield from self.to_records(response, parsed.rows, parsed.content_hash)
 
     def next_pages(self, response: TextResponse) -> Iterator[Request]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from scrapy.http import HtmlResponse
 
-from scrapers.offload import PageParser, ParsedPage, ParserDied, parse_page
+from scrapers.offload import PageParser, ParsedPage, ParserDied, parse_response
 from tests.scrapers.conftest import FIXTURES, fixture_response, make_spec
 from tests.scrapers.spiders import UnreadableResponse
 
@@ -72,13 +72,13 @@ def test_the_worker_parses_as_the_crawl_process_does(
 ) -> None:
     responses = [fixture_response(name, url) for name, url in PAGES] * 3
     for follow in (True, False):
-        here = [parse_page(response, SPEC, follow) for response in responses]
+        here = [parse_response(response, SPEC, follow) for response in responses]
         there = parse_all(loop, parser, responses, follow)
         assert there == here
     product = here[0]
     assert isinstance(product, ParsedPage) and product.rows[0]["sku"] == "LAMP-17"
     assert product.links == [] and here[1].links == []  # not following: no links extracted
-    assert parse_page(responses[1], SPEC, True).links  # the listing has links to follow
+    assert parse_response(responses[1], SPEC, True).links  # the listing has links to follow
 
 
 def test_an_error_comes_back_for_its_page_only(
@@ -89,7 +89,7 @@ def test_an_error_comes_back_for_its_page_only(
     fine = fixture_response(*PAGES[0])
     first, error, last = parse_all(loop, parser, [fine, broken, fine], follow=False)
     assert isinstance(error, ValueError) and str(error) == "this page cannot be read"
-    assert first == last == parse_page(fine, SPEC, False)
+    assert first == last == parse_response(fine, SPEC, False)
 
 
 def test_a_dead_worker_fails_its_pages_and_every_later_one(
