@@ -99,8 +99,9 @@ class Drawing:
         self._jobs: list[tuple[int | None, Callable[..., Path], tuple[Any, ...]]] = []
 
     def draw(self, plot: Callable[..., Path], *args: Any) -> Path:
-        """Start ``plot(*args)`` (a function of this module); the path it writes (its last
-        argument)."""
+        """Start ``plot(*args)`` (one of ``PLOTS``); the path it writes (its last argument)."""
+        if PLOTS.get(plot.__name__) is not plot:
+            raise ValueError(f"{plot.__name__!r} is not one of training.plots.PLOTS")
         ticket = None
         if _plotter is not None:
             try:
@@ -308,3 +309,10 @@ def residuals(y_true: NDArray[Any], y_pred: NDArray[Any], path: Path) -> Path:
     ax.set_ylabel("predicted")
     ax.set_title("Predicted vs actual (test split)")
     return _save(figure, path)
+
+
+PLOTS: dict[str, Callable[..., Path]] = {
+    plot.__name__: plot
+    for plot in (confusion_matrix, calibration, importance, learning_curve, loss_history, residuals)
+}
+"""The plots by name: what the plotting process is allowed to draw."""

@@ -14,22 +14,12 @@ from typing import Any, cast
 from harvest import helpers
 from training import plots
 
-PLOTS = {
-    "confusion_matrix",
-    "calibration",
-    "importance",
-    "learning_curve",
-    "loss_history",
-    "residuals",
-}
-
 
 def draw(request: object) -> Path:
     name, args = cast(tuple[str, tuple[Any, ...]], request)
-    if name not in PLOTS:
+    if name not in plots.PLOTS:
         raise ValueError(f"{name!r} is not a plot")
-    path: Path = getattr(plots, name)(*args)
-    return path
+    return plots.PLOTS[name](*args)
 
 
 if __name__ == "__main__":
