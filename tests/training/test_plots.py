@@ -47,10 +47,17 @@ def test_long_category_labels_are_cut_and_fit(tmp_path: Path) -> None:
     assert max(len(t.get_text()) for t in ax.get_yticklabels()) == plots.LABEL_CHARS
 
 
-def test_a_drawing_is_written_by_the_plotting_process(tmp_path: Path) -> None:
+def test_a_drawing_is_written_by_the_plotting_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plots.start_plotter()
     plotter = plots._plotter
     assert plotter is not None and plotter.process.poll() is None
+
+    def not_here(*_: object) -> None:
+        raise AssertionError("drawn in the test's process, not the plotting process")
+
+    monkeypatch.setattr(plots, "_save", not_here)  # only this process's copy
     drawing = plots.Drawing()
     y = np.linspace(0.0, 1.0, 500)
     residuals = drawing.draw(plots.residuals, y, y * 0.9, tmp_path / "residuals.png")
@@ -63,6 +70,13 @@ def test_a_drawing_is_written_by_the_plotting_process(tmp_path: Path) -> None:
     with pytest.raises(IndexError):  # the plot's own error, raised here
         drawing.wait()
     assert plots._plotter is plotter and plotter.process.poll() is None  # still serving
+    with pytest.raises(ValueError, match=r"not one of training\.plots\.PLOTS"):
+        drawing.draw(texts_of, tmp_path / "x.png")
+
+
+def texts_of(path: Path) -> Path:
+    """Not a plot: the plotting process must not be asked to call it."""
+    return path
 
 
 def test_plots_are_drawn_here_when_the_plotting_process_died(tmp_path: Path) -> None:
