@@ -6,6 +6,7 @@ instance folder per workspace, so runs made by one show up in the other.
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import yaml
@@ -19,14 +20,27 @@ INSTANCE_SETTINGS: dict[str, object] = {
     "telemetry": {"enabled": False},
     "concurrency": {"runs": {"max_concurrent_runs": 1}},
 }
+# The last of the default SQLite storages an instance creates when it is first opened.
+STORAGE_MADE = Path("schedules") / "schedules.db"
 
 
 def prepare_dagster_home(workspace: Workspace) -> Path:
-    """Create ``HARVEST_HOME/dagster`` with its ``dagster.yaml`` (kept if the user wrote one)."""
+    """Create ``HARVEST_HOME/dagster``: its ``dagster.yaml`` (kept if the user wrote one) and storage.
+
+    The storage is created here, once and under a lock, before any daemon or UI starts: two
+    processes that open a fresh instance at the same moment both stamp its schema version,
+    and Dagster then refuses to open it ("more than one head present").
+    """
     home = workspace.ensure().dagster_home
-    settings = home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text(yaml.safe_dump(INSTANCE_SETTINGS, sort_keys=False), encoding="utf-8")
+    with (home / ".prepare.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        settings = home / "dagster.yaml"
+        if not settings.exists():
+            settings.write_text(
+                yaml.safe_dump(INSTANCE_SETTINGS, sort_keys=False), encoding="utf-8"
+            )
+        if not (home / STORAGE_MADE).exists():
+            DagsterInstance.from_config(str(home)).dispose()
     return home
 
 
