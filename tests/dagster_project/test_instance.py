@@ -12,7 +12,8 @@ import yaml
 from dagster_project.instance import INSTANCE_SETTINGS, open_instance, prepare_dagster_home
 from harvest.workspace import Workspace
 
-PREPARE = "from harvest.workspace import Workspace; import sys; " + (
+PREPARE = (
+    "import sys; from harvest.workspace import Workspace; "
     "from dagster_project.instance import prepare_dagster_home; "
     "prepare_dagster_home(Workspace.at(sys.argv[1]))"
 )
@@ -40,7 +41,14 @@ def test_instances_prepared_at_once_by_several_processes_all_open(workspace: Wor
     starts = [
         subprocess.Popen([sys.executable, "-c", PREPARE, str(workspace.home)]) for _ in range(3)
     ]
-    assert [start.wait(timeout=120) for start in starts] == [0, 0, 0]
+    try:
+        codes = [start.wait(timeout=120) for start in starts]
+    finally:
+        for start in starts:
+            if start.poll() is None:
+                start.kill()
+                start.wait()
+    assert codes == [0, 0, 0]
     versions = schema_versions(workspace.dagster_home)
     assert versions and all(len(heads) == 1 for heads in versions.values()), versions
     with open_instance(workspace) as instance:
