@@ -10,6 +10,7 @@ when its socket closes, which includes its parent dying.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pickle
@@ -37,6 +38,16 @@ def read_frame(stream: BinaryIO) -> object | None:
     (length,) = LENGTH.unpack(header)
     data = stream.read(length)
     if len(data) < length:
+        return None
+    return pickle.loads(data)
+
+
+async def read_frame_async(reader: asyncio.StreamReader) -> object | None:
+    """The next frame's value from an asyncio stream; None at its end."""
+    try:
+        header = await reader.readexactly(LENGTH.size)
+        data = await reader.readexactly(LENGTH.unpack(header)[0])
+    except asyncio.IncompleteReadError:
         return None
     return pickle.loads(data)
 

@@ -20,9 +20,9 @@ worker, and in the crawl process through the spider's hooks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
-import pickle
 from collections import deque
 from dataclasses import dataclass
 from typing import cast
@@ -98,20 +98,16 @@ class PageParser:
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         """Hand each answer to the page waiting longest (the worker answers in order)."""
-        try:
-            while True:
-                header = await reader.readexactly(helpers.LENGTH.size)
-                (length,) = helpers.LENGTH.unpack(header)
-                answer = pickle.loads(await reader.readexactly(length))
+        with contextlib.suppress(ConnectionError):  # the end, like a closed stream
+            while (answer := await helpers.read_frame_async(reader)) is not None:
                 waiting = self._waiting.popleft()
                 if waiting.done():  # its page was cancelled
                     continue
                 if isinstance(answer, BaseException):
                     waiting.set_exception(answer)
                 else:
-                    waiting.set_result(answer)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            self._give_up()
+                    waiting.set_result(cast(ParsedPage, answer))
+        self._give_up()
 
     def _give_up(self) -> None:
         self._died = True

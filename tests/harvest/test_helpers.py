@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from harvest import helpers
@@ -15,6 +16,19 @@ def test_frames_round_trip_and_a_short_stream_ends() -> None:
     assert helpers.read_frame(stream) is None
     cut = helpers.frame("whole")[:-2]
     assert helpers.read_frame(io.BytesIO(cut)) is None  # a frame cut short is the end
+
+
+def test_frames_read_from_an_asyncio_stream_round_trip_and_a_cut_frame_ends() -> None:
+    async def read(data: bytes, frames: int) -> list[object]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(data)
+        reader.feed_eof()
+        return [await helpers.read_frame_async(reader) for _ in range(frames)]
+
+    values = [{"rows": [1, 2.5, None]}, b"\x00" * 100_000]
+    whole = b"".join(helpers.frame(v) for v in values)
+    assert asyncio.run(read(whole, 3)) == [*values, None]
+    assert asyncio.run(read(helpers.frame("whole")[:-2], 1)) == [None]
 
 
 def test_a_helper_exits_when_its_socket_is_shut() -> None:
