@@ -367,17 +367,19 @@ class Catalog:
             f"'{ref.qualified}' has no version {ref.version}; it has versions 1 to {versions[-1].number}."
         )
 
-    def table_sql(self, ref_text: str) -> str:
-        """A SQL table expression that reads exactly the version ``ref_text``."""
-        version = self.version(ref_text)
+    def table_sql(self, ref: str | Version) -> str:
+        """A SQL table expression that reads exactly the version ``ref``.
+
+        ``ref`` is ``name@N``, a bare name for the latest version, or a :class:`Version`
+        already looked up (which is not looked up again).
+        """
+        version = ref if isinstance(ref, Version) else self.version(ref)
         stage, name = version.dataset.split(".", 1)
         return f"{LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {version.snapshot_id})"
 
-    def read(self, ref_text: str, limit: int | None = None) -> pa.Table:
+    def read(self, ref: str | Version, limit: int | None = None) -> pa.Table:
         """The rows of a version (the latest when no ``@N``) as an Arrow table."""
-        sql = f"SELECT * FROM {self.table_sql(ref_text)}" + (
-            f" LIMIT {int(limit)}" if limit else ""
-        )
+        sql = f"SELECT * FROM {self.table_sql(ref)}" + (f" LIMIT {int(limit)}" if limit else "")
         return self.cursor().execute(sql).fetch_arrow_table()
 
     def report(self, ref_text: str) -> Any:
@@ -614,7 +616,7 @@ class Catalog:
         """Rows added, removed and changed from version ``before`` to ``after``, by the dataset key."""
         a, b = self.version(before), self.version(after)
         dataset = self.dataset(b.dataset)
-        a_sql, b_sql = (f"(SELECT * FROM {self.table_sql(v.ref)})" for v in (a, b))
+        a_sql, b_sql = (f"(SELECT * FROM {self.table_sql(v)})" for v in (a, b))
         shared = [c for c, _ in b.columns if c in dict(a.columns) and c not in dataset.volatile]
         key = [k for k in dataset.key if k in shared] or shared
         on = " AND ".join(

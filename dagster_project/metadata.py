@@ -90,7 +90,7 @@ def version_metadata(catalog: Catalog, version: Version, *, diff: bool = True) -
         "parents": ", ".join(version.parents) or "(none)",
         "preview": MetadataValue.md(
             markdown_table(
-                readable_columns(catalog.read(version.ref, limit=PREVIEW_ROWS), key),
+                readable_columns(catalog.read(version, limit=PREVIEW_ROWS), key),
                 total=version.rows,
             )
         ),

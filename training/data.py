@@ -74,10 +74,14 @@ class Prepared:
         return {s.value: int((self.split == s.value).sum()) for s in Split}
 
 
-def lineage(catalog: Catalog, ref: str, limit: int = 50) -> tuple[LineageStep, ...]:
-    """The version ``ref`` and its ancestors (parents first seen first), up to ``limit``."""
+def lineage(catalog: Catalog, start: str | Version, limit: int = 50) -> tuple[LineageStep, ...]:
+    """The version ``start`` (a ref, or a version already looked up) and its ancestors
+    (parents first seen first), up to ``limit``."""
+    ref, known = (start.ref, {start.ref: start}) if isinstance(start, Version) else (start, {})
 
     def resolve(parent: str) -> Version | None:
+        if parent in known:
+            return known[parent]
         try:
             return catalog.version(parent)
         except HarvestError:  # a parent that no longer resolves ends that branch
@@ -128,7 +132,7 @@ def _target_values(values: pd.Series, task: Task) -> NDArray[Any]:
 def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
     """Read, check and split the data of ``spec``."""
     version = catalog.version(spec.dataset)
-    frame = catalog.read(version.ref).to_pandas()
+    frame = catalog.read(version).to_pandas()
     dataset = catalog.dataset(version.dataset)
     unlabelled = 0
     if spec.missing_target == "drop" and spec.target in frame.columns:

@@ -104,7 +104,7 @@ def predict_dataset(catalog: Catalog, ref: str, dataset: str) -> CommitResult:
     """Predict every row of ``dataset`` (``name[@N]``) and commit ``predictions.<model>``."""
     model = load_model(catalog, ref)
     version = catalog.version(dataset)
-    frame = catalog.read(version.ref).to_pandas()
+    frame = catalog.read(version).to_pandas()
     _check_columns(model, frame, version.ref)
     key = [k for k in catalog.dataset(version.dataset).key if k in frame.columns]
     keep = key or [c for c in frame.columns if c in model.features]

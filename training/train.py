@@ -368,7 +368,7 @@ class _Run:
             "baseline": fitted.baseline,
         }
         _write_json(self.staging / "metrics.json", scores)
-        steps = lineage(self.catalog, prepared.version.ref)
+        steps = lineage(self.catalog, prepared.version)
 
         def write_card(number: int, folder: Path) -> None:
             card = build_card(

@@ -148,7 +148,7 @@ def clean(
     now = now or datetime.now(UTC)
     raw = raw_ref(catalog, source_name)
     source = raw.dataset.split(".", 1)[1]
-    table = catalog.read(raw.ref)
+    table = catalog.read(raw)
     raw_dataset = catalog.dataset(raw.dataset)
     raw_key = raw_dataset.key
     read_s = time.perf_counter() - started

@@ -168,7 +168,7 @@ def quality_command(
         _print_duplicates(report)
         _print_profile(report.profile)
         return
-    profile = profile_table(catalog.read(version.ref))
+    profile = profile_table(catalog.read(version))
     if as_json:
         output.emit_json({"dataset": version.ref, "stored": False, "profile": profile})
         return

@@ -47,6 +47,17 @@ def test_each_version_reads_back_its_exact_rows(catalog: Catalog) -> None:
     assert len({v.snapshot_id for v in catalog.versions("raw.shop")}) == 3
 
 
+def test_a_version_already_looked_up_reads_its_rows_without_a_second_lookup(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog.commit("raw.shop", products({"a": 1.0}), producer="test", key=("sku",))
+    catalog.commit("raw.shop", products({"a": 2.0, "b": 3.0}), producer="test", key=("sku",))
+    first = catalog.version("raw.shop@1")
+    monkeypatch.setattr(catalog, "version", lambda ref: pytest.fail(f"looked up {ref} again"))
+    assert catalog.read(first).to_pylist() == products({"a": 1.0}).to_pylist()
+    assert catalog.read(first, limit=1).num_rows == 1
+
+
 def test_version_records_rows_schema_stats_producer_parents(catalog: Catalog) -> None:
     catalog.commit(
         "raw.shop", products({"a": 1.0, "b": 3.0}), producer="scrape:r1", message="first"
