@@ -29,15 +29,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-from sklearn.pipeline import Pipeline
 
 from catalog import Catalog
 from catalog.engine import LAKE
 from harvest.errors import InvalidInputError, NotFoundError
 from training.spec import _NAME
+
+if TYPE_CHECKING:  # scikit-learn is imported where a model is saved or loaded, not to list them
+    from sklearn.pipeline import Pipeline
 
 META = f"{LAKE}.harvest"
 ALIASES = ("champion", "challenger")
@@ -197,6 +199,8 @@ def load_pipeline(folder: Path) -> Pipeline:
         features = _load_skops(folder / "features.skops")
         config = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        from sklearn.pipeline import Pipeline
+
         return Pipeline([*features.steps, ("model", load_torch(config, state))])
     raise NotFoundError(f"No model artifact in {folder}; the version folder is incomplete.")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -159,3 +161,17 @@ def test_register_records_the_gates_and_the_alias_with_the_version(catalog: Cata
         register_as("boss")
     assert [v.version for v in registry.versions("m")] == [1, 2, 3], "nothing half-registered"
     assert not (catalog.workspace.models / "m" / "4").exists()
+
+
+def test_listing_models_does_not_load_scikit_learn(catalog: Catalog) -> None:
+    """``harvest models list`` is a catalog read: scikit-learn (a second to import) stays out."""
+    register(Registry(catalog))
+    script = (
+        "import sys; from catalog import Catalog; from training.registry import Registry; "
+        f"versions = Registry(Catalog.open({str(catalog.workspace.home)!r})).versions(); "
+        "print(len(versions), 'sklearn' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["1", "False"]
