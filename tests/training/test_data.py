@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from catalog import Catalog
+from catalog import Catalog, Version
 from training.data import lineage
 
 
@@ -22,8 +22,12 @@ def test_lineage_from_a_version_in_hand_matches_the_ref_and_skips_its_lookup(
     ]  # a parent that no longer resolves ends its branch
 
     looked_up: list[str] = []
-    version = catalog.version("clean.shop@1")
-    lookup = catalog.version
-    monkeypatch.setattr(catalog, "version", lambda ref: looked_up.append(ref) or lookup(ref))
+    version, lookup = catalog.version("clean.shop@1"), catalog.version
+
+    def counted(ref: str) -> Version:
+        looked_up.append(ref)
+        return lookup(ref)
+
+    monkeypatch.setattr(catalog, "version", counted)
     assert lineage(catalog, version) == by_ref
     assert looked_up == ["raw.shop@1", "raw.gone@1"]
