@@ -1,55 +1,72 @@
-"""The sandboxed SQL console: read-only, file access limited to the data path, time and memory limits.
+"""The sandboxed SQL console: untrusted SQL runs in a worker process that can read exactly the
+files of the dataset versions it is given, and nothing else.
 
-Every dataset is a view ``stage.name``; a pinned version is reachable as ``stage.name@N``
-(written bare in the query, as in ``SELECT * FROM raw.products@2``). Only SELECT-style
-statements run: writes, ATTACH, INSTALL, COPY, settings and anything else are refused with
-a sentence that says so. External access is off and the configuration is locked once the
-catalog is attached, so even a SELECT cannot read files outside the data path.
+Two sides (threat model and defences: ``docs/security.md``):
 
-Where it reads exactly the same rows and columns, a dataset's view reads the Parquet files
-DuckLake lists for the table at that snapshot with ``read_parquet``, which skips DuckLake's
-per-query scan setup. Harvest writes each version as a fresh table, so those files are the
-version's rows; a table with delete files, no data files (empty or inlined), encrypted
-files, columns whose types differ from DuckLake's, or a remote data path keeps the DuckLake
-scan. A latest-version view is listed again when a query names it after any commit; a view
-whose file has gone (``harvest catalog vacuum`` merged and deleted it) is listed again and
-the query retried once.
+- **This process is trusted.** It holds the catalog, resolves every dataset a query names to
+  the Parquet files of that version, and hands the worker a view per dataset. It never runs
+  the caller's SQL.
+- **The worker** (:mod:`catalog.sqlworker`, one of a small pool, reused) parses the statement
+  with DuckDB's parser and accepts a single plain query only (``SELECT`` with ``WITH``, set
+  operations and ``VALUES``; ``DESCRIBE``/``SUMMARIZE``/``SHOW``; ``EXPLAIN`` of those),
+  calling only allow-listed table functions. It runs it in an in-memory database that has no
+  catalog attached and no extension loaded, may open exactly the files of its views, and has
+  its configuration locked. It writes no file (its file-size limit is 0), its address space
+  and CPU time are bounded by the kernel, and a query past its time limit is interrupted and
+  then, if need be, killed with its process. A crash, a hang or a runaway result costs one
+  worker, which is replaced, and the caller gets one sentence.
+
+Every dataset is a view ``stage.name``; a pinned version is ``stage.name@N`` (written bare,
+as in ``SELECT * FROM raw.products@2``). Results are bounded by rows and bytes and streamed
+back as Arrow. A view reads the Parquet files DuckLake lists for the table at that snapshot;
+a table whose files alone would not give its rows (delete files, inlined or encrypted data,
+columns typed otherwise, a remote data path) is written once, at that snapshot, to a file in
+the workspace's cache, and the view reads that. A latest-version view is listed again when a
+query names it after a commit; a view whose file is gone (``harvest catalog vacuum`` merged
+it) is listed again and the query retried once.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import hashlib
+import json
 import os
 import re
+import socket
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-import weakref
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from catalog.engine import LAKE, connect, first_line, quote_literal
+from catalog import sqlworker
+from catalog.engine import LAKE, connect, first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import STAGES
 from harvest.errors import HarvestError
 from harvest.workspace import Workspace
 
-_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _PINNED = re.compile(
     r"\b(?P<stage>" + "|".join(STAGES) + r")\.(?P<name>[a-z][a-z0-9_]*)@(?P<version>\d+)\b"
 )
+_PINNED_VIEW = re.compile(r"^(?P<name>.+)@(?P<version>\d+)$")
 _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-# Table functions that reach a table through a computed string: a query calling one may read
-# any dataset, whatever names its text contains.
-_DYNAMIC = re.compile(r"\bquery(?:_table)?\s*\(", re.IGNORECASE)
-_WORD = re.compile(r"\w+")  # a latest view is named by a query whose words include its name
-# How long an idle sandbox keeps its read transaction (and so its SQLite read snapshot,
-# which holds back WAL checkpoints) before letting it go.
-IDLE_RELEASE_SECONDS = 1.0
+_GRACE_SECONDS = 5.0  # past the time limit, how long an interrupted worker has to answer
+_REQUEST_SECONDS = 60.0  # how long parsing a statement or loading views may take
+_ADDRESS_SPACE_MARGIN = 3 * 2**30  # the interpreter, DuckDB and pyarrow beside the buffers
+_KEEP_VIEWS = 256  # a worker keeps views of earlier queries up to this many
+_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
 
 
 class QueryError(HarvestError):
@@ -61,127 +78,176 @@ class Limits:
     """How much one query may take."""
 
     seconds: float = 30.0
-    memory: str = "2GB"
+    memory: str = "2GB"  # DuckDB's buffer limit in the worker
     threads: int = 2
     max_rows: int = 100_000
-
-
-class _Commits:
-    """Tells whether any process committed to a SQLite catalog since :meth:`mark`.
-
-    SQLite's ``PRAGMA data_version`` changes exactly when another connection commits, and
-    reading it costs microseconds.
-    """
-
-    def __init__(self, catalog_file: Path) -> None:
-        self._db = sqlite3.connect(
-            f"{catalog_file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-        )
-        self._seen = -1
-
-    def _version(self) -> int:
-        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
-
-    def mark(self) -> int:
-        self._seen = self._version()
-        return self._seen
-
-    def since_mark(self) -> bool:
-        return self._version() != self._seen
-
-    def close(self) -> None:
-        self._db.close()
-
-
-class _Watchdog:
-    """One thread per sandbox that stops an overlong query and ends an idle read transaction.
-
-    Starting a ``threading.Timer`` per query cost about a millisecond on a busy machine
-    (each start waits for the new thread to be scheduled); this thread is started once.
-    It holds its callbacks weakly, so a sandbox that is dropped without ``close`` is still
-    collected and the thread ends.
-    """
-
-    _POLL_SECONDS = 5.0  # how often an idle watchdog checks that its sandbox still exists
-
-    def __init__(self, on_timeout: Callable[[], object], on_idle: Callable[[], object]) -> None:
-        self._on_timeout = weakref.WeakMethod(on_timeout)  # type: ignore[arg-type]
-        self._on_idle = weakref.WeakMethod(on_idle)  # type: ignore[arg-type]
-        self._cond = threading.Condition()
-        self._deadline: float | None = None
-        self._idle_at: float | None = None
-        self._stopped = False
-        self._thread = threading.Thread(target=self._loop, name="sandbox-watchdog", daemon=True)
-        self._thread.start()
-
-    def arm_timeout(self, seconds: float) -> None:
-        with self._cond:
-            self._deadline, self._idle_at = time.monotonic() + seconds, None
-            self._cond.notify()
-
-    def disarm_timeout(self) -> None:
-        with self._cond:
-            self._deadline = None
-
-    def arm_idle(self, seconds: float) -> None:
-        with self._cond:
-            self._idle_at = time.monotonic() + seconds
-            self._cond.notify()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
-
-    def _next_action(self) -> Callable[[], object] | None:
-        """Wait until a deadline passes and return its callback (None: stop)."""
-        with self._cond:
-            while not self._stopped:
-                now = time.monotonic()
-                if self._deadline is not None and now >= self._deadline:
-                    self._deadline = None
-                    return self._on_timeout()
-                if self._idle_at is not None and now >= self._idle_at:
-                    self._idle_at = None
-                    return self._on_idle()
-                if self._on_idle() is None:
-                    return None  # the sandbox is gone
-                due = [t - now for t in (self._deadline, self._idle_at) if t is not None]
-                self._cond.wait(min([*due, self._POLL_SECONDS]))
-            return None
-
-    def _loop(self) -> None:
-        while (action := self._next_action()) is not None:
-            action()
+    max_bytes: int = 256 * 2**20  # of the result, as Arrow
 
 
 @dataclass(frozen=True)
-class _View:
-    """A dataset's view: its table, at which snapshot, and the Parquet files it reads."""
+class View:
+    """A dataset's view in the worker: its schema and name there, what it selects, the files
+    it reads, and the catalog's change mark when a latest view was listed."""
 
-    stage: str
+    schema: str
     name: str
-    snapshot: int | None = None  # None: the latest version
-    files: tuple[str, ...] = ()  # empty: the view is DuckLake's own scan of the table
-    checked: int | None = None  # the catalog's data_version when a latest view was listed
+    select: str
+    files: tuple[str, ...]
+    checked: int | None = None
 
     @property
-    def table(self) -> str:
-        at = f" AT (VERSION => {self.snapshot})" if self.snapshot is not None else ""
-        return f"{LAKE}.{self.stage}.{quote_ident(self.name)}{at}"
+    def key(self) -> tuple[str, str]:
+        return self.schema, self.name
+
+
+# ----------------------------------------------------------------------------- the worker
+
+
+class _WorkerGone(Exception):
+    """The worker died or stopped answering; it is not reused."""
+
+
+class _Worker:
+    """One worker process and what its database holds (whose views, which ones)."""
+
+    def __init__(self, address_space: int) -> None:
+        self.address_space = address_space
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", sqlworker.__file__, str(theirs.fileno()), str(address_space)],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env={"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": "/nonexistent"},
+            cwd=tempfile.gettempdir(),
+        )
+        theirs.close()
+        self.connection = ours
+        self._stream = ours.makefile("rb")
+        self.owner: str | None = None  # whose views the database holds
+        self.views: dict[tuple[str, str], View] = {}
 
     @property
-    def body(self) -> str:
-        if not self.files:
-            return f"SELECT * FROM {self.table}"
-        files = ", ".join(quote_literal(f) for f in self.files)
-        return f"SELECT * FROM read_parquet([{files}], hive_partitioning = false)"
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def ask(self, request: dict[str, Any], seconds: float = _REQUEST_SECONDS) -> dict[str, Any]:
+        """Send ``request`` and return the worker's closing answer."""
+        answer, _ = self.exchange(request, seconds)
+        return answer
+
+    def exchange(
+        self, request: dict[str, Any], seconds: float
+    ) -> tuple[dict[str, Any], pa.Table | None]:
+        """Send ``request``; its answer and the rows streamed before it, if any."""
+        deadline = time.monotonic() + seconds
+        try:
+            sqlworker.send_json(self.connection, request)
+            schema: pa.Schema | None = None
+            batches: list[pa.RecordBatch] = []
+            while True:
+                self.connection.settimeout(max(0.01, deadline - time.monotonic()))
+                frame = sqlworker.receive(self._stream)
+                if frame is None:
+                    raise _WorkerGone("the worker closed its socket")
+                tag, payload = frame
+                if tag == sqlworker.JSON:
+                    rows = None if schema is None else pa.Table.from_batches(batches, schema)
+                    return dict(json.loads(payload)), rows
+                if tag == sqlworker.SCHEMA:
+                    schema = pa.ipc.read_schema(pa.py_buffer(payload))
+                elif tag == sqlworker.BATCH and schema is not None:
+                    batch = pa.ipc.read_record_batch(pa.py_buffer(payload), schema)
+                    batch.validate()
+                    batches.append(batch)
+                else:
+                    raise _WorkerGone("the worker sent a frame out of order")
+        except (OSError, ValueError, pa.ArrowException) as error:
+            raise _WorkerGone(str(error)) from error
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self._stream.close()
+        self.connection.close()
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self._stream.close()
+        self.connection.close()
+
+
+class _Pool:
+    """Idle workers, kept for the next query; a worker that died or hung is not put back."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self._keep = keep
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def acquire(self, address_space: int, owner: str) -> _Worker:
+        with self._lock:
+            fitting = [w for w in self._idle if w.address_space == address_space and w.alive]
+            # the worker already holding this owner's views first, the last used otherwise
+            fitting.sort(key=lambda w: w.owner == owner)
+            if fitting:
+                self._idle.remove(fitting[-1])
+                return fitting[-1]
+        return _Worker(address_space)
+
+    def release(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker.alive and len(self._idle) < self._keep:
+                self._idle.append(worker)
+                return
+        worker.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+
+
+_POOL = _Pool()
+atexit.register(_POOL.close)
+
+
+def prestart(limits: Limits = Limits()) -> None:
+    """Start a worker now, so the first query does not wait for one (a no-op if one is idle)."""
+    _POOL.release(_POOL.acquire(_address_space(limits), owner=""))
+
+
+# ----------------------------------------------------------------------------- resolution
+
+
+class _Commits:
+    """The catalog's latest DuckLake snapshot, which changes exactly when anything is committed.
+
+    It is read on a fresh read-only SQLite connection each time (0.2-0.3 ms): a connection
+    kept open stops seeing the commits DuckDB's SQLite writes to the WAL after the first one,
+    and so does its ``PRAGMA data_version``.
+    """
+
+    def __init__(self, catalog_file: Path) -> None:
+        self._uri = f"{catalog_file.resolve().as_uri()}?mode=ro"
+
+    def mark(self) -> int:
+        with contextlib.closing(sqlite3.connect(self._uri, uri=True)) as db:
+            row = db.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
+        return int(row[0]) if row and row[0] is not None else -1
+
+    def close(self) -> None:
+        """Nothing is held between marks."""
 
 
 def _watch_commits(catalog_file: Path | None) -> _Commits | None:
-    """A watcher for a SQLite catalog file, or None (then no transaction is kept open)."""
+    """A watcher for a SQLite catalog file, or None (then every query lists its views)."""
     if catalog_file is None or not catalog_file.exists():
         return None
     try:
@@ -192,216 +258,89 @@ def _watch_commits(catalog_file: Path | None) -> _Commits | None:
         return None
 
 
-class Sandbox:
-    """A read-only SQL session over the workspace's catalog. Queries are serialised.
+class _Resolver:
+    """The trusted side: which datasets exist, and the files of each version a query names."""
 
-    Back-to-back queries share one read transaction, so DuckLake loads the catalog's
-    metadata once rather than per query; the transaction is ended as soon as anything was
-    committed to the catalog since it began, after a query fails, and after the sandbox
-    has been idle for :data:`IDLE_RELEASE_SECONDS`, so every query sees the latest versions.
-    """
-
-    def __init__(self, workspace: Workspace, limits: Limits = Limits()) -> None:
+    def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.limits = limits
-        self._lock = threading.Lock()
-        self._views: dict[str, _View] = {}
-        self._latest: dict[str, set[str]] = {}  # lower-case dataset name -> its latest views
-        self._odd_names: set[str] = set()  # those not one word (tables made outside Harvest)
-        self._con = connect(workspace, read_only=True, threads=limits.threads)
+        self._con: duckdb.DuckDBPyConnection | None = None
         self._commits = _watch_commits(workspace.catalog_file)
-        self._open = False  # a read transaction is open
-        self._mark: int | None = None  # the catalog's data_version when it began
         self._data_path = os.path.join(os.path.abspath(workspace.data_path), "")
-        self._local = "://" not in workspace.data_path  # remote files keep DuckLake's scan
-        self._watchdog = _Watchdog(self._interrupt, self._release)
-        for stage in STAGES:
-            self._con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{stage}")
-        self._lock_down()
-        self._sync_views()
+        self._local = "://" not in workspace.data_path
+        self._mark: int | None = None
+        self._datasets: dict[tuple[str, str], str] = {}  # (stage, lower name) -> its name
+        self._listed_at: int | None = -1  # the mark when the datasets were listed
+        self._latest: dict[tuple[str, str], View] = {}
+        self._pinned: dict[tuple[str, str], View] = {}
 
-    def _lock_down(self) -> None:
-        allowed = [self.workspace.data_path] if self._local else []
-        files = [str(self.workspace.catalog_file)] if self.workspace.catalog_file else []
-        con = self._con
-        con.execute(f"SET allowed_directories=[{', '.join(quote_literal(d) for d in allowed)}]")
-        con.execute(f"SET allowed_paths=[{', '.join(quote_literal(f) for f in files)}]")
-        con.execute("SET temp_directory=''")
-        con.execute("SET autoinstall_known_extensions=false")
-        con.execute("SET autoload_known_extensions=false")
-        con.execute(f"SET memory_limit={quote_literal(self.limits.memory)}")
-        con.execute("SET enable_external_access=false")
-        con.execute("SET lock_configuration=true")
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = connect(self.workspace, read_only=True)
+        return self._con
 
     def close(self) -> None:
-        self._watchdog.stop()
-        with self._lock:
-            self._end_transaction()
-            if self._commits is not None:
-                self._commits.close()
+        if self._commits is not None:
+            self._commits.close()
+        if self._con is not None:
             self._con.close()
 
-    def _begin_transaction(self) -> None:
-        """Keep the open read transaction while nothing was committed since it began."""
-        if self._commits is None:
-            return  # not a SQLite catalog: every query runs in its own transaction
-        if self._open and not self._commits.since_mark():
+    def views(self, tables: Iterable[tuple[str, str]], everything: bool) -> list[View]:
+        """The views a query reading ``tables`` needs (every latest one if ``everything``)."""
+        self._mark = self._commits.mark() if self._commits is not None else None
+        wanted: set[tuple[str, str]] = set()
+        pinned: set[tuple[str, str, int]] = set()
+        for schema, table in tables:
+            stage = schema.lower()
+            if stage not in STAGES:
+                continue
+            match = _PINNED_VIEW.match(table)
+            if match:
+                pinned.add((stage, match["name"], int(match["version"])))
+            else:
+                wanted.add((stage, table.lower()))
+        if everything or any(key not in self._datasets for key in wanted):
+            self._list_datasets()
+        if everything:
+            wanted = set(self._datasets)
+        found = [self._latest_view(key) for key in sorted(wanted) if key in self._datasets]
+        return found + [self._pinned_view(*key) for key in sorted(pinned)]
+
+    def forget(self, views: Iterable[View]) -> None:
+        """Drop what was listed for ``views`` (a file of theirs is gone)."""
+        for view in views:
+            self._latest.pop((view.schema, view.name.lower()), None)
+            self._pinned.pop(view.key, None)
+
+    def _list_datasets(self) -> None:
+        if self._listed_at == self._mark and self._mark is not None:
             return
-        self._end_transaction()
-        self._mark = self._commits.mark()  # before BEGIN: a commit in between ends it early
-        self._con.execute("BEGIN TRANSACTION")
-        self._open = True
-
-    def _end_transaction(self) -> None:
-        if self._open:
-            self._open = False
-            with contextlib.suppress(duckdb.Error):
-                self._con.execute("ROLLBACK")  # read-only: there is nothing to keep
-
-    def _interrupt(self) -> None:
-        self._con.interrupt()
-
-    def _release(self) -> None:
-        """End the read transaction after idling (a running query re-arms this when it ends)."""
-        if self._lock.acquire(blocking=False):
-            try:
-                self._end_transaction()
-            finally:
-                self._lock.release()
-
-    def _sync_views(self) -> bool:
-        """Create a view for every dataset that has none yet; True when one was added.
-
-        A new view is DuckLake's scan of the table, which always reads the latest version;
-        :meth:`_refresh_latest` turns it into a file view when a query names it. This only
-        runs at the start and when a query names a table that does not exist (perhaps a
-        dataset committed since).
-        """
-        rows = self._con.execute(
+        rows = self.con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
             f"WHERE database_name = {quote_literal(LAKE)} AND schema_name IN "
             f"({', '.join(quote_literal(stage) for stage in STAGES)})"
         ).fetchall()
-        added = False
-        for stage, name in rows:
-            view = f"memory.{stage}.{quote_ident(name)}"
-            if view not in self._views:
-                self._create(view, _View(stage, name))
-                added = True
-        return added
+        self._datasets = {(stage, name.lower()): name for stage, name in rows}
+        self._listed_at = self._mark
 
-    def _create(self, view: str, spec: _View) -> None:
-        """(Re)create ``view``; outside the read transaction, whose rollback would undo it."""
-        self._end_transaction()
-        self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {spec.body}")
-        self._views[view] = spec
-        if spec.snapshot is None:
-            name = spec.name.lower()
-            self._latest.setdefault(name, set()).add(view)
-            if not _WORD.fullmatch(name):
-                self._odd_names.add(name)
+    def _latest_view(self, key: tuple[str, str]) -> View:
+        view = self._latest.get(key)
+        if view is None or view.checked is None or view.checked != self._mark:
+            stage, name = key[0], self._datasets[key]
+            view = self._view(stage, name, name, snapshot=None)
+            view = View(view.schema, view.name, view.select, view.files, checked=self._mark)
+            self._latest[key] = view
+        return view
 
-    def _refresh_latest(self, sql: str) -> None:
-        """List again the files of each latest-version view ``sql`` may read, if the catalog
-        changed since that view was listed; the views a query does not name wait.
-
-        Runs in the open read transaction, so the listing is that transaction's snapshot.
-        """
-        if self._commits is None or not self._local:
-            return  # without a commit watch, latest views stay DuckLake's scan
-        stale = {
-            view: self._views[view]
-            for name in self._named(sql)
-            for view in self._latest[name]
-            if self._views[view].checked != self._mark
-        }
-        if not stale:
-            return
-        listed = {
-            view: replace(self._listed(spec), checked=self._mark) for view, spec in stale.items()
-        }
-        for view, spec in listed.items():
-            if spec.body == self._views[view].body:
-                self._views[view] = spec  # the same files: only the check is newer
-            else:
-                self._create(view, spec)
-        self._begin_transaction()
-
-    def _named(self, sql: str) -> set[str]:
-        """The datasets whose names ``sql`` contains as words (every one, if it calls a
-        function that reaches tables through a computed string), without a pass over all."""
-        if _DYNAMIC.search(sql):
-            return set(self._latest)
-        text = sql.lower()
-        words = set(_WORD.findall(text)) & self._latest.keys()
-        return words | {name for name in self._odd_names if name in text}
-
-    def _listed(self, spec: _View) -> _View:
-        """``spec`` reading its table's Parquet files when that reads exactly what DuckLake's
-        scan reads, else reading DuckLake's scan (a failed listing ends the transaction)."""
-        try:
-            files = self._files(spec)
-            if files and self._same_columns(spec, files):
-                return replace(spec, files=files)
-        except duckdb.Error:
-            self._end_transaction()  # the failed statement aborted it
-        return replace(spec, files=())
-
-    def _files(self, spec: _View) -> tuple[str, ...]:
-        """The table's data files at the view's snapshot; none when reading them alone
-        would not give its rows (delete files, encryption) or they lie outside the data path."""
-        if not self._local:
-            return ()
-        at = f", snapshot_version => {spec.snapshot}" if spec.snapshot is not None else ""
-        rows = self._con.execute(
-            "SELECT data_file, delete_file, data_file_encryption_key FROM ducklake_list_files("
-            f"{quote_literal(LAKE)}, {quote_literal(spec.name)}, schema => {quote_literal(spec.stage)}{at})"
-        ).fetchall()
-        files = tuple(os.path.abspath(row[0]) for row in rows)
-        if any(row[1] is not None or row[2] is not None for row in rows) or not all(
-            f.startswith(self._data_path) for f in files
-        ):
-            return ()
-        return files
-
-    def _same_columns(self, spec: _View, files: tuple[str, ...]) -> bool:
-        """Whether the files' columns have the names and types of DuckLake's scan.
-
-        This also keeps the scan for files that hold rows of several snapshots (a merge of a
-        table appended to outside Harvest): DuckLake writes those with an extra
-        ``_ducklake_internal_snapshot_id`` column that only its own scan filters by.
-        """
-        lake = self._con.execute(f"DESCRIBE SELECT * FROM {spec.table}").fetchall()
-        read = self._con.execute(f"DESCRIBE {replace(spec, files=files).body}").fetchall()
-        return [row[:2] for row in lake] == [row[:2] for row in read]
-
-    def _relist_missing(self) -> bool:
-        """List again every view one of whose files is gone (vacuum deleted it); True if any."""
-        gone = {
-            view: spec
-            for view, spec in self._views.items()
-            if any(not os.path.exists(f) for f in spec.files)
-        }
-        for view, spec in gone.items():
-            self._end_transaction()
-            # A latest view goes back to DuckLake's scan; the next refresh lists it again.
-            fixed = (
-                self._listed(spec) if spec.snapshot is not None else _View(spec.stage, spec.name)
-            )
-            self._create(view, fixed)
-        return bool(gone)
-
-    def _pin_views(self, pinned: set[tuple[str, str, int]]) -> None:
-        """Create a view per pinned version the query names (kept: versions never change)."""
-        for stage, name, number in pinned:
-            view = f"memory.{stage}.{quote_ident(f'{name}@{number}')}"
-            if view not in self._views:
-                self._end_transaction()
-                snapshot = self._snapshot(f"{stage}.{name}", number)
-                self._create(view, self._listed(_View(stage, name, snapshot)))
+    def _pinned_view(self, stage: str, name: str, number: int) -> View:
+        key = (stage, f"{name}@{number}")
+        if key not in self._pinned:
+            snapshot = self._snapshot(f"{stage}.{name}", number)
+            self._pinned[key] = self._view(stage, name, key[1], snapshot)
+        return self._pinned[key]
 
     def _snapshot(self, dataset: str, number: int) -> int:
-        row = self._con.execute(
+        row = self.con.execute(
             f"""SELECT snapshot_id FROM {LAKE}.snapshots()
                 WHERE json_extract_string(commit_extra_info, '$.dataset') = ?
                   AND CAST(json_extract(commit_extra_info, '$.version') AS INTEGER) = ?""",
@@ -413,99 +352,208 @@ class Sandbox:
             )
         return int(row[0])
 
+    def _view(self, stage: str, table: str, name: str, snapshot: int | None) -> View:
+        """The view ``stage.name`` of ``table`` at ``snapshot`` (None: now)."""
+        files = self._files(stage, table, snapshot)
+        if files and self._same_columns(stage, table, snapshot, files):
+            return View(stage, name, _read_parquet(files), files)
+        copy = self._materialise(stage, table, snapshot)
+        return View(stage, name, _read_parquet((copy,)), (copy,))
+
+    def _table(self, stage: str, table: str, snapshot: int | None) -> str:
+        at = f" AT (VERSION => {snapshot})" if snapshot is not None else ""
+        return f"{LAKE}.{stage}.{quote_ident(table)}{at}"
+
+    def _files(self, stage: str, table: str, snapshot: int | None) -> tuple[str, ...]:
+        """The table's data files at ``snapshot``; none when reading them alone would not
+        give its rows (delete files, encryption) or they lie outside the data path."""
+        if not self._local:
+            return ()
+        at = f", snapshot_version => {snapshot}" if snapshot is not None else ""
+        rows = self.con.execute(
+            "SELECT data_file, delete_file, data_file_encryption_key FROM ducklake_list_files("
+            f"{quote_literal(LAKE)}, {quote_literal(table)}, schema => {quote_literal(stage)}{at})"
+        ).fetchall()
+        files = tuple(os.path.abspath(row[0]) for row in rows)
+        if any(row[1] is not None or row[2] is not None for row in rows) or not all(
+            f.startswith(self._data_path) for f in files
+        ):
+            return ()
+        return files
+
+    def _same_columns(
+        self, stage: str, table: str, snapshot: int | None, files: tuple[str, ...]
+    ) -> bool:
+        """Whether the files' columns have the names and types of DuckLake's scan (files
+        merged from several snapshots carry an extra column only DuckLake's scan filters by)."""
+        lake = self.con.execute(f"DESCRIBE SELECT * FROM {self._table(stage, table, snapshot)}")
+        theirs = [row[:2] for row in lake.fetchall()]  # fetched before the connection runs more
+        read = self.con.execute(f"DESCRIBE {_read_parquet(files)}").fetchall()
+        return theirs == [row[:2] for row in read]
+
+    def _materialise(self, stage: str, table: str, snapshot: int | None) -> str:
+        """The table's rows at ``snapshot`` written once to a Parquet file in the cache."""
+        if snapshot is None:
+            snapshot = int(scalar(self.con, f"SELECT id FROM {LAKE}.current_snapshot()"))
+        folder = self.workspace.cache / "sandbox" / stage
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", table)
+        target = (
+            folder
+            / f"{safe}-{hashlib.blake2b(table.encode(), digest_size=6).hexdigest()}@s{snapshot}.parquet"
+        )
+        if not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f".{target.name}.{os.getpid()}.partial"
+            self.con.execute(
+                f"COPY (SELECT * FROM {self._table(stage, table, snapshot)}) "
+                f"TO {quote_literal(str(partial))} (FORMAT parquet)"
+            )
+            os.replace(partial, target)
+        return str(target)
+
+
+def _read_parquet(files: tuple[str, ...]) -> str:
+    listed = ", ".join(quote_literal(f) for f in files)
+    return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
+
+
+# ----------------------------------------------------------------------------- the sandbox
+
+
+class Sandbox:
+    """A read-only SQL session over the workspace's catalog. Queries are serialised."""
+
+    def __init__(self, workspace: Workspace, limits: Limits = Limits()) -> None:
+        self.workspace = workspace
+        self.limits = limits
+        self.owner = "workspace"  # whose views a worker may hold for this session
+        self._address_space = _address_space(limits)
+        self._lock = threading.Lock()
+        self._resolver = _Resolver(workspace)
+
+    def close(self) -> None:
+        with self._lock:
+            self._resolver.close()
+
     def query(self, sql: str) -> pa.Table:
         """Run one read-only statement and return at most ``limits.max_rows`` rows as Arrow."""
-        text, pinned = _rewrite_pinned(sql)
+        text = _rewrite_pinned(sql)
         with self._lock:
-            statements = self._parse(text)
+            worker = _POOL.acquire(self._address_space, self.owner)
             try:
-                return self._query(statements[0].query, pinned)
-            except duckdb.InterruptException as error:
+                return self._query(worker, text)
+            except _WorkerGone as error:
+                worker.kill()
                 raise QueryError(
-                    f"The query ran longer than {self.limits.seconds:g} seconds and was stopped."
-                ) from error
-            except duckdb.OutOfMemoryException as error:
-                raise QueryError(
-                    f"The query needed more than the {self.limits.memory} memory limit and was stopped."
-                ) from error
-            except duckdb.PermissionException as error:
-                raise QueryError(
-                    "The query tried to read files outside the catalog; only datasets can be queried."
+                    "The query stopped the SQL engine (it crashed, or needed more memory or time "
+                    "than the limits allow); the engine was restarted and nothing else was affected."
                 ) from error
             except duckdb.Error as error:
-                raise QueryError(f"The query failed: {first_line(error)}") from error
+                raise QueryError(f"The catalog could not be read: {first_line(error)}") from error
             finally:
-                self._watchdog.arm_idle(IDLE_RELEASE_SECONDS)
+                _POOL.release(worker)
 
-    def _query(self, sql: str, pinned: set[tuple[str, str, int]]) -> pa.Table:
-        """Run ``sql`` in the shared read transaction; a failed query ends that transaction."""
-        try:
-            self._pin_views(pinned)
-            self._begin_transaction()
-            self._refresh_latest(sql)
-            try:
-                return self._run(sql)
-            except duckdb.CatalogException:
-                self._end_transaction()  # the failed query aborted it
-                if not self._sync_views():  # no dataset was added since: the name is wrong
-                    raise
-            except duckdb.IOException:
-                self._end_transaction()
-                if not self._relist_missing():  # no view's file is gone: a real failure
-                    raise
-            self._begin_transaction()
-            self._refresh_latest(sql)
-            return self._run(sql)
-        except duckdb.Error:
-            self._end_transaction()
-            raise
+    def _query(self, worker: _Worker, sql: str) -> pa.Table:
+        found = worker.ask({"op": "inspect", "sql": sql})
+        if "refused" in found:
+            raise QueryError(found["refused"])
+        tables = [(schema, table) for schema, table in found["tables"]]
+        for attempt in range(2):
+            views = self._resolve(tables, bool(found["everything"]))
+            answer, rows = self._load(worker, views)
+            if "error" not in answer:
+                answer, rows = self._run(worker, found["sql"])  # a PRAGMA as its SELECT
+            if "error" not in answer and rows is not None:
+                return rows
+            gone = _gone(views)
+            if answer["error"] != "io" or not gone or attempt:
+                raise QueryError(self._sentence(answer))
+            self._resolver.forget(gone)  # vacuum merged a file away since: list it again
+        raise AssertionError("unreachable")
 
-    def _run(self, sql: str) -> pa.Table:
-        """Execute ``sql`` under the time limit and fetch at most ``limits.max_rows`` rows."""
-        self._watchdog.arm_timeout(self.limits.seconds)
-        try:
-            result = self._con.execute(sql)
-            if self.limits.max_rows is None:
-                return result.fetch_arrow_table()
-            return _head(result, self.limits.max_rows)
-        finally:
-            self._watchdog.disarm_timeout()
+    def _resolve(self, tables: list[tuple[str, str]], everything: bool) -> list[View]:
+        """The views for these tables, listing again any whose file is gone."""
+        views = self._resolver.views(tables, everything)
+        gone = _gone(views)
+        if gone:
+            self._resolver.forget(gone)
+            views = self._resolver.views(tables, everything)
+        return views
 
-    def _parse(self, sql: str) -> list[duckdb.Statement]:
-        try:
-            statements = self._con.extract_statements(sql)
-        except duckdb.Error as error:
-            raise QueryError(f"The query is not valid SQL: {first_line(error)}") from error
-        if not statements:
-            raise QueryError("The query is empty: write a SELECT statement.")
-        if len(statements) > 1:
-            raise QueryError("Run one statement at a time.")
-        kind = statements[0].type
-        if kind not in _ALLOWED:
-            name = kind.name.replace("_", " ")
-            raise QueryError(
-                f"{name} statements are not allowed here: the SQL console is read-only, so write a SELECT."
+    def _load(self, worker: _Worker, views: list[View]) -> tuple[dict[str, Any], None]:
+        """Give the worker a database with these views, unless its own already has them."""
+        if worker.owner == self.owner and all(worker.views.get(v.key) == v for v in views):
+            return {}, None
+        keep = dict(worker.views) if worker.owner == self.owner else {}
+        for view in [*views, *_gone(list(keep.values()))]:
+            keep.pop(view.key, None)
+        held = {v.key: v for v in [*list(keep.values())[-_KEEP_VIEWS:], *views]}
+        worker.owner, worker.views = None, {}
+        answer = worker.ask(
+            {
+                "op": "load",
+                "views": [[v.schema, v.name, v.select] for v in held.values()],
+                "files": sorted({f for v in held.values() for f in v.files}),
+                "threads": self.limits.threads,
+                "memory": self.limits.memory,
+            }
+        )
+        if "error" not in answer:
+            worker.owner, worker.views = self.owner, held
+        return answer, None
+
+    def _run(self, worker: _Worker, sql: str) -> tuple[dict[str, Any], pa.Table | None]:
+        request = {
+            "op": "run",
+            "sql": sql,
+            "seconds": self.limits.seconds,
+            "threads": self.limits.threads,
+            "max_rows": self.limits.max_rows,
+            "max_bytes": self.limits.max_bytes,
+        }
+        return worker.exchange(request, self.limits.seconds + _GRACE_SECONDS)
+
+    def _sentence(self, answer: dict[str, Any]) -> str:
+        kind, message = answer["error"], str(answer.get("message", ""))
+        if kind == "timeout":
+            return f"The query ran longer than {self.limits.seconds:g} seconds and was stopped."
+        if kind == "memory":
+            return (
+                f"The query needed more than the {self.limits.memory} memory limit and was stopped."
             )
-        return statements
+        if kind == "permission":
+            return (
+                "The query tried to read files outside the catalog; only datasets can be queried."
+            )
+        if kind == "size":
+            return (
+                f"The result is larger than the {_mib(self.limits.max_bytes)} limit and was "
+                "stopped: select fewer columns or rows, or aggregate."
+            )
+        return f"The query failed: {message}"
 
 
-def _head(result: duckdb.DuckDBPyConnection, max_rows: int) -> pa.Table:
-    reader = result.fetch_record_batch(rows_per_batch=min(max_rows, 100_000))
-    batches, rows = [], 0
-    for batch in reader:
-        batches.append(batch.slice(0, max_rows - rows))
-        rows += batches[-1].num_rows
-        if rows >= max_rows:
-            break
-    return pa.Table.from_batches(batches, schema=reader.schema)
+def _gone(views: list[View]) -> list[View]:
+    """The views one of whose files no longer exists."""
+    return [view for view in views if any(not os.path.exists(f) for f in view.files)]
 
 
-def _rewrite_pinned(sql: str) -> tuple[str, set[tuple[str, str, int]]]:
+def _mib(size: int) -> str:
+    return f"{size / 2**20:g} MiB"
+
+
+def _address_space(limits: Limits) -> int:
+    """The worker's address-space limit: DuckDB's memory limit and a margin for the rest."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]I?B)\s*", limits.memory.upper())
+    if match is None:
+        raise QueryError(f"The memory limit {limits.memory!r} is not a size such as 2GB.")
+    return int(float(match[1]) * _UNITS[match[2]]) + _ADDRESS_SPACE_MARGIN
+
+
+def _rewrite_pinned(sql: str) -> str:
     """Turn ``stage.name@N`` outside string literals into the quoted view name ``stage."name@N"``."""
-    pinned: set[tuple[str, str, int]] = set()
 
     def swap(match: re.Match[str]) -> str:
-        pinned.add((match["stage"], match["name"], int(match["version"])))
         return f'{match["stage"]}."{match["name"]}@{match["version"]}"'
 
     parts, last = [], 0
@@ -514,12 +562,13 @@ def _rewrite_pinned(sql: str) -> tuple[str, set[tuple[str, str, int]]]:
         parts.append(literal.group(0))
         last = literal.end()
     parts.append(_PINNED.sub(swap, sql[last:]))
-    return "".join(parts), pinned
+    return "".join(parts)
 
 
 def run_sql(home: Workspace | str | None, sql: str, limits: Limits = Limits()) -> pa.Table:
     """One query on a fresh sandbox of the workspace at ``home``."""
     workspace = home if isinstance(home, Workspace) else Workspace.at(home)
+    prestart(limits)  # the worker starts while the catalog opens
     sandbox = Sandbox(workspace, limits)
     try:
         return sandbox.query(sql)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
+import os
+import signal
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from catalog import Catalog
-from catalog.sandbox import Limits, QueryError, Sandbox, _View, run_sql
+from catalog import sandbox as sandbox_module
+from catalog.sandbox import Limits, QueryError, Sandbox, run_sql
 from harvest.workspace import Workspace
 
 
@@ -49,18 +53,6 @@ def test_an_open_sandbox_reads_each_new_version(sandbox: Sandbox, catalog: Catal
     assert sandbox.query("SELECT count(*) AS n FROM raw.shop@2").to_pylist() == [{"n": 2}]
 
 
-def test_an_idle_sandbox_lets_its_read_transaction_go(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("catalog.sandbox.IDLE_RELEASE_SECONDS", 0.05)
-    sandbox.query("SELECT count(*) FROM raw.shop")
-    deadline = time.monotonic() + 5
-    while sandbox._open and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not sandbox._open
-    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
-
-
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
@@ -77,6 +69,10 @@ def test_an_idle_sandbox_lets_its_read_transaction_go(
         ("RESET memory_limit", "not allowed"),
         ("CALL lake.set_commit_message('a', 'b')", "CALL statements are not allowed"),
         ("SELECT * FROM read_csv('/etc/passwd')", "outside the catalog"),
+        ("EXPLAIN ANALYZE SELECT 1", "EXPLAIN ANALYZE runs the statement"),
+        ("PRAGMA enable_profiling", "PRAGMA statements are not allowed"),
+        ("PRAGMA database_size", "pragma_database_size is not available"),
+        ("SELECT * FROM query('SELECT 1')", "query is not available"),
         ("SELECT * FROM read_text('/etc/hostname')", "outside the catalog"),
         ("SELECT * FROM glob('/etc/*')", "outside the catalog"),
         ("SELECT 1; SELECT 2", "one statement at a time"),
@@ -110,10 +106,11 @@ def test_results_are_capped_at_max_rows(workspace: Workspace, catalog: Catalog) 
 
 
 def _view_sql(sandbox: Sandbox, view: str) -> str:
-    """The body of a dataset's view in the sandbox (``view`` as in ``shop@1``)."""
+    """The body of a dataset's view in the sandbox's worker (``view`` as in ``shop@1``)."""
     rows = sandbox.query(
         f"SELECT sql FROM duckdb_views() WHERE schema_name = 'raw' AND view_name = '{view}'"
     )
+    assert rows.num_rows == 1, f"no view raw.{view} in the worker"
     return str(rows.column("sql")[0])
 
 
@@ -193,13 +190,15 @@ def test_a_commit_lists_again_only_the_views_a_query_names(
         catalog.commit(f"raw.{name}", pa.table({"x": [1]}), producer="t")
     sandbox = Sandbox(workspace)
     listed: list[str] = []
-    files = Sandbox._files
+    files = sandbox_module._Resolver._files
 
-    def counting(self: Sandbox, spec: _View) -> tuple[str, ...]:
-        listed.append(spec.name)
-        return files(self, spec)
+    def counting(
+        self: sandbox_module._Resolver, stage: str, table: str, snapshot: int | None
+    ) -> tuple[str, ...]:
+        listed.append(table)
+        return files(self, stage, table, snapshot)
 
-    monkeypatch.setattr(Sandbox, "_files", counting)
+    monkeypatch.setattr(sandbox_module._Resolver, "_files", counting)
     try:
         sandbox.query("SELECT * FROM raw.a, raw.b, raw.c, raw.d")
         assert sorted(listed) == ["a", "b", "c", "d"]
@@ -243,7 +242,7 @@ def test_a_view_whose_file_vacuum_deleted_is_listed_again(
         assert sandbox.query("SELECT list(n ORDER BY n) AS n FROM raw.shop@1").to_pylist() == [
             {"n": [1, 2, 3]}
         ]
-        first = sandbox._views['memory.raw."shop@1"'].files
+        first = sandbox._resolver._pinned[("raw", "shop@1")].files
         assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 6}]
         catalog.vacuum(older_than_hours=0)
         assert first and not any(Path(f).exists() for f in first)
@@ -257,7 +256,7 @@ def test_a_view_whose_file_vacuum_deleted_is_listed_again(
         sandbox.close()
 
 
-def test_tables_files_cannot_stand_for_keep_the_ducklake_scan(
+def test_tables_whose_files_cannot_stand_for_them_are_read_from_a_copy_at_their_snapshot(
     catalog: Catalog, workspace: Workspace
 ) -> None:
     catalog.commit("raw.empty", pa.table({"x": pa.array([], pa.int64())}), producer="t")
@@ -267,28 +266,31 @@ def test_tables_files_cannot_stand_for_keep_the_ducklake_scan(
     try:
         empty = sandbox.query("SELECT * FROM raw.empty")
         assert empty.num_rows == 0 and empty.column_names == ["x"]
+        assert empty.schema.field("x").type == pa.int64()
         assert sandbox.query("SELECT list(x ORDER BY x) AS x FROM raw.pruned").to_pylist() == [
             {"x": [1, 3]}
         ]
         assert sandbox.query("SELECT sum(x) AS s FROM raw.pruned@1").to_pylist() == [{"s": 6}]
+        copies = workspace.cache / "sandbox" / "raw"
         for view in ("empty", "pruned"):
-            assert "read_parquet" not in _view_sql(sandbox, view)
-        assert "read_parquet" in _view_sql(sandbox, "pruned@1")
+            assert str(copies) in _view_sql(sandbox, view)  # a copy, not the lake's files
+        assert str(copies) not in _view_sql(sandbox, "pruned@1")  # its own file holds its rows
     finally:
         sandbox.close()
 
 
-def test_the_lock_down_lets_data_files_be_read_and_nothing_else(
+def test_files_are_reached_through_datasets_only(
     sandbox: Sandbox, workspace: Workspace, tmp_path: Path
 ) -> None:
     file = next(Path(workspace.data_path).glob("raw/shop/*.parquet"))
-    assert sandbox.query(f"SELECT count(*) > 0 AS ok FROM read_parquet('{file}')").to_pylist() == [
-        {"ok": True}
-    ]
     outside = tmp_path / "outside.parquet"
     outside.write_bytes(file.read_bytes())
-    with pytest.raises(QueryError, match="outside the catalog"):
-        sandbox.query(f"SELECT * FROM read_parquet('{outside}')")
+    for path in (file, outside):
+        with pytest.raises(QueryError, match="outside the catalog"):
+            sandbox.query(f"SELECT * FROM read_parquet('{path}')")
+        with pytest.raises(QueryError, match="outside the catalog"):
+            sandbox.query(f"SELECT * FROM '{path}'")  # a replacement scan of a file name
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
 
 
 def test_a_table_made_outside_harvest_with_an_odd_name_follows_its_commits(
@@ -306,3 +308,132 @@ def test_a_table_made_outside_harvest_with_an_odd_name_follows_its_commits(
         ]
     finally:
         sandbox.close()
+
+
+# What the attack probe found: each failed on the sandbox before it ran in a worker process.
+
+
+def _files_of(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_saved_version_cannot_be_rewritten_through_the_console(
+    sandbox: Sandbox, catalog: Catalog, workspace: Workspace
+) -> None:
+    file = next(Path(workspace.data_path).glob("raw/shop/*.parquet"))
+    before = _files_of(Path(workspace.data_path))
+    attacks = [
+        f"EXPLAIN ANALYZE COPY (SELECT 'evil' AS sku, 0.0 AS price) TO '{file}' (FORMAT parquet)",
+        f"EXPLAIN ANALYZE COPY (SELECT 1) TO '{Path(workspace.data_path) / 'new.parquet'}'",
+        "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
+        "EXPLAIN ANALYZE DROP VIEW raw.shop",
+        "EXPLAIN ANALYZE CREATE OR REPLACE VIEW raw.shop AS SELECT 'evil' AS sku",
+        "EXPLAIN ANALYZE CREATE MACRO lower(x) AS 'evil'",
+        "CREATE MACRO lower(x) AS 'evil'",
+        "SELECT * FROM ducklake_merge_adjacent_files('lake')",
+    ]
+    for sql in attacks:
+        with pytest.raises(QueryError):
+            sandbox.query(sql)
+    assert _files_of(Path(workspace.data_path)) == before
+    assert sandbox.query("SELECT lower('ABC') AS s").to_pylist() == [{"s": "abc"}]
+    assert sandbox.query("SELECT sku FROM raw.shop ORDER BY sku").to_pylist() == [
+        {"sku": "a"},
+        {"sku": "b"},
+    ]
+    assert catalog.read("raw.shop@1").num_rows == 3
+
+
+def test_nothing_beyond_the_datasets_is_read(
+    sandbox: Sandbox, workspace: Workspace, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (secret TEXT)")
+        db.execute("INSERT INTO t VALUES ('hunter2')")
+    catalog_file = workspace.catalog_file
+    assert catalog_file is not None
+    for sql in [
+        f"SELECT * FROM sqlite_scan('{other}', 't')",
+        f"SELECT * FROM sqlite_scan('{catalog_file}', 'ducklake_snapshot')",
+        f"SELECT * FROM sqlite_query('{catalog_file}', 'SELECT * FROM ducklake_table')",
+        f"SELECT * FROM read_blob('{catalog_file}')",
+        f"SELECT * FROM '{catalog_file}'",
+        f"SELECT * FROM '{other}'",
+        "SELECT * FROM lake.raw.shop",
+        "SELECT * FROM __ducklake_metadata_lake.ducklake_snapshot",
+    ]:
+        with pytest.raises(QueryError):
+            sandbox.query(sql)
+    listed = sandbox.query("SELECT database_name, schema_name, table_name FROM duckdb_tables()")
+    assert listed.num_rows == 0  # no table at all: datasets are views, and nothing is attached
+    views = sandbox.query("SELECT DISTINCT schema_name FROM duckdb_views() WHERE NOT internal")
+    assert views.column("schema_name").to_pylist() == ["raw"]
+
+
+def test_a_fifo_in_the_data_path_does_not_hang_the_console(
+    sandbox: Sandbox, workspace: Workspace
+) -> None:
+    fifo = Path(workspace.data_path) / "raw" / "shop" / "trap.csv"
+    os.mkfifo(fifo)
+    for sql in [f"SELECT * FROM read_csv('{fifo}')", f"SELECT * FROM read_text('{fifo}')"]:
+        with pytest.raises(QueryError, match="outside the catalog"):
+            sandbox.query(sql)
+    with pytest.raises(QueryError):
+        sandbox.query(f"SELECT * FROM '{fifo}'")
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
+
+
+def test_a_result_past_the_byte_limit_stops_with_a_sentence(
+    catalog: Catalog, workspace: Workspace
+) -> None:
+    small = Sandbox(workspace, Limits(max_bytes=2**20))
+    try:
+        with pytest.raises(QueryError, match=r"larger than the 1 MiB limit"):
+            small.query("SELECT repeat('x', 1000) AS s FROM range(10000)")
+        assert small.query("SELECT repeat('x', 1000) AS s FROM range(100)").num_rows == 100
+    finally:
+        small.close()
+
+
+@pytest.fixture
+def roomy(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """A sandbox with the default limits, over the ``sandbox`` fixture's workspace."""
+    opened = Sandbox(sandbox.workspace)
+    yield opened
+    opened.close()
+
+
+def test_a_huge_result_is_stopped_before_it_fills_memory(roomy: Sandbox) -> None:
+    with pytest.raises(QueryError, match=r"larger than the 256 MiB limit"):
+        roomy.query("SELECT repeat('x', 100000) AS s FROM range(30000)")  # 3 GB in 100 kB rows
+    # 1 MB rows: DuckDB's own chunks of them pass the worker's memory bound before a batch
+    # is complete, so the worker dies and is replaced; the caller gets a sentence either way
+    with pytest.raises(
+        QueryError, match=r"larger than the 256 MiB limit|stopped the SQL engine|memory limit"
+    ):
+        roomy.query("SELECT repeat('x', 1000000) AS s FROM range(3000)")
+    assert roomy.query("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]
+
+
+def test_a_crashing_query_costs_one_worker_which_is_replaced(roomy: Sandbox) -> None:
+    with pytest.raises(QueryError, match="stopped the SQL engine"):
+        roomy.query("SELECT json_structure(repeat('[', 100000) || '1' || repeat(']', 100000))")
+    assert roomy.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
+
+
+def test_a_worker_that_stops_answering_is_killed_at_the_time_limit(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hung = Sandbox(sandbox.workspace, Limits(seconds=1))
+    monkeypatch.setattr(sandbox_module, "_GRACE_SECONDS", 0.5)
+    worker = sandbox_module._POOL.acquire(hung._address_space, hung.owner)
+    os.kill(worker.process.pid, signal.SIGSTOP)  # it will never answer
+    sandbox_module._POOL.release(worker)
+    try:
+        with pytest.raises(QueryError, match="stopped the SQL engine"):
+            hung.query("SELECT 1")
+        assert worker.process.poll() is not None  # killed, not left behind
+        assert hung.query("SELECT 2 AS ok").to_pylist() == [{"ok": 2}]
+    finally:
+        hung.close()
