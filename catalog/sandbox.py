@@ -64,6 +64,7 @@ _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _GRACE_SECONDS = 5.0  # past the time limit, how long an interrupted worker has to answer
 _REQUEST_SECONDS = 60.0  # how long parsing a statement or loading views may take
 _ADDRESS_SPACE_MARGIN = 3 * 2**30  # the interpreter, DuckDB and pyarrow beside the buffers
+_KEEP_INSPECTED = 256  # statements whose inspection a sandbox remembers
 _KEEP_VIEWS = 256  # a worker keeps views of earlier queries up to this many
 _UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
@@ -430,6 +431,7 @@ class Sandbox:
         self._address_space = _address_space(limits)
         self._lock = threading.Lock()
         self._resolver = _Resolver(workspace)
+        self._inspected: dict[str, dict[str, Any]] = {}  # the latest inspections, oldest first
 
     def close(self) -> None:
         with self._lock:
@@ -454,7 +456,7 @@ class Sandbox:
                 _POOL.release(worker)
 
     def _query(self, worker: _Worker, sql: str) -> pa.Table:
-        found = worker.ask({"op": "inspect", "sql": sql})
+        found = self._inspect(worker, sql)
         if "refused" in found:
             raise QueryError(found["refused"])
         tables = [(schema, table) for schema, table in found["tables"]]
@@ -470,6 +472,15 @@ class Sandbox:
                 raise QueryError(self._sentence(answer))
             self._resolver.forget(gone)  # vacuum merged a file away since: list it again
         raise AssertionError("unreachable")
+
+    def _inspect(self, worker: _Worker, sql: str) -> dict[str, Any]:
+        """What ``sql`` reads, as the worker's parser says; kept per text, since a statement's
+        parse never changes (a query run again costs one exchange with the worker, not two)."""
+        found = self._inspected.pop(sql, None) or worker.ask({"op": "inspect", "sql": sql})
+        self._inspected[sql] = found
+        while len(self._inspected) > _KEEP_INSPECTED:
+            del self._inspected[next(iter(self._inspected))]
+        return found
 
     def _resolve(self, tables: list[tuple[str, str]], everything: bool) -> list[View]:
         """The views for these tables, listing again any whose file is gone."""

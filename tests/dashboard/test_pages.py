@@ -166,6 +166,8 @@ def test_sql_page_loads_example_queries_per_dataset(app: MakeApp, populated_home
         ("SELECT * FROM read_csv('/etc/passwd')", "outside the catalog"),
         ("SELEC nonsense", "not valid SQL"),
         ("SELECT * FROM raw.products@9", "raw.products@9 does not exist"),
+        ("EXPLAIN ANALYZE CREATE MACRO lower(x) AS 'evil'", "EXPLAIN ANALYZE"),
+        ("SELECT json_structure(repeat('[', 100000) || '1' || repeat(']', 100000))", "SQL engine"),
     ],
 )
 def test_sql_page_shows_refused_queries_as_one_sentence(
@@ -179,3 +181,7 @@ def test_sql_page_shows_refused_queries_as_one_sentence(
     assert message in at.error[0].value
     assert "\n" not in at.error[0].value.strip()
     assert not at.dataframe
+    at.text_area[0].input("SELECT lower('ABC') AS s")  # the page's sandbox is still whole
+    at.button[0].click()
+    ran(at)
+    assert not at.error and at.dataframe[0].value.iloc[0, 0] == "abc"

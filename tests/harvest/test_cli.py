@@ -88,6 +88,11 @@ def test_export_and_sql(home: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (("sql", "DROP TABLE lake.imports.shop"), "DROP statements are not allowed"),
+        (
+            ("sql", "EXPLAIN ANALYZE COPY (SELECT 1 AS sku) TO '/tmp/x.parquet'"),
+            "EXPLAIN ANALYZE runs the statement",
+        ),
+        (("sql", "SELECT * FROM sqlite_scan('catalog.sqlite', 'x')"), "outside the catalog"),
         (("catalog", "show", "raw.nothing"), "There is no dataset 'raw.nothing'"),
         (("catalog", "versions", "Bad Name!"), "is not a dataset name"),
         (("catalog", "export", "imports.shop@7", "/tmp/x.csv"), "has no version 7"),
