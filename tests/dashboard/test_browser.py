@@ -20,22 +20,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from scrapers.settings import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.conftest import add_tables_source, populate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def free_port() -> int:
@@ -101,7 +92,9 @@ def test_browse_query_and_train_in_a_real_browser(server: str, tmp_path: Path) -
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.set_default_timeout(60_000)
         expect.set_options(timeout=60_000)

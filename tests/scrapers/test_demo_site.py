@@ -37,6 +37,7 @@ from scrapers.demo_site import DemoData, DemoSite, DemoSiteProcess, serve_demo_s
 from scrapers.demo_site.model import ARTICLES_PER_SCALE, PRODUCTS_PER_SCALE, Article
 from scrapers.demo_site.pages import Pages
 from scrapers.demo_site.words import CATEGORIES, SECTIONS
+from scrapers.settings import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
@@ -634,17 +635,6 @@ def test_warm_renders_every_crawlable_page(site: DemoSite) -> None:
 
 # In a browser.
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
@@ -655,7 +645,7 @@ def test_a_browser_sees_reviews_and_scrolls_the_feed(site: DemoSite) -> None:
     product = next(p for p in data.day(1).products if p.initial_reviews >= 3)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
         )
         try:
             tab = browser.new_page()
