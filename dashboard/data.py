@@ -20,7 +20,7 @@ from croniter import croniter
 
 from catalog import Catalog, Dataset, Diff, Version
 from catalog.export import export
-from catalog.sandbox import Sandbox
+from catalog.sandbox import Sandbox, prestart
 from harvest.errors import HarvestError
 from harvest.workspace import Workspace
 from scrapers.runs import CrawlRun, last_runs
@@ -52,11 +52,13 @@ def catalog() -> Catalog:
 @st.cache_resource(show_spinner=False)
 def _sandbox(home: str) -> Sandbox:
     _catalog(home)  # the catalog must exist before a read-only connection can attach it
+    prestart()  # its worker process starts while the page renders, not at the first query
     return Sandbox(Workspace.at(home))
 
 
 def sandbox() -> Sandbox:
-    """The workspace's read-only SQL sandbox, opened once per process."""
+    """The workspace's read-only SQL sandbox, opened once per process (its queries run in a
+    pool of worker processes shared by the whole dashboard)."""
     return _sandbox(home())
 
 

@@ -19,6 +19,7 @@ st.caption(
 )
 with ui.guard("load the catalog"):
     datasets = data.datasets()
+    data.sandbox()  # opened (and its worker started) before the first Run
 
 examples = {label: sql for d in datasets for label, sql in snippets.example_queries(d)}
 
