@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,9 +85,9 @@ _VERSION_COLUMNS = (
 
 
 @contextlib.contextmanager
-def _file_lock(path: str) -> Iterator[None]:
+def _file_lock(path: str, *, shared: bool = False) -> Iterator[None]:
     with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -494,6 +494,10 @@ class Catalog:
         """Run ``fn(cursor)`` in one transaction, retried on conflicts with other writers."""
 
         def attempt() -> T:
+            with self._writing(shared=True):
+                return run()
+
+        def run() -> T:
             cur = cursor or self.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
@@ -506,6 +510,17 @@ class Catalog:
                 raise
 
         return retry(attempt, what=what)
+
+    def _writing(self, *, shared: bool) -> contextlib.AbstractContextManager[None]:
+        """A lock between this machine's writers (shared) and vacuum (exclusive).
+
+        A transaction writes its Parquet files before it commits; until then they look
+        orphaned, so vacuum deletes orphans only while no transaction is open. A remote data
+        path is shared by several machines: there only the age cutoff keeps them.
+        """
+        if "://" in self.workspace.data_path:
+            return contextlib.nullcontext()
+        return _file_lock(str(self.workspace.home / ".writers.lock"), shared=shared)
 
     def commit(
         self,
@@ -763,29 +778,94 @@ class Catalog:
     # -- maintenance ---------------------------------------------------------------------
 
     def vacuum(self, older_than_hours: float = 1.0) -> int:
-        """Merge small data files, then delete files no snapshot needs that are older than the cutoff.
+        """Merge the registry's small files, then delete files no snapshot reads any more
+        that are older than the cutoff. Returns how many files were deleted.
 
-        Every commit adds a one-row file to the registry's own tables (``harvest.versions``,
-        ``harvest.datasets``), and reading them opens each file, so they are merged into one
-        (time travel still reads every earlier snapshot exactly). The files that merging
-        replaced, and those left by killed writers, are deleted once older than the cutoff,
-        so a reader still on an older snapshot keeps its files. Returns how many were deleted.
+        Every commit adds a one-row file to the registry's tables (``harvest.*``: versions,
+        listings, the model registry), and reading them opens each file, so those are merged
+        into one (time travel still reads every earlier snapshot exactly). Datasets' files
+        are never merged: each version keeps the files its commit recorded and verify checks.
+        The files that merging replaced, and those left by killed writers, are deleted once
+        older than the cutoff, so a reader still on an older snapshot keeps its files; a file
+        a version recorded is never deleted, whatever its age. While vacuum runs, this
+        machine's commits wait, so a commit's files are never taken for orphans.
         """
-        cutoff = f"now() - INTERVAL {float(older_than_hours) * 3600:.0f} SECOND"
+        with self._writing(shared=False):
+            for table in self._registry_tables():
+                retry(
+                    partial(
+                        self._call,
+                        "CALL ducklake_merge_adjacent_files(?, ?, schema => 'harvest')",
+                        [LAKE, table],
+                    ),
+                    what="merge the registry's files",
+                )
+            cutoff = datetime.now(UTC) - timedelta(hours=float(older_than_hours))
+            replaced = self._remove_replaced(cutoff)
+            orphaned = self._delete_files(
+                "ducklake_delete_orphaned_files", "older_than => ?", [cutoff]
+            )
+        return replaced + orphaned
 
-        def call(sql: str) -> list[tuple[Any, ...]]:
-            return self.cursor().execute(sql).fetchall()
+    def _call(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+        return self.cursor().execute(sql, params).fetchall()
 
-        retry(partial(call, f"CALL ducklake_merge_adjacent_files('{LAKE}')"), what="merge files")
-        replaced = retry(
-            partial(call, f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => {cutoff})"),
-            what="remove replaced files",
+    def _registry_tables(self) -> list[str]:
+        rows = self._call(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'harvest'",
+            [LAKE],
         )
-        orphaned = retry(
-            partial(call, f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => {cutoff})"),
-            what="remove orphaned files",
+        return sorted(row[0] for row in rows)
+
+    def _remove_replaced(self, cutoff: datetime) -> int:
+        """Delete the files merging replaced that have waited longer than the cutoff.
+
+        On a SQLite catalog DuckLake's own ``older_than`` compares the times as text, so a
+        file scheduled any time on the cutoff's day (UTC) passed as older: the probe saw
+        seconds-old files go with a one-hour cutoff. So the ages are read here, and DuckLake
+        is asked for all waiting files only when all are old enough, else for those waiting
+        since before the cutoff's day (the rest go at a later vacuum).
+        """
+        rows = self._call(
+            f"SELECT path, CAST(schedule_start AS TIMESTAMPTZ) < ? "
+            f"FROM __ducklake_metadata_{LAKE}.ducklake_files_scheduled_for_deletion",
+            [cutoff],
         )
-        return len(replaced) + len(orphaned)
+        old = {integrity.relative(path, self.workspace.data_path) for path, aged in rows if aged}
+        if not old:
+            return 0
+        if len(old) == len(rows):
+            return self._delete_files("ducklake_cleanup_old_files", "cleanup_all => true", [], old)
+        day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+        earlier = day - timedelta(microseconds=1)
+        return self._delete_files("ducklake_cleanup_old_files", "older_than => ?", [earlier], old)
+
+    def _delete_files(
+        self, function: str, option: str, params: list[object], allowed: set[str] | None = None
+    ) -> int:
+        """Call a DuckLake cleanup ``function`` as a dry run, then for real: only when every
+        file it would delete is in ``allowed`` (if given), and never one a version recorded."""
+        sql = f"CALL {function}(?, {option}, dry_run => {{}})"
+        data_path = self.workspace.data_path
+        would = {
+            integrity.relative(row[0], data_path)
+            for row in retry(
+                partial(self._call, sql.format("true"), [LAKE, *params]),
+                what="list unused files",
+            )
+        }
+        recorded = {f.path for files in self._committed().values() for f in files}
+        if would & recorded:  # DuckLake no longer knows a file a version was committed with
+            raise CatalogError(
+                f"Vacuum stopped before deleting {sorted(would & recorded)[0]}, a file a version "
+                "was committed with; `harvest catalog verify` shows which versions it concerns."
+            )
+        if not would or (allowed is not None and not would <= allowed):
+            return 0
+        deleted = retry(
+            partial(self._call, sql.format("false"), [LAKE, *params]), what="remove unused files"
+        )
+        return len(deleted)
 
 
 def _literal(text: str) -> str:

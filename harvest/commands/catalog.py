@@ -263,7 +263,7 @@ def vacuum_command(
     ctx: typer.Context,
     older_than_hours: Annotated[float, typer.Option(help="Only files older than this.")] = 1.0,
 ) -> None:
-    """Merge small data files and remove files no version needs (merged, or left by killed writers)."""
+    """Merge the registry's small files and remove files no version needs (merged, or left by killed writers)."""
     removed = open_catalog(ctx).vacuum(older_than_hours)
     output.console.print(f"Removed {removed} unused file(s).")
 
