@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -154,6 +155,30 @@ def test_vacuum_keeps_merged_away_files_younger_than_its_cutoff(catalog: Catalog
     assert before <= data_files(catalog)
     assert catalog.vacuum(older_than_hours=0) == 4  # the four replaced registry files
     assert len(before - data_files(catalog)) == 4
+
+
+def test_vacuum_deletes_the_replaced_files_past_its_cutoff_and_keeps_younger_ones(
+    catalog: Catalog,
+) -> None:
+    for i in range(4):
+        catalog.commit("raw.shop", products({"a": float(i)}), producer="t")
+    catalog.vacuum()  # merges: four registry files now wait for deletion
+    waiting = "__ducklake_metadata_lake.ducklake_files_scheduled_for_deletion"
+    cur = catalog.cursor()
+    paths = sorted(row[0] for row in cur.execute(f"SELECT path FROM {waiting}").fetchall())
+    assert len(paths) == 4
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    for path in paths[:2]:  # as if merged two days ago
+        cur.execute(
+            f"UPDATE {waiting} SET schedule_start = ? WHERE path = ?",
+            [two_days_ago.strftime("%Y-%m-%d %H:%M:%S.%f+00"), path],
+        )
+    data = Path(catalog.workspace.data_path)
+    assert catalog.vacuum() == 2
+    assert [(data / p).exists() for p in paths] == [False, False, True, True]
+    assert (
+        sorted(row[0] for row in cur.execute(f"SELECT path FROM {waiting}").fetchall()) == paths[2:]
+    )
 
 
 def test_vacuum_with_no_cutoff_keeps_every_file_a_version_or_the_registry_needs(
