@@ -38,12 +38,16 @@ def format_for(path: Path, fmt: str | None) -> str:
 def export(
     catalog: Catalog, ref: str, path: str | Path, fmt: str | None = None
 ) -> tuple[Path, int]:
-    """Write version ``ref`` to ``path``; return the path and the number of rows written."""
+    """Write version ``ref`` to ``path``; return the path and the number of rows written.
+
+    The version's files are checked against what its commit recorded first.
+    """
     target = Path(path)
     chosen = format_for(target, fmt)
     if not target.parent.is_dir():
         raise InvalidInputError(f"The folder '{target.parent}' does not exist.")
-    source = catalog.table_sql(ref)
+    version = catalog.ensure_intact(ref)  # never export rows that are not the committed ones
+    source = catalog.table_sql(version)
     partial = target.with_name(f".{target.name}.partial")
     try:
         catalog.cursor().execute(
@@ -53,4 +57,4 @@ def export(
     except duckdb.Error as error:
         partial.unlink(missing_ok=True)
         raise HarvestError(f"Could not export {ref} to '{target}': {first_line(error)}") from error
-    return target, catalog.version(ref).rows
+    return target, version.rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 import pyarrow as pa
 
@@ -148,3 +149,63 @@ class Diff:
     added: pa.Table = field(repr=False)
     removed: pa.Table = field(repr=False)
     changed: pa.Table = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file DuckLake reads for a version: its path and size in bytes as DuckLake lists them.
+
+    ``delete_file`` names the file of rows deleted from it, if any, and ``encrypted`` says the
+    file is encrypted: either way, reading the data file alone would not give the version's rows.
+    """
+
+    path: str
+    size: int
+    delete_file: str | None = None
+    encrypted: bool = False
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    """A data file as the commit that wrote it recorded it: path, size in bytes and checksum."""
+
+    path: str
+    size: int
+    checksum: str
+
+
+Integrity = Literal["intact", "altered", "missing", "unverified"]
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """Whether a version's files are still the ones its commit recorded.
+
+    ``intact``: every file has its recorded size and checksum; ``altered``: a file differs,
+    or DuckLake now reads files the commit did not record; ``missing``: a file is gone;
+    ``unverified``: the version was committed before checksums were recorded. ``files``
+    names the files that differ or are gone.
+    """
+
+    ref: str
+    status: Integrity
+    files: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("altered", "missing")
+
+    @property
+    def sentence(self) -> str:
+        """What happened to the version and what to do, in one sentence."""
+        listed = ", ".join(self.files)
+        fix = "restore it from a backup or commit it again."
+        if self.status == "altered":
+            return f"{self.ref} has been altered since it was committed: its file {listed} differs; {fix}"
+        if self.status == "missing":
+            return (
+                f"{self.ref} is incomplete: its file {listed} is gone since it was committed; {fix}"
+            )
+        if self.status == "unverified":
+            return f"{self.ref} was committed before checksums were recorded, so it cannot be verified."
+        return f"{self.ref} is intact."

@@ -2,7 +2,8 @@
 
 A dataset ``stage.name`` is the lake table ``lake.<stage>.<name>``. Each version is one
 DuckLake commit that replaces the table and appends a row to ``lake.harvest.versions``
-in the same transaction, so data and version land together or not at all. The snapshot a
+in the same transaction, so data and version land together or not at all. The row records
+the data files the commit wrote, with their sizes and checksums (see ``catalog/integrity.py``). The snapshot a
 version lives in is found through the commit's extra info, and reading ``name@N`` reads
 the table at that snapshot. Commits that conflict with another process are retried.
 """
@@ -18,24 +19,30 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
+from catalog import integrity
 from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
+from catalog.integrity import IntegrityError
 from catalog.profile import Profile, profile, quote_ident
 from catalog.records import (
     STAGES,
     ColumnStats,
     CommitResult,
+    CommittedFile,
+    DataFile,
     Dataset,
     DatasetRef,
     Diff,
     Listing,
     Version,
+    VersionCheck,
 )
 from harvest.errors import InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
@@ -56,6 +63,10 @@ _BOOTSTRAP = [
         dataset VARCHAR, version INTEGER, rows BIGINT, columns VARCHAR, stats VARCHAR,
         content_hash VARCHAR, producer VARCHAR, parents VARCHAR[], message VARCHAR,
         created_at TIMESTAMPTZ, quality_score DOUBLE, report VARCHAR)""",
+    # The data files each version's commit wrote, with their size and checksum (NULL for
+    # versions committed before they were recorded).
+    f"""ALTER TABLE {META}.versions ADD COLUMN IF NOT EXISTS
+        files STRUCT(path VARCHAR, size BIGINT, checksum VARCHAR)[]""",
 ]
 
 # Each version's snapshot, read from DuckLake's own snapshot_changes metadata table (one
@@ -74,9 +85,9 @@ _VERSION_COLUMNS = (
 
 
 @contextlib.contextmanager
-def _file_lock(path: str) -> Iterator[None]:
+def _file_lock(path: str, *, shared: bool = False) -> Iterator[None]:
     with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -220,12 +231,13 @@ class Catalog:
             con = connect(workspace)
             if catalog_file is not None and fresh:
                 sqlite3.connect(catalog_file).execute("PRAGMA journal_mode=WAL").fetchall()
-            prepared = scalar(
+            prepared = scalar(  # the last of _BOOTSTRAP's changes is there
                 con,
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'harvest'",
+                "SELECT count(*) FROM duckdb_columns() WHERE database_name = ? "
+                "AND schema_name = 'harvest' AND table_name = 'versions' AND column_name = 'files'",
                 [LAKE],
             )
-            if prepared < 2:
+            if not prepared:
                 for statement in _BOOTSTRAP:
                     retry(partial(con.execute, statement), what="prepare the catalog")
         return cls(workspace, con)
@@ -395,6 +407,81 @@ class Catalog:
         )
         return json.loads(row[0]) if row and row[0] else None
 
+    # -- files and their integrity -------------------------------------------------------
+
+    def data_files(self, ref: str | Version) -> list[DataFile]:
+        """The files DuckLake reads for version ``ref`` (``name@N``, a bare name, a Version):
+        what ``ducklake_list_files`` lists for its table at its snapshot, with full paths."""
+        version = ref if isinstance(ref, Version) else self.version(ref)
+        stage, name = version.dataset.split(".", 1)
+        rows = (
+            self.cursor()
+            .execute(
+                "SELECT data_file, data_file_size_bytes, delete_file, data_file_encryption_key "
+                "FROM ducklake_list_files(?, ?, schema => ?, snapshot_version => ?) ORDER BY 1",
+                [LAKE, name, stage, version.snapshot_id],
+            )
+            .fetchall()
+        )
+        return [DataFile(row[0], int(row[1]), row[2], row[3] is not None) for row in rows]
+
+    def committed_files(self, ref: str | Version) -> list[CommittedFile] | None:
+        """The data files version ``ref`` was committed with, their sizes and checksums (paths
+        relative to the data path); None for a version committed before they were recorded."""
+        version = ref if isinstance(ref, Version) else self.version(ref)
+        return self._committed(version.dataset).get((version.dataset, version.number))
+
+    def _committed(self, dataset: str | None = None) -> dict[tuple[str, int], list[CommittedFile]]:
+        """Recorded files by ``(dataset, number)``, of one dataset or of all."""
+        where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
+        rows = (
+            self.cursor()
+            .execute(f"SELECT dataset, version, files FROM {META}.versions {where}", params)
+            .fetchall()
+        )
+        return {
+            (row[0], row[1]): [CommittedFile(**f) for f in row[2]]
+            for row in rows
+            if row[2] is not None
+        }
+
+    def verify(self, name: str | None = None) -> list[VersionCheck]:
+        """Check every version's files (of dataset ``name`` only, if given) against what its
+        commit recorded: ``intact``, ``altered``, ``missing`` or ``unverified`` (see VersionCheck)."""
+        if name is not None:
+            versions = self.versions(name)
+            committed = self._committed(versions[0].dataset) if versions else {}
+        else:
+            versions = [v for d in self.datasets() for v in self.versions(d.name)]
+            committed = self._committed()
+        cur, data_path = self.cursor(), self.workspace.data_path
+        return [
+            integrity.check(
+                v.ref, committed.get((v.dataset, v.number)), self.data_files(v), cur, data_path
+            )
+            for v in versions
+        ]
+
+    def check(self, ref: str | Version) -> VersionCheck:
+        """Whether version ``ref``'s files are still the ones its commit recorded."""
+        version = ref if isinstance(ref, Version) else self.version(ref)
+        return integrity.check(
+            version.ref,
+            self.committed_files(version),
+            self.data_files(version),
+            self.cursor(),
+            self.workspace.data_path,
+        )
+
+    def ensure_intact(self, ref: str | Version) -> Version:
+        """The version ``ref``, after checking its files; an altered or missing file raises
+        :class:`IntegrityError` with one sentence naming the version and the file."""
+        version = ref if isinstance(ref, Version) else self.version(ref)
+        checked = self.check(version)
+        if checked.failed:
+            raise IntegrityError(checked.sentence)
+        return version
+
     # -- writing -------------------------------------------------------------------------
 
     def transaction(
@@ -407,6 +494,10 @@ class Catalog:
         """Run ``fn(cursor)`` in one transaction, retried on conflicts with other writers."""
 
         def attempt() -> T:
+            with self._writing(shared=True):
+                return run()
+
+        def run() -> T:
             cur = cursor or self.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
@@ -419,6 +510,17 @@ class Catalog:
                 raise
 
         return retry(attempt, what=what)
+
+    def _writing(self, *, shared: bool) -> contextlib.AbstractContextManager[None]:
+        """A lock between this machine's writers (shared) and vacuum (exclusive).
+
+        A transaction writes its Parquet files before it commits; until then they look
+        orphaned, so vacuum deletes orphans only while no transaction is open. A remote data
+        path is shared by several machines: there only the age cutoff keeps them.
+        """
+        if "://" in self.workspace.data_path:
+            return contextlib.nullcontext()
+        return _file_lock(str(self.workspace.home / ".writers.lock"), shared=shared)
 
     def commit(
         self,
@@ -523,12 +625,10 @@ class Catalog:
     ) -> Version:
         """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot."""
         rows, content_hash, columns, stats = profiled
-        table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
-        # One new Parquet file per version; earlier files stay for time travel.
-        c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
+        files = self._write_data(c, ref, staging, [name for name, _ in columns])
         created_at = datetime.now(UTC)
         c.execute(
-            f"INSERT INTO {META}.versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {META}.versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ref.qualified,
                 number,
@@ -542,6 +642,7 @@ class Catalog:
                 created_at,
                 record.quality_score,
                 json.dumps(record.report) if record.report is not None else None,
+                None if files is None else [asdict(f) for f in files],
             ],
         )
         info = json.dumps({"dataset": ref.qualified, "version": number})
@@ -566,6 +667,31 @@ class Catalog:
             created_at=created_at,
             quality_score=record.quality_score,
         )
+
+    def _write_data(
+        self, c: duckdb.DuckDBPyConnection, ref: DatasetRef, staging: str, columns: list[str]
+    ) -> list[CommittedFile] | None:
+        """Inside a transaction: replace the table's rows; return the data files written.
+
+        Each version is one new Parquet file (earlier ones stay for time travel), found by
+        DuckDB's ``filename`` virtual column. A column named ``filename`` hides that, so the
+        table's folder is listed before and after instead (None, nothing recorded, where the
+        data path is remote and cannot be listed).
+        """
+        table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
+        data_path = self.workspace.data_path
+        shadowed = "filename" in {name.lower() for name in columns}
+        if shadowed and "://" in data_path:
+            c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
+            return None
+        folder = Path(data_path, ref.stage, ref.name)
+        before = set(folder.glob("*.parquet")) if shadowed else set()
+        c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
+        if shadowed:
+            written = [str(path) for path in set(folder.glob("*.parquet")) - before]
+        else:
+            written = [r[0] for r in c.execute(f"SELECT DISTINCT filename FROM {table}").fetchall()]
+        return integrity.record(c, written, data_path)
 
     def find(self, name: str) -> Dataset | None:
         """The dataset ``stage.name``, or None when there is none (no error, no name guessing)."""
@@ -613,8 +739,12 @@ class Catalog:
     # -- comparing -----------------------------------------------------------------------
 
     def diff(self, before: str, after: str) -> Diff:
-        """Rows added, removed and changed from version ``before`` to ``after``, by the dataset key."""
-        a, b = self.version(before), self.version(after)
+        """Rows added, removed and changed from version ``before`` to ``after``, by the dataset key.
+
+        Both versions' files are checked first: a diff of altered files would compare rows
+        nobody committed (or fail inside DuckDB's reader).
+        """
+        a, b = self.ensure_intact(before), self.ensure_intact(after)
         dataset = self.dataset(b.dataset)
         a_sql, b_sql = (f"(SELECT * FROM {self.table_sql(v)})" for v in (a, b))
         shared = [c for c, _ in b.columns if c in dict(a.columns) and c not in dataset.volatile]
@@ -648,29 +778,94 @@ class Catalog:
     # -- maintenance ---------------------------------------------------------------------
 
     def vacuum(self, older_than_hours: float = 1.0) -> int:
-        """Merge small data files, then delete files no snapshot needs that are older than the cutoff.
+        """Merge the registry's small files, then delete files no snapshot reads any more
+        that are older than the cutoff. Returns how many files were deleted.
 
-        Every commit adds a one-row file to the registry's own tables (``harvest.versions``,
-        ``harvest.datasets``), and reading them opens each file, so they are merged into one
-        (time travel still reads every earlier snapshot exactly). The files that merging
-        replaced, and those left by killed writers, are deleted once older than the cutoff,
-        so a reader still on an older snapshot keeps its files. Returns how many were deleted.
+        Every commit adds a one-row file to the registry's tables (``harvest.*``: versions,
+        listings, the model registry), and reading them opens each file, so those are merged
+        into one (time travel still reads every earlier snapshot exactly). Datasets' files
+        are never merged: each version keeps the files its commit recorded and verify checks.
+        The files that merging replaced, and those left by killed writers, are deleted once
+        older than the cutoff, so a reader still on an older snapshot keeps its files; a file
+        a version recorded is never deleted, whatever its age. While vacuum runs, this
+        machine's commits wait, so a commit's files are never taken for orphans.
         """
-        cutoff = f"now() - INTERVAL {float(older_than_hours) * 3600:.0f} SECOND"
+        with self._writing(shared=False):
+            for table in self._registry_tables():
+                retry(
+                    partial(
+                        self._call,
+                        "CALL ducklake_merge_adjacent_files(?, ?, schema => 'harvest')",
+                        [LAKE, table],
+                    ),
+                    what="merge the registry's files",
+                )
+            cutoff = datetime.now(UTC) - timedelta(hours=float(older_than_hours))
+            replaced = self._remove_replaced(cutoff)
+            orphaned = self._delete_files(
+                "ducklake_delete_orphaned_files", "older_than => ?", [cutoff]
+            )
+        return replaced + orphaned
 
-        def call(sql: str) -> list[tuple[Any, ...]]:
-            return self.cursor().execute(sql).fetchall()
+    def _call(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+        return self.cursor().execute(sql, params).fetchall()
 
-        retry(partial(call, f"CALL ducklake_merge_adjacent_files('{LAKE}')"), what="merge files")
-        replaced = retry(
-            partial(call, f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => {cutoff})"),
-            what="remove replaced files",
+    def _registry_tables(self) -> list[str]:
+        rows = self._call(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'harvest'",
+            [LAKE],
         )
-        orphaned = retry(
-            partial(call, f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => {cutoff})"),
-            what="remove orphaned files",
+        return sorted(row[0] for row in rows)
+
+    def _remove_replaced(self, cutoff: datetime) -> int:
+        """Delete the files merging replaced that have waited longer than the cutoff.
+
+        On a SQLite catalog DuckLake's own ``older_than`` compares the times as text, so a
+        file scheduled any time on the cutoff's day (UTC) passed as older: the probe saw
+        seconds-old files go with a one-hour cutoff. So the ages are read here, and DuckLake
+        is asked for all waiting files only when all are old enough, else for those waiting
+        since before the cutoff's day (the rest go at a later vacuum).
+        """
+        rows = self._call(
+            f"SELECT path, CAST(schedule_start AS TIMESTAMPTZ) < ? "
+            f"FROM __ducklake_metadata_{LAKE}.ducklake_files_scheduled_for_deletion",
+            [cutoff],
         )
-        return len(replaced) + len(orphaned)
+        old = {integrity.relative(path, self.workspace.data_path) for path, aged in rows if aged}
+        if not old:
+            return 0
+        if len(old) == len(rows):
+            return self._delete_files("ducklake_cleanup_old_files", "cleanup_all => true", [], old)
+        day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+        earlier = day - timedelta(microseconds=1)
+        return self._delete_files("ducklake_cleanup_old_files", "older_than => ?", [earlier], old)
+
+    def _delete_files(
+        self, function: str, option: str, params: list[object], allowed: set[str] | None = None
+    ) -> int:
+        """Call a DuckLake cleanup ``function`` as a dry run, then for real: only when every
+        file it would delete is in ``allowed`` (if given), and never one a version recorded."""
+        sql = f"CALL {function}(?, {option}, dry_run => {{}})"
+        data_path = self.workspace.data_path
+        would = {
+            integrity.relative(row[0], data_path)
+            for row in retry(
+                partial(self._call, sql.format("true"), [LAKE, *params]),
+                what="list unused files",
+            )
+        }
+        recorded = {f.path for files in self._committed().values() for f in files}
+        if would & recorded:  # DuckLake no longer knows a file a version was committed with
+            raise CatalogError(
+                f"Vacuum stopped before deleting {sorted(would & recorded)[0]}, a file a version "
+                "was committed with; `harvest catalog verify` shows which versions it concerns."
+            )
+        if not would or (allowed is not None and not would <= allowed):
+            return 0
+        deleted = retry(
+            partial(self._call, sql.format("false"), [LAKE, *params]), what="remove unused files"
+        )
+        return len(deleted)
 
 
 def _literal(text: str) -> str:

@@ -302,4 +302,5 @@ def _run_row(
             "browser_pages_closed": stats.browser_pages_closed,
             "browser_contexts_closed": stats.browser_contexts_closed,
         },
+        dropped=stats.dropped,
     )

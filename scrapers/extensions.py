@@ -70,6 +70,11 @@ class CrawlReport:
                 if key.startswith("spider_exceptions/") and key != "spider_exceptions/count"
             }
         )
+        dropped = {
+            "size": int(values.get("harvest/dropped/size", 0)),
+            "type": int(values.get("harvest/dropped/type", 0)),
+            "robots": int(values.get("robotstxt/forbidden", 0)),
+        }
         duration = time.monotonic() - self.started
         return CrawlStats(
             **self.counts(),
@@ -83,4 +88,5 @@ class CrawlReport:
             browser_contexts_closed=int(values.get("harvest/browser_contexts_closed", 0)),
             errors_by_reason=by_reason,
             error_samples=tuple(getattr(spider, "error_samples", ())),
+            dropped={reason: count for reason, count in dropped.items() if count},
         )

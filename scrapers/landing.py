@@ -45,6 +45,14 @@ class CrawlError:
     status: int | None = None
 
 
+DROPPED = {
+    "size": "over the size limit",
+    "type": "not text (an image, a PDF, other binary content)",
+    "robots": "disallowed by robots.txt",
+}
+"""Why a crawl drops a response or request without an error, by the key its count has."""
+
+
 @dataclass(frozen=True)
 class CrawlStats:
     """What a crawl did, as the parent and the ``harvest.crawls`` table see it."""
@@ -62,6 +70,7 @@ class CrawlStats:
     browser_contexts_closed: int = 0
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     error_samples: tuple[CrawlError, ...] = ()
+    dropped: dict[str, int] = field(default_factory=dict)  # by a key of DROPPED
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CrawlStats:

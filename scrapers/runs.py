@@ -38,6 +38,7 @@ _SCHEMA = {
     "errors_by_reason": "VARCHAR",  # JSON {reason: count}
     "error_samples": "VARCHAR",  # JSON [{url, reason, status}]
     "counters": "VARCHAR",  # JSON {media, robots_forbidden, browser_pages, ...}
+    "dropped": "VARCHAR",  # JSON {size, type, robots: count}, see scrapers.landing.DROPPED
 }
 _COLUMNS = tuple(_SCHEMA)
 _CREATE = (
@@ -70,6 +71,7 @@ class CrawlRun:
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     error_samples: tuple[CrawlError, ...] = ()
     counters: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def record_run(catalog: Catalog, run: CrawlRun) -> None:
@@ -78,6 +80,7 @@ def record_run(catalog: Catalog, run: CrawlRun) -> None:
     values[_COLUMNS.index("errors_by_reason")] = json.dumps(run.errors_by_reason)
     values[_COLUMNS.index("error_samples")] = json.dumps([asdict(e) for e in run.error_samples])
     values[_COLUMNS.index("counters")] = json.dumps(run.counters)
+    values[_COLUMNS.index("dropped")] = json.dumps(run.dropped)
 
     def write(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(_CREATE)
@@ -121,6 +124,7 @@ def _run(row: Sequence[Any]) -> CrawlRun:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["errors_by_reason"] = json.loads(values["errors_by_reason"] or "{}")
     values["counters"] = json.loads(values["counters"] or "{}")
+    values["dropped"] = json.loads(values["dropped"] or "{}")
     values["error_samples"] = tuple(
         CrawlError(**e) for e in json.loads(values["error_samples"] or "[]")
     )

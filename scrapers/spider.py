@@ -5,7 +5,10 @@ record a page holds (``scrapers.parse.page_rows``) and follows the links its fol
 rules select, rendering with Playwright only the requests whose rule (or the spec) says
 ``browser``. It keeps its own page budget (``limits.max_pages`` requests, start URLs
 included) so a crawl stops where the spec says, whatever the site does. Failed requests
-(after their retries) are counted by reason and sampled for the crawl's stats.
+(after their retries) are counted by reason and sampled for the crawl's stats; responses
+dropped by a limit (over the size limit, compressed or not) or because they are not text
+are also counted as dropped (``harvest/dropped/<reason>``; robots.txt refusals are Scrapy's
+``robotstxt/forbidden``).
 
 Pages are parsed on a worker process (``scrapers.offload``) while the crawl goes on
 fetching; if the worker dies, the spider parses in its own process from then on.
@@ -118,7 +121,7 @@ class SourceSpider(scrapy.Spider):
     async def parse_page(self, response: Response) -> AsyncIterator[PageRecord | Request]:
         """Records of the page, then the pages it links to."""
         if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("harvest/skipped_binary")
+            self.crawler.stats.inc_value("harvest/dropped/type")
             return
         self.crawler.stats.inc_value("harvest/pages")
         parsed = await self.parsed_elsewhere(response)
@@ -185,6 +188,8 @@ class SourceSpider(scrapy.Spider):
         reason, status = error_reason(failure.value)
         if reason is not None:
             self.record_error(request.url, reason, status)
+        if too_large(failure.value):
+            self.crawler.stats.inc_value("harvest/dropped/size")
 
     def on_dropped(self, request: Request, spider: Any = None) -> None:
         """A redirect back to a URL of its own chain is a redirect loop; other drops are duplicates."""
@@ -205,6 +210,8 @@ def error_reason(error: BaseException | None) -> tuple[str | None, int | None]:
     if isinstance(error, HttpError):
         status = error.response.status
         return f"http {status}", status
+    if too_large(error):
+        return "too large", None
     if isinstance(error, IgnoreRequest):
         return ("too many redirects", None) if "redirection" in str(error) else (None, None)
     if isinstance(error, DownloadTimeoutError | TimeoutError):
@@ -215,11 +222,17 @@ def error_reason(error: BaseException | None) -> tuple[str | None, int | None]:
         return "timeout", None
     if isinstance(error, ResponseDataLossError):
         return "truncated body", None
-    if isinstance(error, DownloadCancelledError):
-        return "too large", None
     if isinstance(error, ConnectionLost | ConnectionDone | DownloadFailedError):
         return "connection dropped", None
     return type(error).__name__ if error is not None else "unknown", None
+
+
+def too_large(error: BaseException | None) -> bool:
+    """Whether a response was dropped for its size: cancelled while downloading past
+    ``DOWNLOAD_MAXSIZE`` (or declaring more), or ignored when decompressing it passed that."""
+    return isinstance(error, DownloadCancelledError) or (
+        isinstance(error, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(error)
+    )
 
 
 def spider_class(spec: SourceSpec) -> type:

@@ -131,7 +131,7 @@ def _target_values(values: pd.Series, task: Task) -> NDArray[Any]:
 
 def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
     """Read, check and split the data of ``spec``."""
-    version = catalog.version(spec.dataset)
+    version = catalog.ensure_intact(catalog.version(spec.dataset))
     frame = catalog.read(version).to_pandas()
     dataset = catalog.dataset(version.dataset)
     unlabelled = 0

@@ -1,9 +1,10 @@
-"""``harvest catalog list|show|versions|diff|export|vacuum``, ``harvest import`` and ``harvest sql``."""
+"""``harvest catalog list|show|versions|diff|export|verify|vacuum``, ``harvest import`` and ``harvest sql``."""
 
 from __future__ import annotations
 
 import csv as csv_module
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -229,12 +230,40 @@ def export_command(
     )
 
 
+@catalog_app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(help="Only this dataset's versions (every dataset without).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check every version's data files against the sizes and checksums its commit recorded."""
+    checks = open_catalog(ctx).verify(name)
+    failed = [c for c in checks if c.failed]
+    if as_json:
+        output.emit_json([{"version": c.ref, "status": c.status, "files": c.files} for c in checks])
+    else:
+        output.table(
+            ["version", "status", "files"], [(c.ref, c.status, ", ".join(c.files)) for c in checks]
+        )
+        for check in failed:
+            output.fail(check.sentence)
+        counts = Counter(c.status for c in checks)
+        output.console.print(
+            ", ".join(f"{counts[s]} {s}" for s in ("intact", "altered", "missing", "unverified")),
+            markup=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
 @catalog_app.command("vacuum")
 def vacuum_command(
     ctx: typer.Context,
     older_than_hours: Annotated[float, typer.Option(help="Only files older than this.")] = 1.0,
 ) -> None:
-    """Merge small data files and remove files no version needs (merged, or left by killed writers)."""
+    """Merge the registry's small files and remove files no version needs (merged, or left by killed writers)."""
     removed = open_catalog(ctx).vacuum(older_than_hours)
     output.console.print(f"Removed {removed} unused file(s).")
 

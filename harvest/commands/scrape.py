@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from harvest import output
 from harvest.errors import HarvestError, InvalidInputError
 from harvest.workspace import Workspace
+from scrapers.landing import DROPPED
 from scrapers.sources import SourceFile, find_source, source_files
 from scrapers.spec import SourceSpec, load_spec
 
@@ -128,6 +129,12 @@ def _summary(result: crawl.CrawlResult) -> None:
     )
     for reason, count in sorted(run.errors_by_reason.items(), key=lambda kv: -kv[1]):
         output.console.print(f"  {count} × {reason}", markup=False)
+    if run.dropped:
+        output.console.print(
+            f"  dropped {sum(run.dropped.values())}: "
+            + ", ".join(f"{n} {DROPPED.get(r, r)} ({r})" for r, n in sorted(run.dropped.items())),
+            markup=False,
+        )
 
 
 # -- sources -------------------------------------------------------------------------

@@ -317,6 +317,7 @@ def _add_routes(app: web.Application, state: SiteState) -> None:
     get(r"/faults/redirect/{n:\d+}", faults.redirect_chain)
     get(r"/faults/calendar/{year:\d{4}}/{month:\d{2}}", fault_calendar)
     get("/faults/huge", faults.huge)
+    get("/faults/gzip-bomb", faults.gzip_bomb)
     app.router.add_route("*", "/_admin/day", admin_day)
     app.router.add_route("*", "/_admin/hits", admin_hits)
     app.router.add_route("*", "/_admin/warm", admin_warm)

@@ -12,6 +12,8 @@
 - ``redirect/<n>``: ``n`` redirects, then a page.
 - ``huge?mb=M``: ``M`` MiB of HTML (default 40), streamed without a Content-Length;
   ``&declare=1`` sends a Content-Length up front.
+- ``gzip-bomb?mb=M``: a few KiB of gzip (``Content-Encoding: gzip``) that inflate to ``M``
+  MiB of HTML (default 64): small on the wire, huge once decompressed.
 
 The endless calendar (``calendar/<yyyy>/<mm>``) is an ordinary page and lives in the app.
 """
@@ -19,7 +21,9 @@ The endless calendar (``calendar/<yyyy>/<mm>``) is an ordinary page and lives in
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections import Counter
+from functools import cache
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -28,6 +32,7 @@ MAX_SLOW_SECONDS = 120.0
 TRUNCATED_PROMISED = 100_000
 TRUNCATED_SENT = 2_048
 HUGE_DEFAULT_MB = 40
+BOMB_DEFAULT_MB = 64
 CHUNK = b"<p>" + b"filler " * 9357 + b"</p>\n"  # 65,511 bytes
 
 
@@ -129,3 +134,15 @@ async def huge(request: web.Request) -> web.StreamResponse:
     except (ConnectionResetError, ConnectionError):
         pass  # the client gave up, as it should
     return response
+
+
+@cache
+def _bomb(size: int) -> bytes:
+    return gzip.compress(b"<html><body>" + b" " * size, compresslevel=9, mtime=0)
+
+
+async def gzip_bomb(request: web.Request) -> web.Response:
+    megabytes = _number(request, "mb", BOMB_DEFAULT_MB, 0.0, 1024.0)
+    body = _bomb(int(megabytes * 1024 * 1024))
+    headers = {"Content-Encoding": "gzip", "Content-Type": "text/html; charset=utf-8"}
+    return web.Response(body=body, headers=headers)

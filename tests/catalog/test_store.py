@@ -7,8 +7,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -139,6 +141,114 @@ def test_vacuum_merges_small_files_and_time_travel_still_reads_every_version(
         assert catalog.version(f"raw.shop@{number}").rows == 2
     assert catalog.diff("raw.shop@1", "raw.shop@4").changed.num_rows == 1
     assert catalog.commit("raw.shop", products({"c": 1.0}), producer="t").version.number == 5
+
+
+def data_files(catalog: Catalog) -> set[Path]:
+    return set(Path(catalog.workspace.data_path).rglob("*.parquet"))
+
+
+def test_vacuum_keeps_merged_away_files_younger_than_its_cutoff(catalog: Catalog) -> None:
+    for i in range(4):
+        catalog.commit("raw.shop", products({"a": float(i)}), producer="t")
+    before = data_files(catalog)
+    assert catalog.vacuum() == 0  # the default hour: files merged seconds ago stay
+    assert before <= data_files(catalog)
+    assert catalog.vacuum(older_than_hours=0) == 4  # the four replaced registry files
+    assert len(before - data_files(catalog)) == 4
+
+
+def test_vacuum_deletes_the_replaced_files_past_its_cutoff_and_keeps_younger_ones(
+    catalog: Catalog,
+) -> None:
+    for i in range(4):
+        catalog.commit("raw.shop", products({"a": float(i)}), producer="t")
+    catalog.vacuum()  # merges: four registry files now wait for deletion
+    waiting = "__ducklake_metadata_lake.ducklake_files_scheduled_for_deletion"
+    cur = catalog.cursor()
+    paths = sorted(row[0] for row in cur.execute(f"SELECT path FROM {waiting}").fetchall())
+    assert len(paths) == 4
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    for path in paths[:2]:  # as if merged two days ago
+        cur.execute(
+            f"UPDATE {waiting} SET schedule_start = ? WHERE path = ?",
+            [two_days_ago.strftime("%Y-%m-%d %H:%M:%S.%f+00"), path],
+        )
+    data = Path(catalog.workspace.data_path)
+    assert catalog.vacuum() == 2
+    assert [(data / p).exists() for p in paths] == [False, False, True, True]
+    assert (
+        sorted(row[0] for row in cur.execute(f"SELECT path FROM {waiting}").fetchall()) == paths[2:]
+    )
+
+
+def test_vacuum_with_no_cutoff_keeps_every_file_a_version_or_the_registry_needs(
+    catalog: Catalog,
+) -> None:
+    from training.registry import Registry
+
+    registry = Registry(catalog)
+    tables = [products({"a": float(i), "b": 2.0}) for i in range(3)]
+    for number, table in enumerate(tables, start=1):
+        catalog.commit("raw.shop", table, producer="t", key=("sku",))
+        catalog.commit("clean.shop", table, producer="t", parents=(f"raw.shop@{number}",))
+        registry.set_alias("m", "champion", number, {"why": number})
+        registry.record("m", number, "gate", {"passed": True})
+    catalog.set_listing("raw.shop", Listing(title="Shop"))
+    registry.clear_alias("m", "champion")
+    registry.set_alias("m", "challenger", 2, {})
+
+    def state() -> tuple[object, ...]:
+        cur = catalog.cursor()
+        rows = [
+            cur.execute(
+                f"SELECT * EXCLUDE (happened_at) FROM lake.harvest.{t} ORDER BY ALL"
+            ).fetchall()
+            for t in ("model_events",)
+        ]
+        aliases = cur.execute("SELECT model, alias, version FROM lake.harvest.model_aliases")
+        return (
+            [
+                catalog.read(v).to_pylist()
+                for d in ("raw.shop", "clean.shop")
+                for v in catalog.versions(d)
+            ],
+            catalog.versions("raw.shop") + catalog.versions("clean.shop"),
+            catalog.dataset("raw.shop").listing,
+            rows,
+            aliases.fetchall(),
+        )
+
+    before = state()
+    assert catalog.vacuum(older_than_hours=0) > 0
+    assert state() == before
+    assert [c.status for c in catalog.verify()] == ["intact"] * 6
+    assert catalog.vacuum(older_than_hours=0) == 0  # nothing left to delete
+    assert state() == before
+
+
+def test_vacuum_waits_for_an_open_transaction_instead_of_taking_its_files_for_orphans(
+    catalog: Catalog,
+) -> None:
+    import threading
+
+    written, release = threading.Event(), threading.Event()
+
+    def slow_write(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute("CREATE TABLE lake.raw.slow AS SELECT range AS x FROM range(3)")
+        written.set()
+        release.wait(30)
+
+    writer = threading.Thread(target=lambda: catalog.transaction(slow_write))
+    writer.start()
+    assert written.wait(30)
+    vacuum = threading.Thread(target=lambda: catalog.vacuum(older_than_hours=0))
+    vacuum.start()
+    vacuum.join(1.0)
+    assert vacuum.is_alive()  # waiting for the writer, not deleting its file
+    release.set()
+    writer.join(30)
+    vacuum.join(30)
+    assert catalog.cursor().execute("SELECT sum(x) FROM lake.raw.slow").fetchone() == (3,)
 
 
 def test_duplicate_rows_change_the_content_hash(catalog: Catalog) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog import Catalog
 from harvest.workspace import Workspace
 
 
@@ -108,3 +109,35 @@ def test_bad_input_is_one_sentence_and_exit_1(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verify_reports_each_version_and_fails_on_an_altered_one(
+    home: Path, tmp_path: Path
+) -> None:
+    result = harvest(home, "catalog", "verify")
+    assert result.returncode == 0, result.stderr
+    assert "2 intact, 0 altered, 0 missing, 0 unverified" in result.stdout
+    with Catalog.open(home) as catalog:
+        first = Path(catalog.data_files("imports.shop@1")[0].path)
+    first.write_bytes(first.read_bytes()[:-8] + b"tampered")
+
+    as_json = harvest(home, "catalog", "verify", "shop", "--json")
+    assert as_json.returncode == 1
+    checks = json.loads(as_json.stdout)
+    assert [(c["version"], c["status"]) for c in checks] == [
+        ("imports.shop@1", "altered"),
+        ("imports.shop@2", "intact"),
+    ]
+    assert checks[0]["files"] == [f"imports/shop/{first.name}"]
+    sentence = (
+        f"imports.shop@1 has been altered since it was committed: its file "
+        f"imports/shop/{first.name} differs; restore it from a backup or commit it again."
+    )
+    for args in (
+        ("catalog", "verify"),
+        ("catalog", "diff", "imports.shop@1", "imports.shop@2"),
+        ("catalog", "export", "imports.shop@1", str(tmp_path / "out.csv")),
+    ):
+        result = harvest(home, *args)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert sentence in " ".join(result.stderr.split())

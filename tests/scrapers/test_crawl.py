@@ -106,6 +106,36 @@ def test_faults_are_retried_recorded_and_never_stored(demo_site: DemoSite, tmp_p
     assert demo_site.hits("/faults/huge") == 2  # cancelled, not retried
 
 
+DROPPING = [
+    "/faults/gzip-bomb?mb=8",  # 8 KiB on the wire, 8 MiB once decompressed
+    "/faults/huge?mb=2&declare=1",
+    "/faults/huge?mb=2",
+    "/private/",
+    "/private/reports",
+    "/images/products/1001.png",
+    "/faults/redirect/0",
+]
+
+
+def test_dropped_responses_are_counted_by_reason(demo_site: DemoSite, tmp_path: Path) -> None:
+    demo_site.reset_hits()
+    spec = write_spec(
+        tmp_path,
+        demo_site.url,
+        name="dropping",
+        start_urls=DROPPING,
+        limits={"max_pages": 20, "depth": 0, "max_bytes": 1024 * 1024, "timeout": 5},
+        cache=False,
+    )
+    run = scrape(spec, Workspace.at(tmp_path / "home")).run
+    assert run.status == "committed" and run.items == 1  # only the page at redirect/0
+    assert run.dropped == {"size": 3, "robots": 2, "type": 1}
+    assert run.errors_by_reason == {"too large": 3}  # the bomb counts like the other two
+    assert demo_site.hits("/faults/gzip-bomb") == 1 and demo_site.hits("/private/") == 0
+    with Catalog.open(tmp_path / "home") as catalog:
+        assert last_runs(catalog, "dropping")[0].dropped == run.dropped
+
+
 def test_page_limit_stops_the_calendar_trap(demo_site: DemoSite, tmp_path: Path) -> None:
     spec = write_spec(
         tmp_path,

@@ -6,6 +6,7 @@ process for the command line). The expected counts here are the ones in docs/dem
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import io
@@ -511,6 +512,16 @@ def test_huge_streams_tens_of_megabytes(site: DemoSite) -> None:
     connection.close()
     status, headers, body = fetch(f"{site.url}/faults/huge?mb=1&declare=1")
     assert status == 200 and headers["Content-Length"] == str(1 << 20) == str(len(body))
+
+
+def test_the_gzip_bomb_is_small_on_the_wire_and_huge_inflated(site: DemoSite) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=30)
+    connection.request("GET", "/faults/gzip-bomb?mb=16", headers={"Accept-Encoding": "gzip"})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.headers["Content-Encoding"] == "gzip" and len(body) < 64 * 1024
+    assert len(gzip.decompress(body)) > 16 * 1024 * 1024
 
 
 def test_fault_routes_are_linked_only_from_the_test_page(site: DemoSite) -> None:

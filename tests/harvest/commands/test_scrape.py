@@ -112,3 +112,23 @@ def test_a_failed_crawl_exits_non_zero_and_says_why(
         "The crawl of dies failed and nothing was committed: the crawl process was killed (signal 9)."
         in err
     )
+
+
+def test_the_summary_and_json_count_dropped_responses_by_reason(
+    site: DemoSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "dropping.yaml"
+    urls = ["/faults/gzip-bomb?mb=4", "/private/", "/private/x", "/images/products/1001.png"]
+    spec.write_text(
+        f"name: dropping\nbase_url: {site.url}\nstart_urls: {json.dumps(urls)}\n"
+        "limits: {max_bytes: 1048576}\ncache: false\n"
+    )
+    home = str(tmp_path / "home")
+    code, out, err = run(capsys, "--home", home, "scrape", "--spec", str(spec))
+    assert code == 0, err
+    assert (
+        "  dropped 4: 2 disallowed by robots.txt (robots), 1 over the size limit (size), "
+        "1 not text (an image, a PDF, other binary content) (type)"
+    ) in out
+    code, out, err = run(capsys, "--home", home, "scrape", "--spec", str(spec), "--json")
+    assert code == 0 and json.loads(out)["dropped"] == {"size": 1, "robots": 2, "type": 1}
