@@ -22,8 +22,8 @@ back as Arrow. A view reads the Parquet files DuckLake lists for the table at th
 a table whose files alone would not give its rows (delete files, inlined or encrypted data,
 columns typed otherwise, a remote data path) is written once, at that snapshot, to a file in
 the workspace's cache, and the view reads that. A latest-version view is listed again when a
-query names it after a commit; a view whose file is gone (``harvest catalog vacuum`` merged
-it) is listed again and the query retried once.
+query names it after a commit; a view whose file is gone (a table merged outside Harvest, a
+vacuum) is listed again and the query retried once.
 """
 
 from __future__ import annotations
@@ -470,7 +470,7 @@ class Sandbox:
             gone = _gone(views)
             if answer["error"] != "io" or not gone or attempt:
                 raise QueryError(self._sentence(answer))
-            self._resolver.forget(gone)  # vacuum merged a file away since: list it again
+            self._resolver.forget(gone)  # a file was merged away since: list it again
         raise AssertionError("unreachable")
 
     def _inspect(self, worker: _Worker, sql: str) -> dict[str, Any]:
