@@ -81,6 +81,7 @@ class Family:
     uses_torch: bool = False
     aliases: tuple[str, ...] = ()
     max_default_rows: int | None = None  # above this many training rows, only when asked for
+    estimators: tuple[str, ...] = ()  # the classes (module.Class) its pipelines end in
 
 
 def _merged(
@@ -392,6 +393,11 @@ FAMILIES: tuple[Family, ...] = (
         _build_dummy,
         _no_space,
         frozenset(Task),
+        estimators=(
+            "sklearn.dummy.DummyClassifier",
+            "sklearn.dummy.DummyRegressor",
+            "training.families.language.UnigramLanguageModel",
+        ),
     ),
     Family(
         "linear",
@@ -401,6 +407,10 @@ FAMILIES: tuple[Family, ...] = (
         _space_linear,
         ALL_BUT_LM,
         aliases=("logistic", "ridge"),
+        estimators=(
+            "sklearn.linear_model._logistic.LogisticRegression",
+            "sklearn.linear_model._ridge.Ridge",
+        ),
     ),
     Family(
         "svm",
@@ -411,6 +421,10 @@ FAMILIES: tuple[Family, ...] = (
         TABLE_TASKS | {Task.IMAGE_CLASSIFICATION},
         aliases=("svc", "svr"),
         max_default_rows=10_000,
+        estimators=(
+            "sklearn.calibration.CalibratedClassifierCV",
+            "sklearn.svm._classes.SVR",
+        ),
     ),
     Family(
         "hist_gradient_boosting",
@@ -420,6 +434,10 @@ FAMILIES: tuple[Family, ...] = (
         _space_hgb,
         TABLE_TASKS,
         aliases=("hgb", "gradient_boosting"),
+        estimators=(
+            "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+            "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+        ),
     ),
     Family(
         "forest",
@@ -429,6 +447,10 @@ FAMILIES: tuple[Family, ...] = (
         _space_forest,
         TABLE_TASKS | {Task.IMAGE_CLASSIFICATION},
         aliases=("random_forest",),
+        estimators=(
+            "sklearn.ensemble._forest.RandomForestClassifier",
+            "sklearn.ensemble._forest.RandomForestRegressor",
+        ),
     ),
     Family(
         "tree",
@@ -438,6 +460,10 @@ FAMILIES: tuple[Family, ...] = (
         _space_tree,
         TABLE_TASKS,
         aliases=("decision_tree",),
+        estimators=(
+            "sklearn.tree._classes.DecisionTreeClassifier",
+            "sklearn.tree._classes.DecisionTreeRegressor",
+        ),
     ),
     Family(
         "mlp",
@@ -447,6 +473,10 @@ FAMILIES: tuple[Family, ...] = (
         _space_mlp,
         TABLE_TASKS,
         uses_torch=True,
+        estimators=(
+            "training.families.tabular.MLPClassifier",
+            "training.families.tabular.MLPRegressor",
+        ),
     ),
     Family(
         "cnn",
@@ -456,6 +486,7 @@ FAMILIES: tuple[Family, ...] = (
         _space_cnn,
         frozenset({Task.IMAGE_CLASSIFICATION}),
         uses_torch=True,
+        estimators=("training.families.tabular.CNNClassifier",),
     ),
     Family(
         "gru",
@@ -465,6 +496,7 @@ FAMILIES: tuple[Family, ...] = (
         _space_gru,
         frozenset({Task.TEXT_CLASSIFICATION}),
         uses_torch=True,
+        estimators=("training.families.text.GRUClassifier",),
     ),
     Family(
         "transformer",
@@ -474,6 +506,7 @@ FAMILIES: tuple[Family, ...] = (
         _space_transformer,
         frozenset({Task.TEXT_CLASSIFICATION}),
         uses_torch=True,
+        estimators=("training.families.text.TransformerClassifier",),
     ),
     Family(
         "gpt",
@@ -484,6 +517,7 @@ FAMILIES: tuple[Family, ...] = (
         frozenset({Task.LANGUAGE_MODELLING}),
         uses_torch=True,
         aliases=("lm",),
+        estimators=("training.families.language.GPTLanguageModel",),
     ),
 )
 

@@ -216,17 +216,28 @@ def torch_config(estimator: TorchEstimator) -> dict[str, JSON]:
 
 
 def load_torch(config: dict[str, JSON], state: dict[str, torch.Tensor]) -> TorchEstimator:
-    """A fitted estimator from its config and ``state_dict`` (on the CPU unless a GPU is present)."""
+    """A fitted estimator from its config and ``state_dict`` (on the CPU unless a GPU is present).
+
+    The config may name only an allow-listed class, its own parameters and its saved fitted
+    attributes; anything else is a ``ValueError``.
+    """
     classes = torch_classes()
-    name = config.get("class")
-    if name not in classes:
+    name = config.get("class") if isinstance(config, dict) else None
+    if not isinstance(name, str) or name not in classes:
         raise ValueError(f"unknown PyTorch model class {name!r} in the model config")
-    params = dict(config["params"])
+    cls = classes[name]
+    params, fitted = dict(config.get("params") or {}), config.get("fitted")
+    unknown = set(params) - set(cls().get_params())
+    if not isinstance(fitted, dict):
+        raise ValueError("the model config has no fitted attributes")
+    unknown |= set(fitted) - set(cls._fitted_names)
+    if unknown:
+        raise ValueError(f"the model config names {sorted(unknown)[0]!r}, which {name} lacks")
     for key, value in params.items():
         if isinstance(value, list):
             params[key] = tuple(value)
-    estimator = classes[name](**params)
-    estimator._restore(config["fitted"])
+    estimator = cls(**params)
+    estimator._restore(fitted)
     module = estimator._make_module()
     module.load_state_dict(state)
     estimator.module_ = module.to(pick_device(estimator.device)).eval()

@@ -1,0 +1,195 @@
+"""What a saved model may contain, and the checks that refuse anything else before it is loaded.
+
+A skops file is a zip whose ``schema.json`` describes every object as a node: the loader
+that rebuilds it (``ObjectNode``, ``NdArrayNode``, ``FunctionNode``...) and its type
+(``module.Class``). :func:`load_skops` reads that schema first and loads the file only if
+every node is one of :data:`TRUSTED_NODES`: the exact (loader, type) pairs that Harvest's
+families and ``training/features.py`` produce, derived by saving a model of every family
+and kept here as a list (``tests/training/test_registry.py`` saves every family again and
+fails when a type is missing, so the list cannot go stale). Nothing is trusted by module
+prefix: ``numpy.full_like``, ``builtins.eval`` or a method of a trusted object are not
+Harvest's, so a file naming them is refused unread.
+
+No family saves a function, so no ``FunctionNode`` is trusted and no ``FunctionTransformer``
+loads. A family that needs one adds its own function (defined in a ``training`` module) as
+a ``("FunctionNode", "training.<module>.<name>")`` pair; :func:`check_callables` then
+checks the loaded objects themselves: every function, method or partial found inside is one
+of the trusted pairs and defined by Harvest, whatever the schema said.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harvest.errors import InvalidInputError
+
+_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+_FLOATS = ("float16", "float32", "float64", "str_")
+
+TRUSTED_NODES: frozenset[tuple[str, str]] = frozenset(
+    {
+        # containers and plain values
+        ("DictNode", "builtins.dict"),
+        ("ListNode", "builtins.list"),
+        ("TupleNode", "builtins.tuple"),
+        ("SliceNode", "builtins.slice"),
+        ("JsonNode", "builtins.str"),  # every JSON value: numbers, booleans, None, text
+        ("TypeNode", "builtins.str"),  # dtype=str
+        # NumPy and SciPy data
+        ("DTypeNode", "numpy.dtype"),
+        ("NdArrayNode", "numpy.ndarray"),  # object arrays
+        *(("NdArrayNode", f"numpy.{name}") for name in (*_DTYPES, *_FLOATS)),
+        ("TypeNode", "numpy.float64"),  # TfidfVectorizer's dtype
+        ("TypeNode", "numpy.float32"),
+        ("RandomGeneratorNode", "numpy.random._generator.Generator"),
+        ("SparseMatrixNode", "scipy.sparse._csr.csr_matrix"),
+        # scikit-learn: what the families build and what their fitted attributes hold
+        ("ObjectNode", "sklearn.pipeline.Pipeline"),
+        ("ObjectNode", "sklearn.compose._column_transformer.ColumnTransformer"),
+        ("ObjectNode", "sklearn.impute._base.SimpleImputer"),
+        ("ObjectNode", "sklearn.preprocessing._data.StandardScaler"),
+        ("ObjectNode", "sklearn.preprocessing._encoders.OneHotEncoder"),
+        ("ObjectNode", "sklearn.preprocessing._label.LabelEncoder"),
+        ("ObjectNode", "sklearn.feature_extraction.text.TfidfVectorizer"),
+        ("ObjectNode", "sklearn.feature_extraction.text.TfidfTransformer"),
+        ("ObjectNode", "sklearn.dummy.DummyClassifier"),
+        ("ObjectNode", "sklearn.dummy.DummyRegressor"),
+        ("ObjectNode", "sklearn.linear_model._logistic.LogisticRegression"),
+        ("ObjectNode", "sklearn.linear_model._ridge.Ridge"),
+        ("ObjectNode", "sklearn.svm._classes.SVC"),
+        ("ObjectNode", "sklearn.svm._classes.SVR"),
+        ("ObjectNode", "sklearn.calibration.CalibratedClassifierCV"),
+        ("ObjectNode", "sklearn.calibration._CalibratedClassifier"),
+        ("ObjectNode", "sklearn.calibration._SigmoidCalibration"),
+        ("ObjectNode", "sklearn.tree._classes.DecisionTreeClassifier"),
+        ("ObjectNode", "sklearn.tree._classes.DecisionTreeRegressor"),
+        ("TreeNode", "sklearn.tree._tree.Tree"),
+        ("ObjectNode", "sklearn.ensemble._forest.RandomForestClassifier"),
+        ("ObjectNode", "sklearn.ensemble._forest.RandomForestRegressor"),
+        *(
+            ("ObjectNode", f"sklearn.ensemble._hist_gradient_boosting.{name}")
+            for name in (
+                "gradient_boosting.HistGradientBoostingClassifier",
+                "gradient_boosting.HistGradientBoostingRegressor",
+                "binning._BinMapper",
+                "predictor.TreePredictor",
+            )
+        ),
+        *(
+            ("LossNode", f"sklearn._loss._loss.{name}")
+            for name in ("CyHalfBinomialLoss", "CyHalfMultinomialLoss", "CyHalfSquaredError")
+        ),
+        *(
+            ("ObjectNode", f"sklearn._loss.{name}")
+            for name in (
+                "loss.HalfBinomialLoss",
+                "loss.HalfMultinomialLoss",
+                "loss.HalfSquaredError",
+                "link.IdentityLink",
+                "link.LogitLink",
+                "link.MultinomialLogit",
+                "link.Interval",
+            )
+        ),
+        # Harvest's own transformers and estimators
+        ("ObjectNode", "training.features.Stringify"),
+        ("ObjectNode", "training.features.TextJoiner"),
+        ("ObjectNode", "training.features.DateExpander"),
+        ("ObjectNode", "training.features.ImageLoader"),
+        ("ObjectNode", "training.families.language.UnigramLanguageModel"),
+    }
+)
+
+_ROUTINE_LOADERS = ("FunctionNode", "MethodNode", "PartialNode", "OperatorFuncNode")
+
+
+def _nodes(schema: object) -> Iterator[tuple[str, str]]:
+    """Every (loader, type) pair in a skops schema, without recursion (the file may be hostile)."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node or "__module__" in node or "__loader__" in node:
+                module, name = node.get("__module__"), node.get("__class__")
+                yield str(node.get("__loader__")), f"{module}.{name}"
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def skops_nodes(file: Path) -> set[tuple[str, str]]:
+    """The (loader, type) pairs a skops file would build, read from its schema only."""
+    with zipfile.ZipFile(file) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    return set(_nodes(schema))
+
+
+def _refuse(file: Path, why: str) -> InvalidInputError:
+    return InvalidInputError(f"Model file {file} {why}; it was not loaded.")
+
+
+def load_skops(file: Path) -> Any:
+    """The object in the skops ``file``, if every node in it is trusted; else one sentence."""
+    import skops.io as sio
+
+    if not file.is_file():
+        raise _refuse(file, "is missing")
+    try:
+        nodes = skops_nodes(file)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, RecursionError) as error:
+        raise _refuse(file, "is not a skops file") from error
+    refused = sorted(nodes - TRUSTED_NODES, key=lambda pair: pair[1])
+    if refused:
+        loader, name = refused[0]
+        what = "a function" if loader in _ROUTINE_LOADERS else "a type"
+        raise _refuse(file, f"contains {what} Harvest does not trust ({name})")
+    try:
+        loaded = sio.load(file, trusted=sorted({name for _, name in nodes}))
+    except Exception as error:  # a hostile or damaged file fails in many ways, all refused
+        raise _refuse(file, f"could not be read ({type(error).__name__})") from error
+    check_callables(loaded, file)
+    return loaded
+
+
+def _trusted_routine(value: object) -> bool:
+    name = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
+    return name.startswith("training.") and ("FunctionNode", name) in TRUSTED_NODES
+
+
+def _children(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return list(vars(value).values())
+    return []
+
+
+def check_callables(loaded: object, file: Path) -> None:
+    """Refuse ``loaded`` if any function, method or partial inside it is not one Harvest trusts.
+
+    Checks the objects themselves, so a function that reached the model by any route (a
+    ``FunctionTransformer``, a vectoriser's ``analyzer``, a column selector) is caught.
+    """
+    seen: set[int] = set()
+    stack = [loaded]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen or isinstance(value, str | bytes | int | float | bool | type(None)):
+            continue
+        seen.add(id(value))
+        if isinstance(value, functools.partial) or (
+            inspect.isroutine(value) and not _trusted_routine(value)
+        ):
+            name = getattr(value, "__qualname__", type(value).__name__)
+            raise _refuse(file, f"contains a function Harvest does not trust ({name})")
+        if getattr(getattr(value, "dtype", None), "hasobject", True) is False:
+            continue  # an array of numbers holds nothing callable
+        stack.extend(_children(value))
