@@ -3,18 +3,20 @@
 A skops file is a zip whose ``schema.json`` describes every object as a node: the loader
 that rebuilds it (``ObjectNode``, ``NdArrayNode``, ``FunctionNode``...) and its type
 (``module.Class``). :func:`load_skops` reads that schema first and loads the file only if
-every node is one of :data:`TRUSTED_NODES`: the exact (loader, type) pairs that Harvest's
-families and ``training/features.py`` produce, derived by saving a model of every family
-and kept here as a list (``tests/training/test_registry.py`` saves every family again and
-fails when a type is missing, so the list cannot go stale). Nothing is trusted by module
+every node is one of :func:`trusted_nodes`: the exact (loader, type) pairs of the feature
+pipelines ``training/features.py`` builds (:data:`FEATURE_NODES`) and of the models the
+families declare (``Family.saved_nodes``). Both were derived by saving a model of every
+family, and ``tests/training/test_artifacts.py`` saves them again and fails when a pair is
+missing or no longer produced, so the list cannot go stale. Nothing is trusted by module
 prefix: ``numpy.full_like``, ``builtins.eval`` or a method of a trusted object are not
 Harvest's, so a file naming them is refused unread.
 
 No family saves a function, so no ``FunctionNode`` is trusted and no ``FunctionTransformer``
-loads. A family that needs one adds its own function (defined in a ``training`` module) as
-a ``("FunctionNode", "training.<module>.<name>")`` pair; :func:`check_callables` then
-checks the loaded objects themselves: every function, method or partial found inside is one
-of the trusted pairs and defined by Harvest, whatever the schema said.
+loads. A family that needs one adds its own function (defined in a ``training`` module) to
+its ``saved_nodes`` as ``("FunctionNode", "training.<module>.<name>")``;
+:func:`check_callables` then checks the loaded objects themselves: every function, method
+or partial found inside is one of the trusted pairs and defined by Harvest, whatever the
+schema said.
 """
 
 from __future__ import annotations
@@ -29,10 +31,19 @@ from typing import Any
 
 from harvest.errors import InvalidInputError
 
-_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
-_FLOATS = ("float16", "float32", "float64", "str_")
+_INTEGERS = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+_SKLEARN_FEATURES = (
+    "pipeline.Pipeline",
+    "compose._column_transformer.ColumnTransformer",
+    "impute._base.SimpleImputer",
+    "preprocessing._data.StandardScaler",
+    "preprocessing._encoders.OneHotEncoder",
+    "feature_extraction.text.TfidfVectorizer",
+    "feature_extraction.text.TfidfTransformer",
+)
+_HARVEST_FEATURES = ("Stringify", "TextJoiner", "DateExpander", "ImageLoader")
 
-TRUSTED_NODES: frozenset[tuple[str, str]] = frozenset(
+FEATURE_NODES: frozenset[tuple[str, str]] = frozenset(
     {
         # containers and plain values
         ("DictNode", "builtins.dict"),
@@ -41,70 +52,29 @@ TRUSTED_NODES: frozenset[tuple[str, str]] = frozenset(
         ("SliceNode", "builtins.slice"),
         ("JsonNode", "builtins.str"),  # every JSON value: numbers, booleans, None, text
         ("TypeNode", "builtins.str"),  # dtype=str
-        # NumPy and SciPy data
+        # NumPy arrays of numbers or text, and the dtypes they name
         ("DTypeNode", "numpy.dtype"),
         ("NdArrayNode", "numpy.ndarray"),  # object arrays
-        *(("NdArrayNode", f"numpy.{name}") for name in (*_DTYPES, *_FLOATS)),
+        *(
+            ("NdArrayNode", f"numpy.{name}")
+            for name in (*_INTEGERS, "float16", "float32", "float64", "str_")
+        ),
         ("TypeNode", "numpy.float64"),  # TfidfVectorizer's dtype
         ("TypeNode", "numpy.float32"),
-        ("RandomGeneratorNode", "numpy.random._generator.Generator"),
-        ("SparseMatrixNode", "scipy.sparse._csr.csr_matrix"),
-        # scikit-learn: what the families build and what their fitted attributes hold
-        ("ObjectNode", "sklearn.pipeline.Pipeline"),
-        ("ObjectNode", "sklearn.compose._column_transformer.ColumnTransformer"),
-        ("ObjectNode", "sklearn.impute._base.SimpleImputer"),
-        ("ObjectNode", "sklearn.preprocessing._data.StandardScaler"),
-        ("ObjectNode", "sklearn.preprocessing._encoders.OneHotEncoder"),
-        ("ObjectNode", "sklearn.preprocessing._label.LabelEncoder"),
-        ("ObjectNode", "sklearn.feature_extraction.text.TfidfVectorizer"),
-        ("ObjectNode", "sklearn.feature_extraction.text.TfidfTransformer"),
-        ("ObjectNode", "sklearn.dummy.DummyClassifier"),
-        ("ObjectNode", "sklearn.dummy.DummyRegressor"),
-        ("ObjectNode", "sklearn.linear_model._logistic.LogisticRegression"),
-        ("ObjectNode", "sklearn.linear_model._ridge.Ridge"),
-        ("ObjectNode", "sklearn.svm._classes.SVC"),
-        ("ObjectNode", "sklearn.svm._classes.SVR"),
-        ("ObjectNode", "sklearn.calibration.CalibratedClassifierCV"),
-        ("ObjectNode", "sklearn.calibration._CalibratedClassifier"),
-        ("ObjectNode", "sklearn.calibration._SigmoidCalibration"),
-        ("ObjectNode", "sklearn.tree._classes.DecisionTreeClassifier"),
-        ("ObjectNode", "sklearn.tree._classes.DecisionTreeRegressor"),
-        ("TreeNode", "sklearn.tree._tree.Tree"),
-        ("ObjectNode", "sklearn.ensemble._forest.RandomForestClassifier"),
-        ("ObjectNode", "sklearn.ensemble._forest.RandomForestRegressor"),
-        *(
-            ("ObjectNode", f"sklearn.ensemble._hist_gradient_boosting.{name}")
-            for name in (
-                "gradient_boosting.HistGradientBoostingClassifier",
-                "gradient_boosting.HistGradientBoostingRegressor",
-                "binning._BinMapper",
-                "predictor.TreePredictor",
-            )
-        ),
-        *(
-            ("LossNode", f"sklearn._loss._loss.{name}")
-            for name in ("CyHalfBinomialLoss", "CyHalfMultinomialLoss", "CyHalfSquaredError")
-        ),
-        *(
-            ("ObjectNode", f"sklearn._loss.{name}")
-            for name in (
-                "loss.HalfBinomialLoss",
-                "loss.HalfMultinomialLoss",
-                "loss.HalfSquaredError",
-                "link.IdentityLink",
-                "link.LogitLink",
-                "link.MultinomialLogit",
-                "link.Interval",
-            )
-        ),
-        # Harvest's own transformers and estimators
-        ("ObjectNode", "training.features.Stringify"),
-        ("ObjectNode", "training.features.TextJoiner"),
-        ("ObjectNode", "training.features.DateExpander"),
-        ("ObjectNode", "training.features.ImageLoader"),
-        ("ObjectNode", "training.families.language.UnigramLanguageModel"),
+        # the feature pipeline: scikit-learn's transformers and Harvest's own
+        *(("ObjectNode", f"sklearn.{name}") for name in _SKLEARN_FEATURES),
+        *(("ObjectNode", f"training.features.{name}") for name in _HARVEST_FEATURES),
     }
 )
+
+
+@functools.cache
+def trusted_nodes() -> frozenset[tuple[str, str]]:
+    """Every (loader, type) pair a saved model may contain: its features' and its family's."""
+    from training.families import all_families
+
+    return FEATURE_NODES.union(*(f.saved_nodes for f in all_families()))
+
 
 _ROUTINE_LOADERS = ("FunctionNode", "MethodNode", "PartialNode", "OperatorFuncNode")
 
@@ -144,7 +114,7 @@ def load_skops(file: Path) -> Any:
         nodes = skops_nodes(file)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, RecursionError) as error:
         raise _refuse(file, "is not a skops file") from error
-    refused = sorted(nodes - TRUSTED_NODES, key=lambda pair: pair[1])
+    refused = sorted(nodes - trusted_nodes(), key=lambda pair: pair[1])
     if refused:
         loader, name = refused[0]
         what = "a function" if loader in _ROUTINE_LOADERS else "a type"
@@ -159,7 +129,7 @@ def load_skops(file: Path) -> Any:
 
 def _trusted_routine(value: object) -> bool:
     name = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
-    return name.startswith("training.") and ("FunctionNode", name) in TRUSTED_NODES
+    return name.startswith("training.") and ("FunctionNode", name) in trusted_nodes()
 
 
 def _children(value: object) -> list[object]:

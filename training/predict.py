@@ -39,7 +39,7 @@ from catalog import Catalog, CommitResult, Listing
 from harvest.errors import InvalidInputError, NotFoundError
 from training.features import Column, Kind
 from training.registry import ModelVersion, Registry
-from training.spec import Task
+from training.task import Task
 
 READERS = {
     ".csv": "csv",

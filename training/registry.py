@@ -152,7 +152,7 @@ def save_pipeline(pipeline: Pipeline, folder: Path) -> list[str]:
     """Write ``pipeline`` into ``folder`` in a safe format; returns the file names."""
     import skops.io as sio
 
-    from training.families.torch_base import TorchEstimator, torch_config
+    from training.families.nets.torch_base import TorchEstimator, torch_config
 
     model = pipeline[-1]
     if isinstance(model, TorchEstimator):
@@ -183,7 +183,7 @@ def _load_torch(folder: Path) -> Pipeline:
     """The feature pipeline plus the PyTorch estimator rebuilt from its config and ``state_dict``."""
     import torch
 
-    from training.families.torch_base import load_torch
+    from training.families.nets.torch_base import load_torch
 
     features = _pipeline(load_skops(folder / "features.skops"), folder / "features.skops")
     try:

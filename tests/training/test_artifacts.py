@@ -29,12 +29,12 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 from harvest.errors import HarvestError, InvalidInputError
 from tests.training.conftest import articles, digit_images
 from training import registry as registry_module
-from training.artifacts import TRUSTED_NODES, skops_nodes
+from training.artifacts import FEATURE_NODES, skops_nodes, trusted_nodes
 from training.families import FAMILIES, Family, FamilyContext
 from training.features import Column, FeatureProfile, Kind, profile_columns
 from training.registry import load_pipeline, save_pipeline
 from training.search import fit_pipeline
-from training.spec import Task
+from training.task import Task
 
 FAST = {
     "mlp": {"max_epochs": 2},
@@ -112,12 +112,13 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> list[Saved]:
 def test_every_family_saves_a_model_that_loads_with_the_exact_trust_list(
     saved: list[Saved],
 ) -> None:
-    used: set[tuple[str, str]] = set()
+    used: dict[str, set[tuple[str, str]]] = {f.name: set() for f in FAMILIES}
     for model in saved:
+        allowed = FEATURE_NODES | model.family.saved_nodes
         for file in model.folder.glob("*.skops"):
             nodes = skops_nodes(file)
-            assert nodes <= TRUSTED_NODES, (model.family.name, model.task, nodes - TRUSTED_NODES)
-            used |= nodes
+            assert nodes <= allowed, (model.family.name, model.task, nodes - allowed)
+            used[model.family.name] |= nodes
         loaded = load_pipeline(model.folder)
         final = type(loaded[-1])
         assert f"{final.__module__}.{final.__qualname__}" in model.family.estimators
@@ -128,8 +129,11 @@ def test_every_family_saves_a_model_that_loads_with_the_exact_trust_list(
     assert {(f.name, t) for f in FAMILIES for t in f.tasks} == {
         (m.family.name, m.task) for m in saved
     }
-    unused = {pair for pair in TRUSTED_NODES - used if pair[0] not in DATA_ONLY}
-    assert not unused, f"trusted but produced by no family: {sorted(unused)}"
+    for f in FAMILIES:
+        assert f.saved_nodes <= used[f.name], f"{f.name} declares nodes it never saves"
+    unused = {pair for pair in FEATURE_NODES - set().union(*used.values())}
+    assert {loader for loader, _ in unused} <= DATA_ONLY, f"trusted but never saved: {unused}"
+    assert trusted_nodes() == FEATURE_NODES.union(*(f.saved_nodes for f in FAMILIES))
 
 
 # -- hostile files ---------------------------------------------------------------

@@ -10,8 +10,8 @@ keeps the best epoch's weights. ``fit`` accepts ``validation_data=(X, y)``; with
 seeded ``validation_fraction`` of the rows is held out.
 
 Persistence is ``state_dict`` plus a JSON config (:func:`torch_config`,
-:func:`load_torch`), never pickle: the config names the class (from an allow-list), its
-parameters and its fitted attributes.
+:func:`load_torch`), never pickle: the config names the class (one a PyTorch family
+declares, :func:`torch_classes`), its parameters and its fitted attributes.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from torch import nn
+
+from training.families import all_families
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 JSON = Any  # plain JSON values in fitted-attribute configs
@@ -189,20 +191,9 @@ def _jsonable(value: object) -> JSON:
 
 
 def torch_classes() -> dict[str, type[TorchEstimator]]:
-    """The PyTorch estimator classes a saved config may name (the allow-list for loading)."""
-    from training.families.language import GPTLanguageModel
-    from training.families.tabular import CNNClassifier, MLPClassifier, MLPRegressor
-    from training.families.text import GRUClassifier, TransformerClassifier
-
-    classes: list[type[TorchEstimator]] = [
-        MLPClassifier,
-        MLPRegressor,
-        CNNClassifier,
-        GRUClassifier,
-        TransformerClassifier,
-        GPTLanguageModel,
-    ]
-    return {cls.__name__: cls for cls in classes}
+    """The PyTorch estimator classes a saved config may name: those the torch families declare."""
+    declared = [c for f in all_families() if f.uses_torch for c in f.estimator_classes()]
+    return {cls.__name__: cls for cls in declared if issubclass(cls, TorchEstimator)}
 
 
 def torch_config(estimator: TorchEstimator) -> dict[str, JSON]:
