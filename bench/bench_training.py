@@ -112,7 +112,7 @@ def bench_mlp_throughput() -> Figure:
     import torch
     from torch.nn import functional as F
 
-    from training.families.tabular import MLP, MLPRegressor
+    from training.families.nets.tabular import MLP, MLPRegressor
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(MLP_ROWS, COLUMNS)).astype(np.float32)

@@ -21,7 +21,8 @@ from training.data import LineageStep, Prepared
 from training.evaluation import Evaluation
 from training.gates import GateResult
 from training.search import SearchResult
-from training.spec import Task, TrainingSpec
+from training.spec import TrainingSpec
+from training.task import Task
 
 LIBRARIES = (
     "harvest",

@@ -22,8 +22,9 @@ from harvest.errors import HarvestError, InvalidInputError
 from training.evaluation import Splits
 from training.features import Column, FeatureProfile, Kind, profile_columns
 from training.metrics import Metric, metric_for
-from training.spec import Task, TrainingSpec
+from training.spec import TrainingSpec
 from training.splits import Leakage, Split, assign_splits, find_leakage
+from training.task import Task
 from training.tasks import (
     check_target,
     check_task,

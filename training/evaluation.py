@@ -33,7 +33,7 @@ from training.metrics import (
     prediction_scores,
     signed,
 )
-from training.spec import Task
+from training.task import Task
 
 IMPORTANCE_ROWS = 400
 IMPORTANCE_REPEATS = 3

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from sklearn import metrics as skm
 
 from harvest.errors import InvalidInputError
-from training.spec import Task
+from training.task import Task
 
 
 @dataclass(frozen=True)

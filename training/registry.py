@@ -5,7 +5,8 @@ A model version is ``HARVEST_HOME/models/<model>/<version>/`` holding the artifa
 safe formats only: a scikit-learn pipeline is ``model.skops``; a PyTorch model is its
 feature pipeline ``features.skops`` plus ``model.pt`` (a ``state_dict``, loaded with
 ``weights_only=True``) and ``model.json`` (class, parameters, fitted attributes). skops
-loads only types from an allow-list (scikit-learn, NumPy, SciPy, Harvest's transformers).
+loads only the exact types Harvest's families produce (:mod:`training.artifacts`), and a
+loaded model must be the family its card names; anything else is refused with a sentence.
 
 A version is written to a staging folder first and renamed into place, so a killed run
 never leaves a half-written version; the folder's files are made read-only. Its catalog
@@ -36,6 +37,7 @@ import duckdb
 from catalog import Catalog
 from catalog.engine import LAKE
 from harvest.errors import InvalidInputError, NotFoundError
+from training.artifacts import load_skops
 from training.spec import _NAME
 
 if TYPE_CHECKING:  # scikit-learn is imported where a model is saved or loaded, not to list them
@@ -45,14 +47,6 @@ META = f"{LAKE}.harvest"
 ALIASES = ("champion", "challenger")
 STAGING_PREFIX = ".staging-"
 ROLL_BACK = "roll-back"  # the ``by`` of a champion event written by a roll-back
-TRUSTED_PREFIXES = (
-    "sklearn.",
-    "numpy.",
-    "scipy.",
-    "training.features.",
-    "builtins.",
-    "collections.",
-)
 
 _TABLES = {  # the registry's tables in the catalog's ``harvest`` schema, by name
     "model_versions": """model VARCHAR, version INTEGER, task VARCHAR, target VARCHAR,
@@ -158,7 +152,7 @@ def save_pipeline(pipeline: Pipeline, folder: Path) -> list[str]:
     """Write ``pipeline`` into ``folder`` in a safe format; returns the file names."""
     import skops.io as sio
 
-    from training.families.torch_base import TorchEstimator, torch_config
+    from training.families.nets.torch_base import TorchEstimator, torch_config
 
     model = pipeline[-1]
     if isinstance(model, TorchEstimator):
@@ -175,34 +169,65 @@ def save_pipeline(pipeline: Pipeline, folder: Path) -> list[str]:
     return ["model.skops"]
 
 
-def _load_skops(file: Path) -> Any:
-    import skops.io as sio
+def _pipeline(loaded: object, file: Path) -> Pipeline:
+    from sklearn.pipeline import Pipeline
 
-    untrusted = sio.get_untrusted_types(file=file)
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if refused:
+    if not isinstance(loaded, Pipeline):
         raise InvalidInputError(
-            f"Model file {file} contains a type Harvest does not trust ({refused[0]}); it was not loaded."
+            f"Model file {file} holds a {type(loaded).__name__}, not a model pipeline; it was not loaded."
         )
-    return sio.load(file, trusted=untrusted)
+    return loaded
+
+
+def _load_torch(folder: Path) -> Pipeline:
+    """The feature pipeline plus the PyTorch estimator rebuilt from its config and ``state_dict``."""
+    import torch
+
+    from training.families.nets.torch_base import load_torch
+
+    features = _pipeline(load_skops(folder / "features.skops"), folder / "features.skops")
+    try:
+        config = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        estimator = load_torch(config, state)
+    except FileNotFoundError as error:
+        raise InvalidInputError(
+            f"Model folder {folder} lacks {Path(str(error.filename)).name}; it was not loaded."
+        ) from error
+    except Exception as error:  # a hostile or damaged file fails in many ways, all refused
+        raise InvalidInputError(
+            f"Model folder {folder} holds a PyTorch model that could not be read "
+            f"({type(error).__name__}); it was not loaded."
+        ) from error
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([*features.steps, ("model", estimator)])
 
 
 def load_pipeline(folder: Path) -> Pipeline:
-    """The fitted pipeline saved in ``folder`` by :func:`save_pipeline`."""
+    """The fitted pipeline saved in ``folder`` by :func:`save_pipeline`.
+
+    Files are checked before anything in them runs (:mod:`training.artifacts`); one that is
+    damaged, hostile or not a model is refused with one sentence.
+    """
     if (folder / "model.skops").exists():
-        return _load_skops(folder / "model.skops")  # type: ignore[no-any-return]
+        return _pipeline(load_skops(folder / "model.skops"), folder / "model.skops")
     if (folder / "model.json").exists():
-        import torch
-
-        from training.families.torch_base import load_torch
-
-        features = _load_skops(folder / "features.skops")
-        config = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-        from sklearn.pipeline import Pipeline
-
-        return Pipeline([*features.steps, ("model", load_torch(config, state))])
+        return _load_torch(folder)
     raise NotFoundError(f"No model artifact in {folder}; the version folder is incomplete.")
+
+
+def check_against_card(pipeline: Pipeline, version: ModelVersion, card: dict[str, Any]) -> None:
+    """Refuse a loaded model that is not what its card and catalog entry say it is."""
+    from training.families import family
+
+    model = pipeline[-1]
+    name = f"{type(model).__module__}.{type(model).__qualname__}"
+    if card.get("family") != version.family or name not in family(version.family).estimators:
+        raise InvalidInputError(
+            f"Model {version.ref} is registered as a {version.family} model but its artifact "
+            f"holds a {type(model).__name__} (card family {card.get('family')!r}); it was not loaded."
+        )
 
 
 def _freeze(folder: Path) -> None:
@@ -495,12 +520,28 @@ class Registry:
         return previous
 
     def card(self, version: ModelVersion) -> dict[str, Any]:
-        """The version's ``card.json``."""
-        return json.loads((version.path / "card.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        """The version's ``card.json``; a missing or unreadable card is one sentence."""
+        file = version.path / "card.json"
+        try:
+            card = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise InvalidInputError(
+                f"Model {version.ref} has no readable card ({file}); the version folder is damaged."
+            ) from error
+        if not isinstance(card, dict):
+            raise InvalidInputError(f"Model {version.ref}'s card {file} is not a JSON object.")
+        return card
 
     def load(self, version: ModelVersion) -> Pipeline:
-        """The fitted pipeline of ``version``."""
-        return load_pipeline(version.path)
+        """The fitted pipeline of ``version``, checked against its card."""
+        card = self.card(version)
+        pipeline = load_pipeline(version.path)
+        check_against_card(pipeline, version, card)
+        return pipeline
+
+    def verify(self, version: ModelVersion) -> None:
+        """Load ``version`` to prove its artifact is safe and what its card says (or one sentence)."""
+        self.load(version)
 
 
 def _unfreeze_and_remove(folder: Path) -> None:

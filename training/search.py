@@ -33,7 +33,7 @@ from sklearn.pipeline import Pipeline
 from harvest.errors import HarvestError
 from training.families import Family, FamilyContext
 from training.metrics import Metric, metric_score, signed
-from training.spec import Params, ParamValue, Task
+from training.task import Params, ParamValue, Task
 
 TUNED_FAMILIES = 2
 MIN_TORCH_SECONDS = 2.0
@@ -123,8 +123,8 @@ def fit_pipeline(
     validation: tuple[pd.DataFrame, NDArray[Any] | None] | None = None,
 ) -> Pipeline:
     """Fit ``pipeline``; PyTorch models get the (transformed) validation rows for early stopping."""
-    from training.families.language import GPTLanguageModel
-    from training.families.torch_base import TorchEstimator
+    from training.families.nets.language import GPTLanguageModel
+    from training.families.nets.torch_base import TorchEstimator
 
     model = pipeline[-1]
     if validation is None or not isinstance(model, TorchEstimator) or len(validation[0]) == 0:

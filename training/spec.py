@@ -30,7 +30,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, Self
@@ -39,26 +38,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harvest.errors import InvalidInputError, NotFoundError
-
-ParamValue = int | float | str | bool | None
-Params = Mapping[str, ParamValue]
+from training.families import check_family_names
+from training.task import Params, ParamValue, Task
 
 SPECS_DIR = Path(__file__).parent / "specs"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
-
-
-class Task(StrEnum):
-    """What a model learns to do."""
-
-    CLASSIFICATION = "classification"
-    REGRESSION = "regression"
-    TEXT_CLASSIFICATION = "text_classification"
-    IMAGE_CLASSIFICATION = "image_classification"
-    LANGUAGE_MODELLING = "language_modelling"
-
-    @property
-    def is_classification(self) -> bool:
-        return self in (Task.CLASSIFICATION, Task.TEXT_CLASSIFICATION, Task.IMAGE_CLASSIFICATION)
 
 
 @dataclass(frozen=True)
@@ -193,8 +177,6 @@ class SpecFile(BaseModel):
 
     def build(self) -> TrainingSpec:
         """The frozen spec, with the model name defaulted from dataset and target."""
-        from training.families import check_family_names
-
         families = tuple(self.families) if self.families is not None else None
         if families is not None:
             check_family_names(families)

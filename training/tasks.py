@@ -15,7 +15,7 @@ import pandas as pd
 
 from harvest.errors import InvalidInputError, NotFoundError
 from training.features import TEXT_MIN_MEAN_LENGTH, FeatureProfile, Kind
-from training.spec import Task
+from training.task import Task
 
 MIN_ROWS = 20  # fewer rows than this cannot be split into train, validation and test
 MIN_TEXT_CHARACTERS = 500  # a language model needs at least this much text

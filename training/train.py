@@ -59,8 +59,9 @@ from training.search import (
     fit_pipeline,
     search,
 )
-from training.spec import Task, TrainingSpec, spec_from_mapping
+from training.spec import TrainingSpec, spec_from_mapping
 from training.splits import Leakage, Split
+from training.task import Task
 
 Echo = Callable[[str], None]
 SMALL_DATA_ROWS = 20_000
@@ -160,7 +161,7 @@ def _seed_everything(seed: int, uses_torch: bool) -> str:
         return "cpu"
     import torch
 
-    from training.families.torch_base import make_deterministic, pick_device
+    from training.families.nets.torch_base import make_deterministic, pick_device
 
     make_deterministic()
     torch.manual_seed(seed)

@@ -81,6 +81,8 @@ with batch:
                 path.write_bytes(content)
                 frame = predict_file(data.catalog(), version.ref, path)
         st.caption(f"{len(frame):,} predictions from {upload.name}")
+        if frame.attrs.get("ignored_columns"):
+            st.caption(f"Not used by the model: {', '.join(frame.attrs['ignored_columns'])}")
         st.dataframe(frame, hide_index=True, width="stretch")
         st.download_button(
             "Download predictions (CSV)",

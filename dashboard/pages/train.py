@@ -7,7 +7,8 @@ import streamlit as st
 from dashboard import actions, data, state, ui
 from harvest.errors import NotFoundError
 from training.families import FAMILIES
-from training.spec import Task, default_model_name
+from training.spec import default_model_name
+from training.task import Task
 
 state.init()
 st.title("Train")

@@ -217,6 +217,7 @@ def show_command(
     registry = Registry(_catalog(ctx))
     version = registry.get(model)
     card = registry.card(version)
+    registry.verify(version)  # a damaged or hostile artifact is refused here, not at predict time
     if as_json:
         output.emit_json({**card, "aliases": list(version.aliases), "path": str(version.path)})
         return
@@ -345,6 +346,13 @@ def predict_command(
         return
     assert input_file is not None
     frame = predict_file(catalog, model, input_file, output_file)
+    ignored = frame.attrs.get("ignored_columns")
+    if ignored:
+        output.errors.print(
+            f"warning: ignored the column{'s' if len(ignored) > 1 else ''} {', '.join(ignored)}, "
+            f"which {model} does not use as input.",
+            markup=False,
+        )
     if output_file is not None:
         output.console.print(f"Wrote {len(frame)} predictions to {output_file}.", markup=False)
     else:

@@ -175,3 +175,54 @@ def test_train_from_a_spec_file_with_json_output(
     )
     assert summary["gates"][0]["gate"] == "baseline"
     assert Workspace.at(home).models.joinpath("iris-tree", "1", "MODEL_CARD.md").exists()
+
+
+def test_predict_reports_ignored_columns_and_refuses_wrong_types(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        "sepal_length,sepal_width,petal_length,petal_width,colour\n5.1,3.5,1.4,0.2,blue\n"
+    )
+    code, out, err = run(capsys, home, "predict", "iris", "--input", str(extra))
+    assert code == 0 and "setosa" in out
+    assert err.strip() == "warning: ignored the column colour, which iris does not use as input."
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,wide\n")
+    code, out, err = run(capsys, home, "predict", "iris", "--input", str(wrong))
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.strip() == (
+        "error: wrong.csv: column 'petal_width' takes a number, but row 1 holds the text 'wide'."
+    )
+    code, _, err = run(capsys, home, "predict", "iris", "--record", '{"petal_width": [1]}')
+    assert code == 1 and "Field 'petal_width' takes a number, but the record gives a list" in err
+
+
+def test_a_hostile_model_file_is_refused_by_predict_and_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The probe's model.skops (FunctionTransformers ending in eval) runs nothing and is one sentence."""
+    import skops.io as sio
+
+    from catalog import Catalog
+    from tests.training.test_artifacts import probe_chain
+    from training.registry import Registration, Registry
+
+    home, marker = tmp_path / "home", tmp_path / "ran"
+    with Catalog.open(Workspace.at(home).ensure()) as catalog:
+        registry = Registry(catalog)
+        staging = registry.staging("evil")
+        sio.dump(probe_chain(marker), staging / "model.skops")
+        card = {"family": "dummy", "features": {"columns": [{"name": "x", "kind": "number"}]}}
+        entry = Registration(
+            task="classification", target="y", family="dummy", metric="accuracy", score=1.0,
+            baseline=0.5, dataset="imports.x@1", content_hash="", gates_passed=True, run_id="r",
+        )  # fmt: skip
+        registry.register(
+            "evil", staging, entry, lambda n, f: (f / "card.json").write_text(json.dumps(card))
+        )
+    for args in (("predict", "evil", "--record", '{"x": 1}'), ("models", "show", "evil")):
+        code, out, err = run(capsys, home, *args)
+        assert code == 1 and out == "" and len(err.strip().splitlines()) == 1, (args, err)
+        assert "Harvest does not trust" in err
+        assert not marker.exists()

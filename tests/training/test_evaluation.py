@@ -19,7 +19,7 @@ from training.evaluation import (
     permutation_importance,
 )
 from training.metrics import METRICS, labels_of
-from training.spec import Task
+from training.task import Task
 
 
 def table(rows: int = 600, seed: int = 0) -> pd.DataFrame:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +21,15 @@ from sklearn.utils.estimator_checks import (
 
 from harvest.errors import InvalidInputError
 from tests.training.conftest import articles, bundled, digit_images
-from training.families import FAMILIES, FamilyContext, families_for, family
-from training.families.language import GPTLanguageModel, UnigramLanguageModel
-from training.families.tabular import CNNClassifier, MLPClassifier, MLPRegressor
-from training.families.text import GRUClassifier, TransformerClassifier
-from training.families.torch_base import load_torch, torch_config
+from training.families import FAMILIES, FamilyContext, families_for, family, family_table
+from training.families.nets.language import GPTLanguageModel, UnigramLanguageModel
+from training.families.nets.tabular import CNNClassifier, MLPClassifier, MLPRegressor
+from training.families.nets.text import GRUClassifier, TransformerClassifier
+from training.families.nets.torch_base import load_torch, torch_config
 from training.features import profile_columns
 from training.metrics import model_scores
 from training.search import fit_pipeline
-from training.spec import Task
+from training.task import Task
 
 FAST = {"max_epochs": 15, "patience": 4}
 SMALL: dict[type, dict[str, float]] = {
@@ -215,3 +217,78 @@ def test_unknown_model_parameters_are_refused() -> None:
         family("tree").build(context, {"depth": 3})
     with pytest.raises(InvalidInputError, match="Unknown model parameter 'widht'"):
         family("mlp").build(context, {"widht": 3})
+
+
+def test_docs_list_the_families_the_registry_derives() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "training.md").read_text(encoding="utf-8")
+    assert family_table() in docs, "paste `python -m training.families` into docs/training.md"
+    assert [f.name for f in FAMILIES][:2] == ["dummy", "linear"]  # rank: simpler first
+
+
+def test_finding_the_families_and_checking_a_spec_leave_pytorch_out() -> None:
+    script = (
+        "import sys; from training.spec import spec_from_mapping; "
+        "spec_from_mapping({'dataset': 'd', 'target': 't', 'families': ['gpt', 'cnn']}); "
+        "from training.families import all_families; "
+        "print(len(all_families()), 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [str(len(FAMILIES)), "False"]
+
+
+NEW_FAMILY = """
+from sklearn.dummy import DummyRegressor
+from sklearn.pipeline import Pipeline
+
+from training.families import Family, no_space
+from training.task import Task
+
+
+def build(ctx, params):
+    return Pipeline([("features", "passthrough"), ("model", DummyRegressor(strategy="median"))])
+
+
+FAMILIES = (
+    Family(
+        name="median",
+        description="the median, a second baseline",
+        tasks=frozenset({Task.REGRESSION}),
+        default_for=frozenset({Task.REGRESSION}),
+        build=build,
+        space=no_space,
+        estimators=("sklearn.dummy.DummyRegressor",),
+        saved_nodes=frozenset({("ObjectNode", "sklearn.dummy.DummyRegressor")}),
+        rank=5,
+    ),
+)
+"""
+
+
+def test_a_new_family_is_one_new_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the reinforcement-learning families will do: drop a module in, touch nothing else."""
+    import training.families as package
+    from training.artifacts import trusted_nodes
+
+    (tmp_path / "median.py").write_text(NEW_FAMILY)
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    for cached in (package.all_families, trusted_nodes):
+        cached.cache_clear()
+    try:
+        assert family("median").rank == 5 and "| `median` |" in family_table()
+        names = [f.name for f in families_for(Task.REGRESSION, None, rows=100)]
+        assert names[:2] == ["dummy", "median"] and "median" not in [
+            f.name for f in families_for(Task.CLASSIFICATION, None)
+        ]
+        X, y = small_table(Task.REGRESSION)
+        context = FamilyContext(Task.REGRESSION, profile_columns(X.assign(t=y), "t"))
+        pipeline = fit_pipeline(family("median").build(context, {}), X, y)
+        assert pipeline.predict(X.head(1))[0] == np.median(y)
+    finally:
+        monkeypatch.undo()
+        sys.modules.pop("training.families.median", None)
+        for cached in (package.all_families, trusted_nodes):
+            cached.cache_clear()
+    with pytest.raises(InvalidInputError, match="Unknown model family 'median'"):
+        family("median")

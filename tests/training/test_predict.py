@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,3 +110,89 @@ def test_one_record(home: Workspace) -> None:
 
 def test_predictions_dataset_name() -> None:
     assert predictions_name("products-price.v2") == "predictions.products_price_v2"
+
+
+FLOWER = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("wide", "Field 'petal_width' takes a number, but the record gives the text 'wide'."),
+        ([1, 2], "Field 'petal_width' takes a number, but the record gives a list."),
+        ({"cm": 2}, "Field 'petal_width' takes a number, but the record gives an object."),
+        (float("inf"), "Field 'petal_width' takes a number, but the record gives the non-finite number inf."),
+        (float("nan"), "Field 'petal_width' takes a number, but the record gives the non-finite number nan; give null for a missing value."),
+        (10**400, "Field 'petal_width' takes a number, but the record gives the non-finite number 1000"),
+    ],
+)  # fmt: skip
+def test_a_record_of_the_wrong_types_is_one_sentence_naming_the_field(
+    home: Workspace, value: object, says: str
+) -> None:
+    with Catalog.open(home) as catalog, pytest.raises(InvalidInputError) as error:
+        predict_record(catalog, "iris", {**FLOWER, "petal_width": value})
+    assert str(error.value).startswith(says) and "\n" not in str(error.value)
+
+
+def test_json_infinity_in_a_record_is_refused(home: Workspace) -> None:
+    import json
+
+    record = json.loads(
+        '{"sepal_length": Infinity, "sepal_width": 3.0, "petal_length": 1, "petal_width": 1}'
+    )
+    with Catalog.open(home) as catalog, pytest.raises(InvalidInputError, match="'sepal_length' takes a number, but the record gives the non-finite number inf"):  # fmt: skip
+        predict_record(catalog, "iris", record)
+
+
+def test_extra_record_fields_are_ignored_and_reported(home: Workspace) -> None:
+    with Catalog.open(home) as catalog:
+        answer = predict_record(catalog, "iris", {**FLOWER, "colour": [1], "note": "x"})
+        plain = predict_record(catalog, "iris", FLOWER)
+    assert answer["ignored_fields"] == ["colour", "note"] and "ignored_fields" not in plain
+    assert answer["prediction"] == plain["prediction"] == "virginica"
+
+
+def flowers(rows: int = 3) -> pd.DataFrame:
+    return bundled("iris").drop(columns=["target", "row_id"]).head(rows)
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "says"),
+    [
+        ("text.csv", lambda f, p: f.astype({"petal_width": object}).assign(petal_width=["0.2", "wide", "0.3"]).to_csv(p, index=False),
+         "text.csv: column 'petal_width' takes a number, but row 2 holds the text 'wide'."),
+        ("infinite.csv", lambda f, p: f.assign(sepal_width=[1.0, 2.0, float("inf")]).to_csv(p, index=False),
+         "infinite.csv: column 'sepal_width' takes a number, but row 3 holds the non-finite number inf."),
+        ("nested.jsonl", lambda f, p: f.assign(sepal_length=[{"cm": 5}, 1.0, 2.0]).to_json(p, orient="records", lines=True),
+         "nested.jsonl: column 'sepal_length' takes a number, but row 1 holds an object."),
+        ("lists.parquet", lambda f, p: f.assign(petal_length=[[1.0], [2.0], [3.0]]).to_parquet(p),
+         "lists.parquet: column 'petal_length' takes a number, but row 1 holds a list."),
+        ("flags.json", lambda f, p: f.assign(petal_length=[True, "x", None]).to_json(p, orient="records"),
+         "flags.json: column 'petal_length' takes a number, but row 2 holds the text 'x'."),
+    ],
+)  # fmt: skip
+def test_a_batch_file_of_the_wrong_types_is_one_sentence_naming_the_column(
+    home: Workspace, tmp_path: Path, name: str, write: Any, says: str
+) -> None:
+    write(flowers(), tmp_path / name)
+    with Catalog.open(home) as catalog, pytest.raises(InvalidInputError) as error:
+        predict_file(catalog, "iris", tmp_path / name, tmp_path / "out.csv")
+    assert str(error.value) == says
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_extra_file_columns_are_ignored_and_reported(home: Workspace, tmp_path: Path) -> None:
+    flowers().assign(colour="blue", note=[[1], [2], [3]]).to_parquet(tmp_path / "extra.parquet")
+    with Catalog.open(home) as catalog:
+        out = predict_file(catalog, "iris", tmp_path / "extra.parquet")
+    assert out.attrs["ignored_columns"] == ["colour", "note"]
+    assert list(out["prediction"]) == ["setosa"] * 3
+
+
+def test_a_dataset_of_the_wrong_types_is_refused(home: Workspace) -> None:
+    frame = bundled("iris").drop(columns="target").astype({"sepal_width": str})
+    frame.loc[4, "sepal_width"] = "n/a"
+    with Catalog.open(home) as catalog:
+        catalog.commit("imports.iris_text", frame, producer="user:test", key=("row_id",))
+        with pytest.raises(InvalidInputError, match=r"^imports\.iris_text@1: column 'sepal_width' takes a number, but row 5 holds the text 'n/a'\.$"):  # fmt: skip
+            predict_dataset(catalog, "iris", "imports.iris_text")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -175,3 +176,58 @@ def test_listing_models_does_not_load_scikit_learn(catalog: Catalog) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["1", "False"]
+
+
+def register_with_card(registry: Registry, card: object, entry: Registration = ENTRY) -> int:
+    staging = registry.staging("m")
+    save_pipeline(fitted(), staging)
+    return registry.register(
+        "m", staging, entry, lambda n, f: (f / "card.json").write_text(json.dumps(card))
+    ).version
+
+
+def test_a_model_that_is_not_what_its_card_says_is_refused(catalog: Catalog) -> None:
+    registry = Registry(catalog)
+    honest = registry.get(f"m@{register_with_card(registry, {'family': 'dummy'})}")
+    assert registry.load(honest).predict([[0]]).shape == (1,)
+    lying = registry.get(f"m@{register_with_card(registry, {'family': 'linear'})}")
+    with pytest.raises(InvalidInputError, match=r"m@2 is registered as a dummy model but its artifact holds a DummyClassifier \(card family 'linear'\)"):  # fmt: skip
+        registry.load(lying)
+    swapped = replace(ENTRY, family="forest")
+    renamed = registry.get(f"m@{register_with_card(registry, {'family': 'forest'}, swapped)}")
+    with pytest.raises(InvalidInputError, match="registered as a forest model but its artifact holds a DummyClassifier"):  # fmt: skip
+        registry.load(renamed)
+    no_card = registry.get(f"m@{register_with_card(registry, [1, 2])}")
+    with pytest.raises(InvalidInputError, match=r"m@4's card .* is not a JSON object"):
+        registry.load(no_card)
+    (no_card.path / "card.json").chmod(0o600)
+    (no_card.path / "card.json").unlink()
+    with pytest.raises(InvalidInputError, match="m@4 has no readable card"):
+        registry.verify(no_card)
+
+
+def test_a_pytorch_model_folder_with_a_missing_or_wrong_file_is_one_sentence(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    sio.dump(Pipeline([("features", "passthrough")]), tmp_path / "features.skops")
+    (tmp_path / "model.json").write_text(json.dumps({"class": "MLPRegressor", "params": {}}))
+    with pytest.raises(InvalidInputError, match=r"lacks model\.pt; it was not loaded"):
+        load_pipeline(tmp_path)
+    torch.save({"w": torch.zeros(1)}, tmp_path / "model.pt")
+    for config, error in [
+        ({"class": "os.system", "params": {}, "fitted": {}}, "ValueError"),
+        ({"class": "MLPRegressor", "params": {"evil": 1}, "fitted": {}}, "ValueError"),
+        ({"class": "MLPRegressor", "params": {}, "fitted": {"_make_module": 1}}, "ValueError"),
+        ({"class": "MLPRegressor", "params": {}, "fitted": {"n_features_in_": 3}}, "RuntimeError"),
+    ]:
+        (tmp_path / "model.json").write_text(json.dumps(config))
+        with pytest.raises(InvalidInputError, match=rf"PyTorch model that could not be read \({error}\)"):  # fmt: skip
+            load_pipeline(tmp_path)
+    (tmp_path / "model.json").write_text("{not json")
+    with pytest.raises(InvalidInputError, match=r"could not be read \(JSONDecodeError\)"):
+        load_pipeline(tmp_path)
+    (tmp_path / "features.skops").unlink()
+    with pytest.raises(InvalidInputError, match=r"features\.skops is missing; it was not loaded"):
+        load_pipeline(tmp_path)

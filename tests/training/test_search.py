@@ -10,7 +10,7 @@ from training.families import FamilyContext, families_for, family
 from training.features import profile_columns
 from training.metrics import METRICS
 from training.search import Problem, TrialRecord, search
-from training.spec import Task
+from training.task import Task
 
 
 def problem(name: str = "iris", task: Task = Task.CLASSIFICATION, folds: int = 3) -> Problem:

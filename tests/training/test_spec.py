@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from harvest.errors import InvalidInputError, NotFoundError
-from training.spec import SPECS_DIR, Task, default_model_name, load_spec, spec_from_mapping
+from training.spec import SPECS_DIR, default_model_name, load_spec, spec_from_mapping
+from training.task import Task
 
 
 def test_minimal_spec_gets_defaults() -> None:

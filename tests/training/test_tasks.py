@@ -8,7 +8,7 @@ import pytest
 
 from harvest.errors import InvalidInputError, NotFoundError
 from training.features import Column, FeatureProfile, Kind
-from training.spec import Task
+from training.task import Task
 from training.tasks import check_target, check_task, default_metric, infer_task
 
 

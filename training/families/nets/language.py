@@ -25,8 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
-from training.families.text import as_texts
-from training.families.torch_base import TorchEstimator, pick_device, seeded
+from training.families.nets.text import as_texts
+from training.families.nets.torch_base import TorchEstimator, pick_device, seeded
 
 END = 256
 VOCABULARY = 257

@@ -10,8 +10,8 @@ keeps the best epoch's weights. ``fit`` accepts ``validation_data=(X, y)``; with
 seeded ``validation_fraction`` of the rows is held out.
 
 Persistence is ``state_dict`` plus a JSON config (:func:`torch_config`,
-:func:`load_torch`), never pickle: the config names the class (from an allow-list), its
-parameters and its fitted attributes.
+:func:`load_torch`), never pickle: the config names the class (one a PyTorch family
+declares, :func:`torch_classes`), its parameters and its fitted attributes.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from torch import nn
+
+from training.families import all_families
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 JSON = Any  # plain JSON values in fitted-attribute configs
@@ -189,20 +191,9 @@ def _jsonable(value: object) -> JSON:
 
 
 def torch_classes() -> dict[str, type[TorchEstimator]]:
-    """The PyTorch estimator classes a saved config may name (the allow-list for loading)."""
-    from training.families.language import GPTLanguageModel
-    from training.families.tabular import CNNClassifier, MLPClassifier, MLPRegressor
-    from training.families.text import GRUClassifier, TransformerClassifier
-
-    classes: list[type[TorchEstimator]] = [
-        MLPClassifier,
-        MLPRegressor,
-        CNNClassifier,
-        GRUClassifier,
-        TransformerClassifier,
-        GPTLanguageModel,
-    ]
-    return {cls.__name__: cls for cls in classes}
+    """The PyTorch estimator classes a saved config may name: those the torch families declare."""
+    declared = [c for f in all_families() if f.uses_torch for c in f.estimator_classes()]
+    return {cls.__name__: cls for cls in declared if issubclass(cls, TorchEstimator)}
 
 
 def torch_config(estimator: TorchEstimator) -> dict[str, JSON]:
@@ -216,17 +207,28 @@ def torch_config(estimator: TorchEstimator) -> dict[str, JSON]:
 
 
 def load_torch(config: dict[str, JSON], state: dict[str, torch.Tensor]) -> TorchEstimator:
-    """A fitted estimator from its config and ``state_dict`` (on the CPU unless a GPU is present)."""
+    """A fitted estimator from its config and ``state_dict`` (on the CPU unless a GPU is present).
+
+    The config may name only an allow-listed class, its own parameters and its saved fitted
+    attributes; anything else is a ``ValueError``.
+    """
     classes = torch_classes()
-    name = config.get("class")
-    if name not in classes:
+    name = config.get("class") if isinstance(config, dict) else None
+    if not isinstance(name, str) or name not in classes:
         raise ValueError(f"unknown PyTorch model class {name!r} in the model config")
-    params = dict(config["params"])
+    cls = classes[name]
+    params, fitted = dict(config.get("params") or {}), config.get("fitted")
+    unknown = set(params) - set(cls().get_params())
+    if not isinstance(fitted, dict):
+        raise ValueError("the model config has no fitted attributes")
+    unknown |= set(fitted) - set(cls._fitted_names)
+    if unknown:
+        raise ValueError(f"the model config names {sorted(unknown)[0]!r}, which {name} lacks")
     for key, value in params.items():
         if isinstance(value, list):
             params[key] = tuple(value)
-    estimator = classes[name](**params)
-    estimator._restore(config["fitted"])
+    estimator = cls(**params)
+    estimator._restore(fitted)
     module = estimator._make_module()
     module.load_state_dict(state)
     estimator.module_ = module.to(pick_device(estimator.device)).eval()

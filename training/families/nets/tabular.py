@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from training.families.torch_base import Batch, TorchEstimator, as_float_tensor
+from training.families.nets.torch_base import Batch, TorchEstimator, as_float_tensor
 
 
 class MLP(nn.Module):

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from training.families.torch_base import Batch, TorchEstimator
+from training.families.nets.torch_base import Batch, TorchEstimator
 
 PAD, UNKNOWN = 0, 1
 _WORD = re.compile(r"\w+", re.UNICODE)
