@@ -427,7 +427,8 @@ class Sandbox:
     def __init__(self, workspace: Workspace, limits: Limits = Limits()) -> None:
         self.workspace = workspace
         self.limits = limits
-        self.owner = "workspace"  # whose views a worker may hold for this session
+        # Whose views a worker holds: a worker is reused only for the same catalog and caller.
+        self.owner = f"{workspace.catalog_uri} {workspace.data_path}"
         self._address_space = _address_space(limits)
         self._lock = threading.Lock()
         self._resolver = _Resolver(workspace)
