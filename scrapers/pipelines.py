@@ -75,47 +75,51 @@ def _content_name(response: Response | None, request: Request) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-class MediaImagesPipeline(ImagesPipeline):
+class _SpecMedia:
+    """What the two media pipelines share: the spec's fields of one ``kind`` give the
+    requests, the stored paths go back into the record, and files are named by content."""
+
+    kind: str  # the field type this pipeline downloads
+    folder: str  # where its files go, under the media folder
+    crawler: Crawler
+
+    def get_media_requests(self, item: Any, info: Any) -> list[Request]:
+        return _media_requests(item, _spec(info), self.kind)
+
+    def item_completed(self, results: Any, item: Any, info: Any) -> Any:
+        return _with_paths(item, _spec(info), self.kind, results, self.crawler.stats)
+
+    def file_path(
+        self,
+        request: Request,
+        response: Response | None = None,
+        info: Any = None,
+        *,
+        item: Any = None,
+    ) -> str:
+        return f"{self.folder}/{_content_name(response, request)}{self.suffix(request)}"
+
+    def suffix(self, request: Request) -> str:
+        raise NotImplementedError
+
+
+class MediaImagesPipeline(_SpecMedia, ImagesPipeline):
     """Images of ``type: image`` fields, stored once per distinct content as JPEG."""
 
-    def get_media_requests(self, item: Any, info: Any) -> list[Request]:
-        return _media_requests(item, _spec(info), "image")
+    kind, folder = "image", "images"
 
-    def item_completed(self, results: Any, item: Any, info: Any) -> Any:
-        return _with_paths(item, _spec(info), "image", results, self.crawler.stats)
-
-    def file_path(
-        self,
-        request: Request,
-        response: Response | None = None,
-        info: Any = None,
-        *,
-        item: Any = None,
-    ) -> str:
-        return f"images/{_content_name(response, request)}.jpg"
+    def suffix(self, request: Request) -> str:
+        return ".jpg"  # the images pipeline converts every image to JPEG
 
 
-class MediaFilesPipeline(FilesPipeline):
+class MediaFilesPipeline(_SpecMedia, FilesPipeline):
     """Files of ``type: file`` fields, stored once per distinct content."""
 
-    def get_media_requests(self, item: Any, info: Any) -> list[Request]:
-        return _media_requests(item, _spec(info), "file")
+    kind, folder = "file", "files"
 
-    def item_completed(self, results: Any, item: Any, info: Any) -> Any:
-        return _with_paths(item, _spec(info), "file", results, self.crawler.stats)
-
-    def file_path(
-        self,
-        request: Request,
-        response: Response | None = None,
-        info: Any = None,
-        *,
-        item: Any = None,
-    ) -> str:
+    def suffix(self, request: Request) -> str:
         suffix = PurePosixPath(request.url.split("?", 1)[0]).suffix
-        if suffix not in mimetypes.types_map:
-            suffix = ""
-        return f"files/{_content_name(response, request)}{suffix}"
+        return suffix if suffix in mimetypes.types_map else ""
 
 
 class LandingPipeline:
