@@ -3,7 +3,8 @@
 :func:`check_target` refuses, with one sentence each, the inputs no model should be
 trained on: an unknown target column, missing or non-finite target values, a single
 class, too few rows. :func:`infer_task` picks the task from the target and the feature
-kinds when the spec does not name one, and :func:`default_metric` the metric.
+kinds when the spec does not name one, and :func:`default_metric` the metric;
+:func:`suggested_target` is the column a form should offer first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from catalog.records import ColumnStats
 from harvest.errors import InvalidInputError, NotFoundError
 from training.features import TEXT_MIN_MEAN_LENGTH, FeatureProfile, Kind
 from training.task import Task
@@ -128,3 +130,34 @@ def default_metric(task: Task) -> str:
 def feature_frame(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """The feature columns, in order, as a fresh frame."""
     return frame.loc[:, list(names)].reset_index(drop=True)
+
+
+def suggested_target(stats: Sequence[ColumnStats], rows: int) -> str | None:
+    """The column a person would most likely train on, judged from a version's statistics:
+    the last one that has no missing values, at least two values, and is neither an
+    identifier (a distinct value per row) nor free text with more classes than a classifier
+    takes. None when no column qualifies."""
+    candidates = [
+        column.name
+        for column in stats
+        if not column.name.startswith("_")
+        and column.nulls == 0
+        and column.distinct >= 2
+        and (column.distinct < rows or _is_float(column.type))
+        and (column.distinct <= MAX_CLASSES or _is_number(column.type))
+    ]
+    return candidates[-1] if candidates else None
+
+
+def _is_number(sql_type: str) -> bool:
+    return sql_type.upper().split("(")[0] in _NUMBER_TYPES
+
+
+def _is_float(sql_type: str) -> bool:
+    return sql_type.upper().split("(")[0] in {"FLOAT", "DOUBLE", "REAL", "DECIMAL"}
+
+
+_NUMBER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL"}
+)  # fmt: skip

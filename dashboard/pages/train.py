@@ -9,6 +9,7 @@ from harvest.errors import NotFoundError
 from training.families import FAMILIES
 from training.spec import default_model_name
 from training.task import Task
+from training.tasks import suggested_target
 
 state.init()
 st.title("Train")
@@ -29,12 +30,9 @@ ref = right.selectbox("Version", [v.ref for v in reversed(versions)], key="train
 version = next(v for v in versions if v.ref == ref)
 columns = [c for c, _ in version.columns if not c.startswith("_")]
 asked_target = st.query_params.get("target")
-target = left.selectbox(
-    "Target",
-    columns,
-    index=columns.index(asked_target) if asked_target in columns else len(columns) - 1,
-    key="train_target",
-)
+if asked_target not in columns:  # a column that can be trained on, not merely the last one
+    asked_target = suggested_target(version.stats, version.rows) or columns[-1]
+target = left.selectbox("Target", columns, index=columns.index(asked_target), key="train_target")
 with st.spinner("Reading the data the way training will…"):
     check = data.check_target(ref, target)
 if check.problem:

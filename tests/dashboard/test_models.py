@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -197,3 +198,26 @@ def test_bad_uploads_are_one_sentence(
     at.file_uploader[0].set_value((name, content, "application/octet-stream"))
     ran(at)
     assert len(at.error) == 1 and message in at.error[0].value, [e.value for e in at.error]
+
+
+def test_the_train_page_preselects_a_target_that_can_be_trained(
+    app: MakeApp, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    with Catalog.open(home) as cat:  # like the demo's articles: the last column has one class
+        cat.commit(
+            "clean.articles",
+            pa.table(
+                {
+                    "title": [f"Article {i}" for i in range(60)],
+                    "section": [("food", "travel", "tech")[i % 3] for i in range(60)],
+                    "words": [300 + (i * 37) % 50 for i in range(60)],
+                    "language": ["en"] * 60,
+                }
+            ),
+            producer="t",
+        )
+    at = ran(app(home, "train"))
+    assert at.selectbox(key="train_target").value == "words"
+    assert not at.error
+    assert "regression" in texts(at)

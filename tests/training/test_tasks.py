@@ -6,10 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from catalog.records import ColumnStats
 from harvest.errors import InvalidInputError, NotFoundError
 from training.features import Column, FeatureProfile, Kind
 from training.task import Task
-from training.tasks import check_target, check_task, default_metric, infer_task
+from training.tasks import (
+    check_target,
+    check_task,
+    default_metric,
+    infer_task,
+    suggested_target,
+)
 
 
 def frame(target: list[object]) -> pd.DataFrame:
@@ -70,3 +77,22 @@ def test_default_metrics() -> None:
     assert default_metric(Task.REGRESSION) == "r2"
     assert default_metric(Task.TEXT_CLASSIFICATION) == "accuracy"
     assert default_metric(Task.LANGUAGE_MODELLING) == "perplexity"
+
+
+def test_the_suggested_target_is_one_a_model_can_be_trained_on() -> None:
+    def stats(name: str, sql_type: str, nulls: int, distinct: int) -> ColumnStats:
+        return ColumnStats(name=name, type=sql_type, nulls=nulls, distinct=distinct)
+
+    articles = [  # the demo's articles: the last columns cannot be targets
+        stats("title", "VARCHAR", 0, 300),
+        stats("section", "VARCHAR", 0, 6),
+        stats("words", "BIGINT", 0, 280),
+        stats("rating", "DOUBLE", 4, 40),  # missing values
+        stats("id", "BIGINT", 0, 300),  # an identifier
+        stats("language", "VARCHAR", 0, 1),  # one class
+        stats("_url", "VARCHAR", 0, 300),  # provenance
+    ]
+    assert suggested_target(articles, rows=300) == "words"
+    assert suggested_target(articles[:2], rows=300) == "section"
+    assert suggested_target([stats("price", "DOUBLE", 0, 300)], rows=300) == "price"
+    assert suggested_target(articles[3:], rows=300) is None
