@@ -214,9 +214,9 @@ def bench_near() -> list[Figure]:
 def demo_raw_products(scale: int = SCALE) -> pa.Table:
     """The demo shop's day-1 products in the shape the products spider writes (one row per
     product page, the duplicates' second URL included)."""
-    from scrapers.demo_site import DemoData
-    from scrapers.demo_site.formats import price_text
-    from scrapers.demo_site.model import category_words
+    from demo_site import DemoData
+    from demo_site.formats import price_text
+    from demo_site.model import category_words
 
     data = DemoData(seed=7, scale=scale)
     day = data.day(1)

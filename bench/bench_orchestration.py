@@ -25,40 +25,15 @@ from catalog.cleaning import clean
 from dagster_project.definitions import build_definitions, default_resources
 from dagster_project.resources import ScraperResource
 from dagster_project.runner import run_pipeline
+from demo_site.server import DemoSite
+from demo_site.specs import STORE_TABLES, shop
 from harvest.workspace import Workspace
 from scrapers import crawl
-from scrapers.demo_site.server import DemoSite
 from scrapers.sources import find_source
 from training.spec import load_spec
 from training.train import train
 
-SOURCES = {
-    "storeinfo": """\
-name: storeinfo
-base_url: "{demo}"
-start_urls: [/tables]
-limits: {max_pages: 3, depth: 0}
-extract: [tables]
-key: [_table, _row]
-politeness: {delay: 0, concurrency: 4, robots: true}
-""",
-    "shop": """\
-name: shop
-base_url: "{demo}"
-start_urls: [/shop/kitchen/, /shop/outdoor/, /shop/garden/]
-follow:
-  - css: .listing .product-grid a.product-link
-limits: {max_pages: 120, depth: 1}
-item:
-  pages: /shop/product/\\d+-
-  fields:
-    title: h1.product-title
-    shown_price: {css: .offer .price::text, type: price}
-    category_name: .product-category a
-key: [_url]
-politeness: {delay: 0, concurrency: 8, robots: true}
-""",
-}
+SOURCES = {"storeinfo": STORE_TABLES, "shop": shop(("kitchen", "outdoor", "garden"), max_pages=120)}
 SHOP_CLEAN = "columns:\n  shown_price: {required: true}\n"
 MODEL = """\
 name: shop-price

@@ -159,7 +159,7 @@ def bench_mlp_throughput() -> Figure:
 
 def demo_products(scale: int = 4) -> pd.DataFrame:
     """The demo shop's products on day 1, as a scrape would find them."""
-    from scrapers.demo_site.model import DemoData
+    from demo_site.model import DemoData
 
     data = DemoData(seed=7, scale=scale)
     day = data.day(1)
@@ -218,7 +218,7 @@ def bench_price_noise(resplits: int = 300) -> list[Figure]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    from scrapers.demo_site.words import CATEGORIES
+    from demo_site.words import CATEGORIES
     from training.splits import Split, assign_splits
 
     products = demo_products().dropna(subset=["price"]).reset_index(drop=True)

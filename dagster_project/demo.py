@@ -22,8 +22,8 @@ from dagster_project.instance import open_instance
 from dagster_project.resources import ModelRegistryResource, ScraperResource
 from dagster_project.runner import Progress, RunOutcome, run_pipeline
 from dagster_project.scraping import sources_of
+from demo_site.server import DemoSite
 from harvest.workspace import Workspace
-from scrapers.demo_site.server import DemoSite
 from training.registry import ModelVersion, Registry
 
 DAYS = (1, 2)

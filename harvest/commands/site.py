@@ -26,7 +26,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the demo shop and magazine on 127.0.0.1 and print its URL."""
-    from scrapers.demo_site import serve_forever
+    from demo_site import serve_forever
 
     try:
         serve_forever(port=port, day=day, seed=seed, scale=scale, announce=_announce)

@@ -9,40 +9,9 @@ from dagster import DagsterInstance
 
 from dagster_project.definitions import default_resources
 from dagster_project.resources import ScraperResource
+from demo_site.server import DemoSite
+from demo_site.specs import STORE_TABLES, shop
 from harvest.workspace import Workspace
-from scrapers.demo_site.server import DemoSite
-
-STORE_TABLES = """\
-name: storeinfo
-title: Store information tables
-description: The data tables of the demo shop's store page.
-license: CC0-1.0
-base_url: "{demo}"
-start_urls: [/tables]
-limits: {max_pages: 3, depth: 0}
-extract: [tables]
-key: [_table, _row]
-schedule: "15 5 * * *"
-politeness: {delay: 0, concurrency: 4, robots: true}
-"""
-
-SHOP = """\
-name: shop
-title: The products of two shop departments
-base_url: "{demo}"
-start_urls: [/shop/kitchen/, /shop/outdoor/]
-follow:
-  - css: .listing .product-grid a.product-link
-limits: {max_pages: 80, depth: 1}
-item:
-  pages: /shop/product/\\d+-
-  fields:
-    title: h1.product-title
-    shown_price: {css: .offer .price::text, type: price}
-    category_name: .product-category a
-key: [_url]
-politeness: {delay: 0, concurrency: 8, robots: true}
-"""
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +25,7 @@ def site() -> Iterator[DemoSite]:
 def sources(workspace: Workspace) -> Workspace:
     """The workspace with two small user sources: one table page, two departments' products."""
     (workspace.sources / "storeinfo.yaml").write_text(STORE_TABLES, encoding="utf-8")
-    (workspace.sources / "shop.yaml").write_text(SHOP, encoding="utf-8")
+    (workspace.sources / "shop.yaml").write_text(shop(), encoding="utf-8")
     return workspace
 
 

@@ -15,8 +15,8 @@ from dagster import (
 
 from catalog import Catalog
 from dagster_project.definitions import build_definitions
+from demo_site.server import DemoSite
 from harvest.workspace import Workspace
-from scrapers.demo_site.server import DemoSite
 from scrapers.sources import source_files
 
 RAW, CLEAN, MODEL = AssetKey("raw_shop"), AssetKey("clean_shop"), AssetKey("shop_price_model")

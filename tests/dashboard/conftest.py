@@ -139,7 +139,7 @@ politeness: {{delay: 0, concurrency: 4, robots: true}}
 @pytest.fixture
 def demo_site() -> Iterator[str]:
     """The demo site on a loopback port (a thread of this process); yields its base URL."""
-    from scrapers.demo_site import DemoSite
+    from demo_site import DemoSite
 
     site = DemoSite(port=0)
     try:

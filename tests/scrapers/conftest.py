@@ -10,7 +10,7 @@ import pytest
 import yaml
 from scrapy.http import HtmlResponse
 
-from scrapers.demo_site import DemoSite
+from demo_site import DemoSite
 from scrapers.spec import SourceSpec, parse_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"

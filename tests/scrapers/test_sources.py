@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
+from demo_site import DemoData, DemoSite
 from harvest.errors import NotFoundError
 from harvest.workspace import Workspace
 from scrapers.crawl import scrape
-from scrapers.demo_site import DemoData, DemoSite
 from scrapers.sources import BUNDLED, find_source, source_files
 from scrapers.spec import load_spec
 

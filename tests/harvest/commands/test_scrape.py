@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from demo_site import DemoSite
 from harvest.cli import main
-from scrapers.demo_site import DemoSite
 
 
 @pytest.fixture(scope="module")

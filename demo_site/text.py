@@ -11,7 +11,7 @@ import random
 import re
 import unicodedata
 
-from scrapers.demo_site.words import (
+from demo_site.words import (
     CONNECTORS,
     COUNTS,
     FIRST_NAMES,

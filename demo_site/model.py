@@ -20,8 +20,8 @@ from functools import cached_property
 
 from markupsafe import escape
 
-from scrapers.demo_site import text
-from scrapers.demo_site.words import BOOK_NOUNS, CATEGORIES, SECTIONS, CategoryWords, SectionWords
+from demo_site import text
+from demo_site.words import BOOK_NOUNS, CATEGORIES, SECTIONS, CategoryWords, SectionWords
 
 DAY_ONE = date(2025, 3, 1)  # the calendar date of day 1
 PRODUCTS_PER_SCALE = 480

@@ -34,10 +34,10 @@ from PIL import Image
 from price_parser import Price
 from protego import Protego
 
-from scrapers.demo_site import DemoData, DemoSite, DemoSiteProcess, serve_demo_site
-from scrapers.demo_site.model import ARTICLES_PER_SCALE, PRODUCTS_PER_SCALE, Article
-from scrapers.demo_site.pages import Pages
-from scrapers.demo_site.words import CATEGORIES, SECTIONS
+from demo_site import DemoData, DemoSite, DemoSiteProcess, serve_demo_site
+from demo_site.model import ARTICLES_PER_SCALE, PRODUCTS_PER_SCALE, Article
+from demo_site.pages import Pages
+from demo_site.words import CATEGORIES, SECTIONS
 from scrapers.settings import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def product_urls(site: DemoSite) -> list[str]:
 
 def test_the_same_seed_renders_the_same_pages_in_another_process() -> None:
     script = (
-        "import hashlib; from scrapers.demo_site import DemoData; from scrapers.demo_site.pages import Pages;"
+        "import hashlib; from demo_site import DemoData; from demo_site.pages import Pages;"
         "d = DemoData(); p = Pages(d); h = hashlib.sha256();"
         "[h.update(p.product('http://h', 2, x).encode()) for x in d.day(2).products[:50]];"
         "[h.update(p.article('http://h', a).encode()) for a in d.articles[:20]];"
@@ -610,7 +610,7 @@ def test_site_serve_prints_its_url_and_stops_on_sigterm() -> None:
 
 
 def test_the_module_entry_point_stops_on_ctrl_c() -> None:
-    command = [sys.executable, "-m", "scrapers.demo_site", "--port", "0", "--seed", "3"]
+    command = [sys.executable, "-m", "demo_site", "--port", "0", "--seed", "3"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 from PIL import Image, ImageDraw
 
-from scrapers.demo_site.words import CategoryWords
+from demo_site.words import CategoryWords
 
 SIZE = 64
 

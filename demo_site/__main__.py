@@ -1,14 +1,14 @@
-"""``python -m scrapers.demo_site --port N --day D``: serve the demo site in the foreground."""
+"""``python -m demo_site --port N --day D``: serve the demo site in the foreground."""
 
 from __future__ import annotations
 
 import argparse
 
-from scrapers.demo_site.server import serve_forever
+from demo_site.server import serve_forever
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scrapers.demo_site", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m demo_site", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     parser.add_argument("--day", type=int, default=1, help="the day to show (1 is the baseline)")
     parser.add_argument("--seed", type=int, default=7, help="the seed the site is generated from")

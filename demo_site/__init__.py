@@ -1,4 +1,5 @@
-"""The bundled demo site: a web shop and a magazine generated from a seed.
+"""The bundled demo site: a web shop and a magazine generated from a seed, for ``harvest
+demo``, the tests and the benchmarks to crawl (no scraper depends on it).
 
 Served on 127.0.0.1 by aiohttp, the same on every run for the same seed and day. Its
 routes, selectors and expected counts are documented in ``docs/demo_site.md``.
@@ -10,9 +11,9 @@ routes, selectors and expected counts are documented in ``docs/demo_site.md``.
 
 from __future__ import annotations
 
-from scrapers.demo_site.app import create_app
-from scrapers.demo_site.model import DemoData
-from scrapers.demo_site.server import DemoSite, DemoSiteProcess, serve_demo_site, serve_forever
+from demo_site.app import create_app
+from demo_site.model import DemoData
+from demo_site.server import DemoSite, DemoSiteProcess, serve_demo_site, serve_forever
 
 __all__ = [
     "DemoData",

@@ -5,7 +5,7 @@
 - :class:`DemoSiteProcess` serves it from a child process, so that it never shares a
   core with the caller (benchmarks).
 - :func:`serve_forever` serves it until SIGINT or SIGTERM (``harvest site serve``,
-  ``python -m scrapers.demo_site``).
+  ``python -m demo_site``).
 
 Both helpers have the same face: ``url``, ``day``, ``set_day(n)``, ``hits()``,
 ``reset_hits()``, ``stop()``, and they are context managers. The day and the hit counts
@@ -28,7 +28,7 @@ from typing import Self
 
 from aiohttp import web
 
-from scrapers.demo_site.app import check_day, create_app
+from demo_site.app import check_day, create_app
 
 HOST = "127.0.0.1"
 READY = re.compile(r"(http://127\.0\.0\.1:\d+)")
@@ -146,10 +146,10 @@ class DemoSite(_Controls):
 
 
 class DemoSiteProcess(_Controls):
-    """The demo site served by ``python -m scrapers.demo_site`` in a child process."""
+    """The demo site served by ``python -m demo_site`` in a child process."""
 
     def __init__(self, port: int = 0, day: int = 1, seed: int = 7, scale: int = 1) -> None:
-        command = [sys.executable, "-m", "scrapers.demo_site", f"--port={port}", f"--day={day}"]
+        command = [sys.executable, "-m", "demo_site", f"--port={port}", f"--day={day}"]
         command += [f"--seed={seed}", f"--scale={scale}"]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, text=True, start_new_session=True

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from markupsafe import Markup
 
-from scrapers.demo_site.model import Article, Offer, Product
-from scrapers.demo_site.words import CategoryWords
+from demo_site.model import Article, Offer, Product
+from demo_site.words import CategoryWords
 
 SCHEMA = "https://schema.org/"
 AVAILABILITY_LABELS = {

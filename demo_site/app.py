@@ -1,4 +1,4 @@
-"""The demo site as an aiohttp application: routes onto :class:`~scrapers.demo_site.pages.Pages`.
+"""The demo site as an aiohttp application: routes onto :class:`~demo_site.pages.Pages`.
 
 :func:`create_app` builds it. The site's state (:class:`SiteState`) holds the day,
 which can change while it runs (``POST /_admin/day?day=N``), a count of hits per path
@@ -18,11 +18,11 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from scrapers.demo_site import faults
-from scrapers.demo_site.images import product_png
-from scrapers.demo_site.model import DemoData, Product
-from scrapers.demo_site.pages import Pages
-from scrapers.demo_site.words import CATEGORIES
+from demo_site import faults
+from demo_site.images import product_png
+from demo_site.model import DemoData, Product
+from demo_site.pages import Pages
+from demo_site.words import CATEGORIES
 
 CACHE_PAGES = 20_000
 HTML = "text/html"
@@ -321,7 +321,7 @@ def _add_routes(app: web.Application, state: SiteState) -> None:
     app.router.add_route("*", "/_admin/day", admin_day)
     app.router.add_route("*", "/_admin/hits", admin_hits)
     app.router.add_route("*", "/_admin/warm", admin_warm)
-    app.router.add_static("/static", Path(str(files("scrapers.demo_site") / "static")))
+    app.router.add_static("/static", Path(str(files("demo_site") / "static")))
 
 
 async def add_slash(request: web.Request) -> web.Response:

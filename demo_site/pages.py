@@ -1,8 +1,8 @@
-"""HTML and JSON of the demo site's pages, rendered from :mod:`~scrapers.demo_site.model`.
+"""HTML and JSON of the demo site's pages, rendered from :mod:`~demo_site.model`.
 
 :class:`Pages` knows nothing about HTTP: each method takes the site's origin (for
 absolute URLs), the day and the page's parameters, and returns the body, or ``None``
-when there is no such page. The aiohttp app in :mod:`~scrapers.demo_site.app` maps
+when there is no such page. The aiohttp app in :mod:`~demo_site.app` maps
 routes onto these methods.
 """
 
@@ -16,9 +16,9 @@ from functools import cached_property, partial
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from scrapers.demo_site import formats
-from scrapers.demo_site.model import Article, DemoData, Product, date_of, rng_for
-from scrapers.demo_site.words import CATEGORIES, SECTIONS
+from demo_site import formats
+from demo_site.model import Article, DemoData, Product, date_of, rng_for
+from demo_site.words import CATEGORIES, SECTIONS
 
 PRODUCTS_PER_PAGE = 24
 ARTICLES_PER_PAGE = 20
@@ -78,7 +78,7 @@ class Pages:
     def __init__(self, data: DemoData) -> None:
         self.data = data
         self.env = Environment(
-            loader=PackageLoader("scrapers.demo_site", "templates"),
+            loader=PackageLoader("demo_site", "templates"),
             autoescape=select_autoescape(("html", "xml")),
             trim_blocks=True,
             lstrip_blocks=True,
