@@ -1,11 +1,38 @@
 """The dataset catalog: versioned, time-travelling datasets on DuckLake.
 
-``Catalog.open(home)`` is the way in; see ``catalog/store.py``.
+``Catalog.open(home)`` is the way in; see ``catalog/store.py``. The names below load on
+first use, so a light module such as :mod:`catalog.vocabulary` can be imported (by the
+crawl's child process, say) without loading DuckDB.
 """
 
-from catalog.records import ColumnStats, CommitResult, Dataset, DatasetRef, Diff, Listing, Version
-from catalog.store import Catalog, Staged
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catalog.records import (
+        ColumnStats,
+        CommitResult,
+        Dataset,
+        DatasetRef,
+        Diff,
+        Listing,
+        Version,
+    )
+    from catalog.store import Catalog, Staged
+
+_HOMES = {
+    "Catalog": "catalog.store",
+    "ColumnStats": "catalog.records",
+    "CommitResult": "catalog.records",
+    "Dataset": "catalog.records",
+    "DatasetRef": "catalog.records",
+    "Diff": "catalog.records",
+    "Listing": "catalog.records",
+    "Staged": "catalog.store",
+    "Version": "catalog.records",
+}
 __all__ = [
     "Catalog",
     "ColumnStats",
@@ -17,3 +44,9 @@ __all__ = [
     "Staged",
     "Version",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'catalog' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
