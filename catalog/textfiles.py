@@ -31,6 +31,9 @@ MAX_JSON_DEPTH = 16
 MAX_LISTED_LINES = 20
 _NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'[]{}"')
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")
+_ESCAPED = re.compile(
+    "[\udc80-\udcff]"
+)  # bytes that were not UTF-8, as surrogateescape writes them
 _STEPS = np.zeros(256, dtype=np.int8)
 _STEPS[list(b"[{")] = 1
 _STEPS[list(b"]}")] = -1
@@ -211,30 +214,29 @@ class _LineDecoder:
         self.started = False
 
     def decode(self, block: bytes) -> str:
+        """``block`` (whole lines) as text: one UTF-8 decode that escapes the invalid bytes,
+        then only the lines holding escapes decoded again with the fallback."""
         if not self.started:
             self.started = True
             block = block.removeprefix(codecs.BOM_UTF8)
-        view, parts, pos = memoryview(block), [], 0
-        while pos < len(block):
-            try:
-                parts.append(self._utf8(view[pos:]))
-                self.line += block.count(b"\n", pos)
-                break
-            except UnicodeDecodeError as error:
-                bad = pos + error.start
-                start = max(pos, block.rfind(b"\n", pos, bad) + 1)
-                end = block.find(b"\n", bad) + 1 or len(block)
-                parts.append(self._utf8(view[pos:start]))
-                self.line += block.count(b"\n", pos, start)
-                parts.append(self._fallback(block[start:end]))
-                self.line += 1
-                pos = end
+        text = block.decode("utf-8", "surrogateescape")
+        parts, pos = [], 0
+        while escaped := _ESCAPED.search(text, pos):
+            start = max(pos, text.rfind("\n", pos, escaped.start()) + 1)
+            end = text.find("\n", escaped.start()) + 1 or len(text)
+            parts.append(self._utf8(text, pos, start))
+            parts.append(self._fallback(text[start:end].encode("utf-8", "surrogateescape")))
+            self.line += 1
+            pos = end
+        parts.append(self._utf8(text, pos, len(text)))
         return "".join(parts)
 
-    def _utf8(self, data: memoryview) -> str:
-        text = codecs.utf_8_decode(data, "strict", True)[0]
-        self.saw_utf8 = self.saw_utf8 or not text.isascii()
-        return text
+    def _utf8(self, text: str, start: int, end: int) -> str:
+        """Lines that were valid UTF-8, counted."""
+        good = text[start:end]
+        self.line += good.count("\n")
+        self.saw_utf8 = self.saw_utf8 or not good.isascii()
+        return good
 
     def _fallback(self, raw: bytes) -> str:
         self.count += 1
