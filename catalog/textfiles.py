@@ -31,9 +31,9 @@ MAX_JSON_DEPTH = 16
 MAX_LISTED_LINES = 20
 _NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'[]{}"')
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")
-_ESCAPED = re.compile(
-    "[\udc80-\udcff]"
-)  # bytes that were not UTF-8, as surrogateescape writes them
+# Bytes that were not UTF-8, as surrogateescape writes them; the first high byte of each line.
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_NON_ASCII_LINE = re.compile(rb"(?m)^[^\n\x80-\xff]*[\x80-\xff]")
 _STEPS = np.zeros(256, dtype=np.int8)
 _STEPS[list(b"[{")] = 1
 _STEPS[list(b"]}")] = -1
@@ -220,6 +220,10 @@ class _LineDecoder:
             self.started = True
             block = block.removeprefix(codecs.BOM_UTF8)
         text = block.decode("utf-8", "surrogateescape")
+        if _ESCAPED.search(text) and _ESCAPED.sub("", text).isascii():
+            whole = self._single_byte(block)
+            if whole is not None:
+                return whole
         parts, pos = [], 0
         while escaped := _ESCAPED.search(text, pos):
             start = max(pos, text.rfind("\n", pos, escaped.start()) + 1)
@@ -230,6 +234,26 @@ class _LineDecoder:
             pos = end
         parts.append(self._utf8(text, pos, len(text)))
         return "".join(parts)
+
+    def _single_byte(self, block: bytes) -> str | None:
+        """A block with no UTF-8 beyond ASCII in one go: each line with other bytes is read
+        the fallback way (None when Windows-1252 fits some lines and not others)."""
+        text = block.decode("latin-1")
+        if _C1_BYTES.search(block):
+            try:
+                text = block.decode("cp1252")
+            except UnicodeDecodeError:
+                return None
+            self.saw_c1 = True
+        at, line = 0, self.line
+        for found in _NON_ASCII_LINE.finditer(block):
+            self.count += 1
+            if len(self.lines) < MAX_LISTED_LINES:
+                line += block.count(b"\n", at, found.start())
+                at = found.start()
+                self.lines.append(line)
+        self.line += block.count(b"\n")
+        return text
 
     def _utf8(self, text: str, start: int, end: int) -> str:
         """Lines that were valid UTF-8, counted."""
