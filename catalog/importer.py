@@ -1,12 +1,18 @@
 """Import files as datasets: CSV, TSV, JSON Lines, JSON, Parquet and Excel, messy ones included.
 
-Real files are messy, so before DuckDB reads a text file its first megabyte is inspected:
-the encoding (UTF-8 with or without BOM, Windows-1252, Latin-1; others converted), the
-delimiter, preamble lines above the header, duplicate header names, numbers written with
-decimal commas or thousands separators, short and long rows, and blank rows. What was
-found is returned in an :class:`ImportReport` (and stored with the version), so nothing
-is fixed silently. DuckDB's own reader does the heavy lifting, so a clean file imports at
-close to ``read_csv`` speed.
+Real files are messy, so before DuckDB reads a text file the whole file is checked in one
+fast pass (:mod:`catalog.textfiles`: NUL bytes and JSON nested deeper than 16 levels are
+refused, lines that are not UTF-8 are decoded as Windows-1252 or Latin-1), and its first
+megabyte is inspected: the delimiter, preamble lines above the header, duplicate and empty
+header names, numbers written with decimal commas or thousands separators, short and long
+rows, and blank rows. What was found is returned in an :class:`ImportReport` (and stored
+with the version), so nothing is fixed silently. DuckDB's own reader does the heavy
+lifting, so a clean file imports at close to ``read_csv`` speed. A row may be up to
+:data:`MAX_ROW_BYTES` long (fields with millions of characters or line breaks included);
+a longer one is refused with its row number.
+
+Imports are written to ``imports.<name>`` only: the other stages belong to scrapes
+(``raw``), cleaning (``clean``) and models (``predictions``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import io
 import re
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,12 +34,17 @@ from catalog.engine import first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import CommitResult, Listing, validate_name
 from catalog.store import Catalog, Staged
+from catalog.textfiles import Decoded, readable_text
 from harvest.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE_BYTES = 1 << 20
+MAX_ROW_BYTES = 64 << 20
+IMPORTS = "imports"
+# What DuckDB reads as NULL in the short-row count: no real field is this, so empty fields stay ''.
+_NEVER_NULL = "\x01harvest:no-null\x01"
 _DELIMITERS = (",", ";", "\t", "|")
 _FORMATS = {
     ".csv": "csv",
@@ -59,10 +71,11 @@ class ImportReport:
     format: str
     rows: int = 0
     columns: tuple[str, ...] = ()
-    encoding: str = ""
+    decoded: Decoded | None = None
     delimiter: str = ""
     preamble_rows: int = 0
     renamed_headers: tuple[str, ...] = ()
+    unnamed_headers: tuple[str, ...] = ()
     decimal_comma_columns: tuple[str, ...] = ()
     thousands_columns: tuple[str, ...] = ()
     padded_rows: int = 0
@@ -70,15 +83,22 @@ class ImportReport:
     blank_rows: int = 0
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def encoding(self) -> str:
+        """The text file's encoding (``utf-8`` also when only some lines were); empty for binary formats."""
+        return self.decoded.encoding if self.decoded else ""
+
     def findings(self) -> list[str]:
         """Human sentences, one per thing that was not clean."""
         found = list(self.notes)
-        if self.encoding and self.encoding not in ("utf-8", "ascii"):
-            found.append(f"Read as {self.encoding} and converted to UTF-8.")
+        if self.decoded and (decoding := self.decoded.finding()):
+            found.append(decoding)
         if self.preamble_rows:
             found.append(f"Skipped {self.preamble_rows} line(s) above the header.")
         if self.renamed_headers:
             found.append(f"Renamed duplicate headers: {', '.join(self.renamed_headers)}.")
+        if self.unnamed_headers:
+            found.append(f"Named empty headers: {', '.join(self.unnamed_headers)}.")
         if self.decimal_comma_columns:
             found.append(f"Read decimal commas in: {', '.join(self.decimal_comma_columns)}.")
         if self.thousands_columns:
@@ -147,10 +167,6 @@ def detect_encoding(sample: bytes) -> str:
 
 def sniff_text(sample: bytes, path: Path) -> TextSniff:
     """Encoding, delimiter, preamble lines and header of a delimited text file's sample."""
-    if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InvalidInputError(
-            f"'{path.name}' does not look like a text file (it contains binary data)."
-        )
     encoding = detect_encoding(sample)
     text = sample.decode(encoding, errors="ignore")
     lines = [line for line in text.splitlines()[:200] if line.strip()]
@@ -181,7 +197,25 @@ def _physical_preamble(text: str, preamble: list[str]) -> int:
 
 
 def _split(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter), [])
+    return next(_csv_rows([line], delimiter), [])
+
+
+def _csv_rows(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    """Python's CSV reader, allowing fields as long as a row may be (its default stops at 128 KiB)."""
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_ROW_BYTES))
+    return csv.reader(lines, delimiter=delimiter)
+
+
+def import_name(name: str) -> str:
+    """The dataset an import named ``name`` goes to: ``imports.<name>``, given bare or in full."""
+    stage, dot, table = name.rpartition(".")
+    if dot and stage != IMPORTS:
+        raise InvalidInputError(
+            f"'{name}' is not a name an import may take: imports go to imports.NAME "
+            "(give NAME alone or as imports.NAME), and the other stages belong to scrapes, "
+            "cleaning and models."
+        )
+    return f"{IMPORTS}.{validate_name(table)}"
 
 
 def _best_delimiter(lines: list[str]) -> str:
@@ -209,19 +243,20 @@ def import_file(
         raise InvalidInputError(f"There is no file at '{path}'.")
     if file.stat().st_size == 0:
         raise InvalidInputError(f"'{file.name}' is empty: there is nothing to import.")
-    dataset = name if "." in name else f"imports.{validate_name(name)}"
+    dataset = import_name(name)
     fmt = detect_format(file)
     con = catalog.cursor()
     with tempfile.TemporaryDirectory() as scratch:
-        select, report = _reader(con, file, fmt, Path(scratch))
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _import AS {select}")
-        except duckdb.Error as error:
-            if report.format not in ("csv", "tsv"):
+        if fmt == "csv":
+            report = _load_csv(con, file, Path(scratch))
+        else:
+            select, report = _reader(con, file, fmt, Path(scratch))
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _import AS {select}")
+            except duckdb.Error as error:
                 raise InvalidInputError(
                     f"'{file.name}' could not be read as {fmt}: {first_line(error)}"
                 ) from error
-            _read_small_ragged(con, file, report)
     report = _tidy(con, report)
     if not report.rows:
         raise InvalidInputError(
@@ -252,67 +287,138 @@ def _report_dict(report: ImportReport) -> dict[str, object]:
 def _reader(
     con: duckdb.DuckDBPyConnection, file: Path, fmt: str, scratch: Path
 ) -> tuple[str, ImportReport]:
-    """A SELECT that reads ``file``, and the report of what inspecting it found."""
+    """A SELECT that reads a file that is not CSV, and the report of what inspecting it found."""
     source = quote_literal(str(file))
     if fmt == "parquet":
         return f"SELECT * FROM read_parquet({source})", ImportReport(file=file.name, format=fmt)
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "json"):
+        readable, decoded = readable_text(file, scratch, json=True)
+        style = "newline_delimited" if fmt == "jsonl" else "auto"
         return (
-            f"SELECT * FROM read_json({source}, format='newline_delimited')",
-            ImportReport(file=file.name, format="jsonl"),
+            f"SELECT * FROM read_json({quote_literal(str(readable))}, format='{style}')",
+            ImportReport(file=file.name, format=fmt, decoded=decoded),
         )
-    if fmt == "json":
-        return f"SELECT * FROM read_json({source}, format='auto')", ImportReport(
-            file=file.name, format="json"
-        )
-    if fmt == "excel":
-        frame, notes = _read_excel(file)
-        con.register("_excel", frame)
-        return "SELECT * FROM _excel", ImportReport(file=file.name, format="excel", notes=notes)
-    with file.open("rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    sniff = sniff_text(sample, file)
-    readable = file
-    if sniff.encoding not in ("utf-8", "utf-8-sig"):
-        readable = scratch / "utf8.csv"
-        with (
-            file.open("r", encoding=sniff.encoding, newline="") as src,
-            readable.open("w", encoding="utf-8") as dst,
-        ):
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-    counts = Counter(h for h in sniff.header)
-    renamed = tuple(sorted(h for h, n in counts.items() if n > 1))
-    options = [
+    frame, notes = _read_excel(file)
+    con.register("_excel", frame)
+    return "SELECT * FROM _excel", ImportReport(file=file.name, format="excel", notes=notes)
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, file: Path, scratch: Path) -> ImportReport:
+    """Read a delimited text file into ``temp._import`` and report what inspecting it found.
+
+    DuckDB reads it with its default line limit first (a larger one makes every read
+    slower), then once more allowing rows up to :data:`MAX_ROW_BYTES`; a file its sniffer
+    gives up on is read with Python's csv module.
+    """
+    readable, decoded = readable_text(file, scratch, json=False)
+    with readable.open("rb") as handle:
+        sniff = sniff_text(handle.read(SAMPLE_BYTES), file)
+    counts = Counter(h for h in sniff.header if h)
+    report = ImportReport(
+        file=file.name,
+        format="tsv" if sniff.delimiter == "\t" else "csv",
+        decoded=decoded,
+        delimiter=sniff.delimiter,
+        preamble_rows=sniff.preamble,
+        renamed_headers=tuple(sorted(h for h, n in counts.items() if n > 1)),
+    )
+    base = [
         f"delim={quote_literal(sniff.delimiter)}",
         f"skip={sniff.preamble}",
         "header=true",
         "null_padding=true",
         "sample_size=20480",
     ]
-    select = f"SELECT * FROM read_csv({quote_literal(str(readable))}, {', '.join(options)})"
-    report = ImportReport(
-        file=file.name,
-        format="tsv" if sniff.delimiter == "\t" else "csv",
-        encoding="utf-8" if sniff.encoding == "utf-8-sig" else sniff.encoding,
-        delimiter=sniff.delimiter,
-        preamble_rows=sniff.preamble,
-        renamed_headers=renamed,
+    too_long: duckdb.Error | None = None
+    for options in (base, [*base, f"max_line_size={MAX_ROW_BYTES}"]):
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _import AS {_read_csv(readable, options)}")
+        except duckdb.Error as error:
+            if "Maximum line size" not in str(error):
+                return _read_small_ragged(con, readable, report)
+            too_long = error
+            continue
+        return _with_csv_shape(con, report, readable, options, sniff.header)
+    raise InvalidInputError(_long_row_sentence(readable, file.name, sniff)) from too_long
+
+
+def _read_csv(readable: Path, options: list[str]) -> str:
+    return f"SELECT * FROM read_csv({quote_literal(str(readable))}, {', '.join(options)})"
+
+
+def _with_csv_shape(
+    con: duckdb.DuckDBPyConnection,
+    report: ImportReport,
+    readable: Path,
+    options: list[str],
+    header: tuple[str, ...],
+) -> ImportReport:
+    """``report`` with the empty header names, the columns beyond the header and the short rows.
+
+    DuckDB pads a short row with nulls, which look like empty trailing fields; so when the
+    last header column has nulls, the file is read again as text with no null string, where
+    only the padding is null.
+    """
+    columns = [str(row[0]) for row in con.execute("DESCRIBE temp._import").fetchall()]
+    width = min(len(header), len(columns))
+    short = 0
+    last = quote_ident(columns[width - 1]) if width else None
+    if last and scalar(con, f"SELECT count(*) FROM temp._import WHERE {last} IS NULL"):
+        as_text = _read_csv(
+            readable, [*options, "all_varchar=true", f"nullstr={quote_literal(_NEVER_NULL)}"]
+        )
+        try:
+            short = scalar(con, f"SELECT count(*) FROM ({as_text}) WHERE {last} IS NULL")
+        except duckdb.Error:  # read as text, the file looked otherwise: say nothing, not wrongly
+            short = 0
+    return replace(
+        report,
+        unnamed_headers=tuple(columns[i] for i in range(width) if not header[i]),
+        extra_field_columns=tuple(columns[len(header) :]),
+        padded_rows=int(short),
     )
-    return select, report
 
 
-def _read_small_ragged(con: duckdb.DuckDBPyConnection, file: Path, report: ImportReport) -> None:
+def _long_row_sentence(readable: Path, name: str, sniff: TextSniff) -> str:
+    """The sentence refusing a file with a row longer than :data:`MAX_ROW_BYTES`, naming the row."""
+    limit = f"{MAX_ROW_BYTES >> 20} MiB"
+    with readable.open(encoding="utf-8-sig", newline="") as handle:
+        for _ in range(sniff.preamble):
+            handle.readline()
+        rows, number = _csv_rows(handle, sniff.delimiter), 0
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return f"'{name}' has a row longer than {limit}, the most one row may hold."
+            except csv.Error:
+                break
+            if sum(len(value.encode()) for value in row) > MAX_ROW_BYTES:
+                break
+            number += 1
+    where = f"row {number}" if number else "the header row"
+    return (
+        f"'{name}': {where} is longer than {limit}, the most one row may hold; "
+        "split its long values or import the data as Parquet."
+    )
+
+
+def _read_small_ragged(
+    con: duckdb.DuckDBPyConnection, readable: Path, report: ImportReport
+) -> ImportReport:
     """Read a delimited file DuckDB's sniffer gave up on (small and ragged) with Python's csv module."""
-    text = (
-        file.read_bytes()
-        .decode(report.encoding or "utf-8", errors="replace")
-        .removeprefix("\ufeff")
-    )
-    lines = text.splitlines()[report.preamble_rows :]
-    rows = [row for row in csv.reader(lines, delimiter=report.delimiter)]
+    lines = readable.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    try:
+        rows = list(
+            _csv_rows(io.StringIO("".join(lines[report.preamble_rows :])), report.delimiter)
+        )
+    except csv.Error as error:
+        raise InvalidInputError(
+            f"'{report.file}' could not be read as {report.format}: {error} "
+            f"(rows may be at most {MAX_ROW_BYTES >> 20} MiB)."
+        ) from error
     if not rows:
-        raise InvalidInputError(f"'{file.name}' has no header row.")
+        raise InvalidInputError(f"'{report.file}' has no header row.")
     header, body = rows[0], rows[1:]
     width = max(len(header), *(len(r) for r in body)) if body else len(header)
     names = _unique([h.strip() or f"column{i}" for i, h in enumerate(header)])
@@ -338,6 +444,12 @@ def _read_small_ragged(con: duckdb.DuckDBPyConnection, file: Path, report: Impor
         casts.append(f"TRY_CAST({col} AS {chosen}) AS {col}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _import AS SELECT {', '.join(casts)} FROM _ragged")
     con.unregister("_ragged")
+    return replace(
+        report,
+        unnamed_headers=tuple(names[i] for i, h in enumerate(header) if not h.strip()),
+        extra_field_columns=tuple(names[len(header) :]),
+        padded_rows=sum(1 for r in body if len(r) < len(header) and any(v.strip() for v in r)),
+    )
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -378,7 +490,7 @@ def _read_excel(file: Path) -> tuple[pd.DataFrame, tuple[str, ...]]:
 
 
 def _tidy(con: duckdb.DuckDBPyConnection, report: ImportReport) -> ImportReport:
-    """Drop blank rows, convert numbers written with separators, count short and long rows."""
+    """Drop blank rows and convert numbers written with separators."""
     described = con.execute("DESCRIBE temp._import").fetchall()
     columns = [str(row[0]) for row in described]
     types = {str(row[0]): str(row[1]) for row in described}
@@ -412,26 +524,14 @@ def _tidy(con: duckdb.DuckDBPyConnection, report: ImportReport) -> ImportReport:
         con.execute(
             f"ALTER TABLE temp._import ALTER {col} TYPE DOUBLE USING TRY_CAST({expr} AS DOUBLE)"
         )
-    extra = tuple(c for c in columns if re.fullmatch(r"column\d+", c))
-    header_cols = [c for c in columns if c not in extra]
-    padded = 0
-    if report.format in ("csv", "tsv") and header_cols:
-        last = quote_ident(header_cols[-1])
-        padded = con.execute(f"SELECT count(*) FROM temp._import WHERE {last} IS NULL").fetchone()[
-            0
-        ]  # type: ignore[index]
     rows = scalar(con, "SELECT count(*) FROM temp._import")
-    return ImportReport(
-        **{
-            **report.__dict__,
-            "rows": int(rows),
-            "columns": tuple(columns),
-            "blank_rows": int(blank),
-            "decimal_comma_columns": tuple(comma),
-            "thousands_columns": tuple(thousands),
-            "extra_field_columns": extra if report.format in ("csv", "tsv") else (),
-            "padded_rows": int(padded) if extra or padded else 0,
-        }
+    return replace(
+        report,
+        rows=int(rows),
+        columns=tuple(columns),
+        blank_rows=int(blank),
+        decimal_comma_columns=tuple(comma),
+        thousands_columns=tuple(thousands),
     )
 
 

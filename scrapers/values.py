@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from price_parser import Price
 
+from catalog.vocabulary import boolean_of, currency_of
 from scrapers.select import Scope, select, text_of
 from scrapers.spec import MEDIA_TYPES, FieldSpec, Processor
 
@@ -35,34 +36,6 @@ Value = (
 Row = dict[str, Value]
 
 _WHITESPACE = re.compile(r"\s+")
-_CURRENCIES = {
-    "$": "USD",
-    "US$": "USD",
-    "€": "EUR",
-    "£": "GBP",
-    "¥": "JPY",
-    "₹": "INR",
-    "zł": "PLN",
-    "kr": "SEK",
-    "CHF": "CHF",
-    "Fr.": "CHF",
-    "₽": "RUB",
-}
-_FALSE = {
-    "false",
-    "no",
-    "n",
-    "0",
-    "off",
-    "none",
-    "out of stock",
-    "outofstock",
-    "sold out",
-    "unavailable",
-    "discontinued",
-    "https://schema.org/outofstock",
-    "http://schema.org/outofstock",
-}
 
 
 def select_texts(scope: Scope, field: FieldSpec) -> list[str]:
@@ -148,10 +121,7 @@ def parse_number(text: str) -> Decimal | None:
 def parse_price(text: str) -> tuple[float | None, str | None]:
     """Amount and ISO currency of a price such as ``$1,299.00``, ``1.299,00 €`` or ``from £12``."""
     price = Price.fromstring(text)
-    currency = price.currency
-    if currency is not None:
-        currency = _CURRENCIES.get(currency.strip(), currency.strip().upper())
-    return price.amount_float, currency
+    return price.amount_float, currency_of(text, price.currency)
 
 
 def parse_date(text: str) -> date | None:
@@ -170,5 +140,9 @@ def parse_date(text: str) -> date | None:
 
 
 def to_bool(text: str) -> bool:
-    """False for words that say no (``no``, ``0``, ``out of stock``...), True for anything else."""
-    return _WHITESPACE.sub(" ", text).strip().lower() not in _FALSE
+    """False for what says no (``no``, ``0``, ``out of stock``...), True for anything else.
+
+    The words mean what they mean to cleaning (:mod:`catalog.vocabulary`); a field that is
+    there but says neither yes nor no reads as True, as an "in stock" badge would.
+    """
+    return boolean_of(text) is not False

@@ -27,7 +27,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from price_parser import Price
 
-from catalog.cleaning.values import TEXT, as_text, failures, map_distinct, one_array, typed_input
+from catalog.cleaning.values import (
+    NULL_TOKENS,
+    TEXT,
+    as_text,
+    blank_to_null,
+    failures,
+    map_distinct,
+    one_array,
+    typed_input,
+)
+from catalog.vocabulary import FALSE_WORDS, TRUE_WORDS, boolean_of, currency_code, currency_of
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -36,105 +46,11 @@ _DOT_STYLE = r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$|^[+-]?\.\d+$"
 _COMMA_STYLE = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$|^[+-]?,\d+$"
 _SCIENTIFIC = r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$"
 
-CURRENCY_SYMBOLS = {
-    "$": "USD",
-    "US$": "USD",
-    "€": "EUR",
-    "£": "GBP",
-    "¥": "JPY",
-    "₹": "INR",
-    "₩": "KRW",
-    "₽": "RUB",
-    "C$": "CAD",
-    "A$": "AUD",
-    "R$": "BRL",
-    "ZŁ": "PLN",
-    "FR.": "CHF",
-}
-ISO_CURRENCIES = frozenset(
-    [
-        "USD",
-        "EUR",
-        "GBP",
-        "JPY",
-        "CNY",
-        "INR",
-        "KRW",
-        "RUB",
-        "CAD",
-        "AUD",
-        "NZD",
-        "CHF",
-        "SEK",
-        "NOK",
-        "DKK",
-        "PLN",
-        "CZK",
-        "HUF",
-        "BRL",
-        "MXN",
-        "ZAR",
-        "TRY",
-        "SGD",
-        "HKD",
-        "ILS",
-        "AED",
-    ]
-)
 _PRICE = (
     r"(?i)^\s*(?:(?:from|only|now|just|price:?|ab|dès|desde|da|ca\.?|approx\.?|~)\s*)?"
     r"(?P<pre>[a-z]{3}|us\$|c\$|a\$|r\$|[$€£¥₹₩₽])?\s*"
     r"(?P<num>[+-]?\d(?:[\d.,\s\x{00a0}\x{202f}']*\d)?)\s*"
     r"(?P<post>[a-z]{3}|zł|fr\.|[$€£¥₹₩₽]|,-|\.-)?\s*$"
-)
-
-_TRUE = frozenset(
-    [
-        "true",
-        "yes",
-        "y",
-        "t",
-        "1",
-        "on",
-        "in",
-        "stock",
-        "instock",
-        "in_stock",
-        "available",
-        "available",
-        "now",
-        "in",
-        "store",
-        "only",
-        "limitedavailability",
-        "instoreonly",
-        "onlineonly",
-    ]
-) | {"in stock", "available now", "limited availability", "in store only", "online only"}
-_FALSE = frozenset(
-    [
-        "false",
-        "no",
-        "n",
-        "f",
-        "0",
-        "off",
-        "outofstock",
-        "out_of_stock",
-        "soldout",
-        "unavailable",
-        "discontinued",
-        "preorder",
-        "presale",
-        "backorder",
-        "reserved",
-        "madetoorder",
-    ]
-) | {"out of stock", "sold out", "not available", "pre-order", "pre order", "back order"}
-_SCHEMA_ORG = re.compile(r"^https?://schema\.org/", re.IGNORECASE)
-_IN_STOCK = re.compile(r"\b(in stock|available)\b", re.IGNORECASE)
-_OUT_OF_STOCK = re.compile(
-    r"\b(out of stock|sold out|not in stock|unavailable|not available)\b", re.IGNORECASE
 )
 
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
@@ -163,7 +79,9 @@ _NAMED_FORMATS = (
 )
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{2}|\d{4})(\s.*)?$")
 _MAX_DATE_CHARS = 64
-_MAX_TYPED_CHARS = 128  # longer text is no price or yes/no: not worth a per-value parser
+_MAX_TYPED_CHARS = 128  # longer text is no price: not worth a per-value parser
+# Null tokens that are also yes/no words ("none") keep the vocabulary's meaning in a boolean column.
+_BOOLEAN_NULL_TOKENS = tuple(t for t in NULL_TOKENS if t.lower() not in TRUE_WORDS | FALSE_WORDS)
 # dateparser tries every language it knows unless told; these cover the usual shops and
 # magazines and keep the fallback to milliseconds a value.
 DATE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
@@ -248,23 +166,13 @@ def parse_integers(column: pa.Array | pa.ChunkedArray, decimal: str | None = Non
 # -- prices --------------------------------------------------------------------------------
 
 
-def currency_code(token: str | None) -> str | None:
-    """The ISO 4217 code for a currency symbol or code, None when unknown or ambiguous."""
-    if not token:
-        return None
-    upper = token.strip().upper()
-    if upper in ISO_CURRENCIES:
-        return upper
-    return CURRENCY_SYMBOLS.get(upper) or CURRENCY_SYMBOLS.get(token.strip())
-
-
 def _price_fallback(text: str) -> tuple[float | None, str | None]:
     price = Price.fromstring(text)
     if price.amount is None:
         return None, None
     amount = float(price.amount)
     # "" marks a currency that is written but unknown or ambiguous ("kr"): no default for it.
-    code = currency_code(price.currency) or ("" if price.currency else None)
+    code = currency_of(text, price.currency) or ("" if price.currency else None)
     return (amount if math.isfinite(amount) else None), code
 
 
@@ -461,28 +369,12 @@ def parse_dates(
 # -- booleans ------------------------------------------------------------------------------
 
 
-def boolean_of(text: str) -> bool | None:
-    """True/False for yes/no, stock and schema.org availability words; None when unknown."""
-    if len(text) > _MAX_TYPED_CHARS:
-        return None
-    word = _SCHEMA_ORG.sub("", text.strip()).strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    if _OUT_OF_STOCK.search(word):
-        return False
-    if _IN_STOCK.search(word):
-        return True
-    return None
-
-
 def parse_booleans(column: pa.Array | pa.ChunkedArray) -> Parsed:
     """Booleans from ``in stock``/``out of stock``, yes/no, true/false, 1/0 and schema.org URLs."""
     array = one_array(column)
     if pa.types.is_boolean(array.type):
         return Parsed(array)
-    strings = typed_input(as_text(array)[0])
+    strings = blank_to_null(as_text(array)[0], _BOOLEAN_NULL_TOKENS)
     values = map_distinct(
         strings,
         lambda d: pa.array([boolean_of(v) if v else None for v in d.to_pylist()], pa.bool_()),

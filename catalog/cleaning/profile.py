@@ -1,7 +1,11 @@
 """A per-column profile of a table: type, nulls, distinct values, range, mean, the most
 common values and a histogram (of values for numbers and times, of lengths for text).
 
-Counts come from DuckDB over the Arrow table (no copy); histograms from NumPy.
+A :class:`ColumnProfile` is the :class:`~catalog.records.ColumnStats` a version records,
+computed by the same SQL (:func:`catalog.profile.stats_selects`) in one scan of all
+columns, with exact distinct counts, the share of true as a boolean's mean, and the
+most common values and a histogram added. Counts come from DuckDB over the Arrow table
+(no copy); histograms from NumPy.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.cleaning.values import one_array
-from catalog.profile import quote_ident
+from catalog.profile import quote_ident, stats_from, stats_selects
+from catalog.records import ColumnStats
 
 TOP_VALUES = 5
 BINS = 10
@@ -38,16 +43,13 @@ class Histogram:
 
 
 @dataclass(frozen=True)
-class ColumnProfile:
-    name: str
-    type: str
-    rows: int
-    nulls: int
-    null_share: float
-    distinct: int
-    min: str | None = None
-    max: str | None = None
-    mean: float | None = None
+class ColumnProfile(ColumnStats):
+    """A column's statistics (``type`` as Arrow names it, ``distinct`` exact, a boolean's
+    ``mean`` its share of true), with its row count, share of nulls, most common values
+    and histogram."""
+
+    rows: int = 0
+    null_share: float = 0.0
     top: tuple[TopValue, ...] = ()
     histogram: Histogram | None = None
 
@@ -78,50 +80,54 @@ def _is_numeric(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
 
 
-def profile_column(con: duckdb.DuckDBPyConnection, table: pa.Table, name: str) -> ColumnProfile:
-    array = one_array(table.column(name))
-    kind = array.type
+def _top_values(con: duckdb.DuckDBPyConnection, name: str) -> tuple[TopValue, ...]:
     col = quote_ident(name)
-    rows = len(array)
-    if pa.types.is_null(kind):
-        return ColumnProfile(name, str(kind), rows, rows, 1.0 if rows else 0.0, 0)
-    orderable = not pa.types.is_nested(kind) and not pa.types.is_binary(kind)
-    mean = f"avg({col}::DOUBLE)" if _is_numeric(kind) or pa.types.is_boolean(kind) else "NULL"
-    bounds = (
-        f"left(min({col})::VARCHAR, {SHOWN_CHARS}), left(max({col})::VARCHAR, {SHOWN_CHARS})"
-        if orderable
-        else "NULL, NULL"
-    )
-    found = con.execute(
-        f"SELECT count({col}), count(DISTINCT {col}), {bounds}, {mean} FROM profiled"
-    ).fetchone()
-    assert found is not None
-    count, distinct, low, high, average = found
     top = con.execute(
         f"SELECT left({col}::VARCHAR, {SHOWN_CHARS}) AS v, count(*) AS n FROM profiled "
         f"WHERE {col} IS NOT NULL GROUP BY {col} ORDER BY n DESC, v LIMIT {TOP_VALUES}"
     ).fetchall()
-    nulls = rows - int(count)
+    return tuple(TopValue(str(v), int(n)) for v, n in top)
+
+
+def _column_profile(
+    con: duckdb.DuckDBPyConnection, array: pa.Array, stats: ColumnStats
+) -> ColumnProfile:
+    rows = len(array)
+    empty = pa.types.is_null(array.type)
     return ColumnProfile(
-        name=name,
-        type=str(kind),
+        **vars(stats),
         rows=rows,
-        nulls=nulls,
-        null_share=nulls / rows if rows else 0.0,
-        distinct=int(distinct),
-        min=low,
-        max=high,
-        mean=float(average) if average is not None else None,
-        top=tuple(TopValue(str(v), int(n)) for v, n in top),
-        histogram=_histogram_of(array),
+        null_share=stats.nulls / rows if rows else 0.0,
+        top=() if empty else _top_values(con, stats.name),
+        histogram=None if empty else _histogram_of(array),
     )
 
 
 def profile_table(table: pa.Table) -> tuple[ColumnProfile, ...]:
-    """The profile of every column."""
+    """The profile of every column: their statistics in one scan, then each one's top values."""
+    arrays = [one_array(column) for column in table.columns]
+    selects = ["count(*)"]
+    for name, array in zip(table.column_names, arrays, strict=True):
+        kind = array.type
+        if pa.types.is_null(kind):
+            selects.extend(["0", "0", "NULL", "NULL", "NULL"])
+            continue
+        orderable = not pa.types.is_nested(kind) and not pa.types.is_binary(kind)
+        averaged = _is_numeric(kind) or pa.types.is_boolean(kind)
+        selects.extend(stats_selects(name, ordered=orderable, averaged=averaged, exact=True))
     con = duckdb.connect()
     try:
         con.register("profiled", table)
-        return tuple(profile_column(con, table, name) for name in table.column_names)
+        found = con.execute(f"SELECT {', '.join(selects)} FROM profiled").fetchone()
+        assert found is not None
+        rows = int(found[0])
+        return tuple(
+            _column_profile(
+                con,
+                array,
+                stats_from(name, str(array.type), rows, found[1 + 5 * index : 6 + 5 * index]),
+            )
+            for index, (name, array) in enumerate(zip(table.column_names, arrays, strict=True))
+        )
     finally:
         con.close()

@@ -273,7 +273,12 @@ def import_command(
     file: Annotated[
         Path, typer.Argument(help="CSV, TSV, JSON Lines, JSON, Parquet or Excel file.")
     ],
-    name: Annotated[str, typer.Option("--name", help="Dataset name; it becomes imports.NAME.")],
+    name: Annotated[
+        str,
+        typer.Option(
+            "--name", help="Dataset name: NAME or imports.NAME (imports go nowhere else)."
+        ),
+    ],
     key: Annotated[str | None, typer.Option(help="Comma-separated key columns.")] = None,
     title: Annotated[
         str | None, typer.Option(help="Listing title (any listing option replaces the card).")

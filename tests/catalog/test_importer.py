@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from catalog import Catalog, Listing
+from catalog import Catalog, Listing, importer
 from catalog.importer import detect_encoding, import_file
+from catalog.textfiles import MAX_JSON_DEPTH
 from harvest.errors import InvalidInputError
 
 
@@ -151,3 +152,147 @@ def test_bad_files_are_reported_clearly(
 def test_a_missing_file_is_reported(catalog: Catalog, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="There is no file"):
         import_file(catalog, tmp_path / "nope.csv", "nope")
+
+
+@pytest.mark.parametrize(
+    ("data", "long_value"),
+    [
+        (b"id,text\n1," + b"x" * 10_000_000 + b"\n2,two\n", "x" * 10_000_000),
+        (b'id,text\n1,"' + b"\n" * 2_000_000 + b'"\n2,two\n', "\n" * 2_000_000),
+        (b"id,text\n1," + b"y" * 200_000 + b"\n2,two\n", "y" * 200_000),
+    ],
+    ids=["10MB field", "2M line breaks in a quoted field", "200k field"],
+)
+def test_long_fields_and_line_breaks_in_a_field_are_read_whole(
+    catalog: Catalog, tmp_path: Path, data: bytes, long_value: str
+) -> None:
+    result, report = import_file(catalog, write(tmp_path / "long.csv", data), "long")
+    assert rows(catalog, result.version.ref) == [
+        {"id": 1, "text": long_value},
+        {"id": 2, "text": "two"},
+    ]
+    assert report.findings() == []
+
+
+def test_megabyte_text_cells_are_read_whole(catalog: Catalog, tmp_path: Path) -> None:
+    cells = [chr(ord("a") + i) * 1_000_000 for i in range(5)]
+    data = "id,text\n" + "".join(f"{i},{cell}\n" for i, cell in enumerate(cells))
+    result, _ = import_file(catalog, write(tmp_path / "cells.csv", data.encode()), "cells")
+    assert rows(catalog, result.version.ref) == [
+        {"id": i, "text": cell} for i, cell in enumerate(cells)
+    ]
+
+
+def test_a_long_field_in_a_ragged_file_is_read_by_the_fallback(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    data = b"a;b\n1;" + b"x" * 200_000 + b"\n2\n3;y;z\n"
+    result, report = import_file(catalog, write(tmp_path / "ragged.csv", data), "ragged")
+    assert rows(catalog, result.version.ref) == [
+        {"a": 1, "b": "x" * 200_000, "column2": None},
+        {"a": 2, "b": None, "column2": None},
+        {"a": 3, "b": "y", "column2": "z"},
+    ]
+    assert report.padded_rows == 1 and report.extra_field_columns == ("column2",)
+
+
+def test_a_row_longer_than_the_limit_is_refused_naming_the_row_and_the_limit(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "MAX_ROW_BYTES", 3 << 20)
+    data = b"id,text\n1,short\n2," + b"x" * (4 << 20) + b"\n3,short\n"
+    with pytest.raises(InvalidInputError, match=r"row 2 is longer than 3 MiB, the most one row"):
+        import_file(catalog, write(tmp_path / "huge.csv", data), "huge")
+    assert catalog.datasets() == []
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object whose value holds lists ``depth`` levels deep in all (the object counts)."""
+    return b'{"a": ' + b"[" * (depth - 1) + b"1" + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("deep.json", b"[" * 10_000 + b"1" + b"]" * 10_000),
+        ("deep.jsonl", b'{"a": 1}\n' + nested(10_000) + b"\n"),
+        ("limit.jsonl", nested(MAX_JSON_DEPTH + 1) + b"\n"),
+    ],
+    ids=["json 10,000 deep", "json lines 10,000 deep", "one past the limit"],
+)
+def test_json_nested_deeper_than_the_limit_is_refused_before_it_is_read(
+    catalog: Catalog, tmp_path: Path, name: str, data: bytes
+) -> None:
+    with pytest.raises(InvalidInputError, match=f"nests deeper than {MAX_JSON_DEPTH} levels"):
+        import_file(catalog, write(tmp_path / name, data), "deep")
+    assert catalog.datasets() == []
+
+
+def test_json_at_the_depth_limit_imports_and_brackets_in_strings_do_not_count(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    brackets = '[[[{{{\\"' * 50
+    data = nested(MAX_JSON_DEPTH) + b"\n" + json.dumps({"b": [brackets]}).encode() + b"\n"
+    result, _ = import_file(catalog, write(tmp_path / "ok.jsonl", data), "ok")
+    assert result.version.rows == 2
+    assert rows(catalog, result.version.ref)[1]["b"] == [brackets]
+
+
+def test_a_nul_byte_past_the_first_megabyte_is_refused(catalog: Catalog, tmp_path: Path) -> None:
+    data = b"id,text\n" + b"1,xxxxxxxx\n" * 200_000 + b"2,a\x00b\n"
+    with pytest.raises(InvalidInputError, match=r"line 200002 holds a NUL byte"):
+        import_file(catalog, write(tmp_path / "nul.csv", data), "nul")
+    assert catalog.datasets() == []
+
+
+def test_lines_not_in_utf8_are_decoded_alone_and_reported(catalog: Catalog, tmp_path: Path) -> None:
+    data = "id,text\n1,café\n".encode() + b"2,caf\xe9 \x80\n" + "3,naïve\n".encode()
+    result, report = import_file(catalog, write(tmp_path / "mixed.csv", data), "mixed")
+    assert rows(catalog, result.version.ref) == [
+        {"id": 1, "text": "café"},
+        {"id": 2, "text": "café €"},
+        {"id": 3, "text": "naïve"},
+    ]
+    assert report.encoding == "utf-8"
+    assert report.findings() == [
+        "1 line(s) were not valid UTF-8 and were read as windows-1252 (line 3); the rest is UTF-8."
+    ]
+    stored = catalog.report(result.version.ref)
+    assert stored["import"]["findings"] == report.findings()
+
+
+def test_mixed_json_lines_are_decoded_line_by_line(catalog: Catalog, tmp_path: Path) -> None:
+    data = '{"a": "café"}\n'.encode() + b'{"a": "caf\xe9"}\n'
+    result, report = import_file(catalog, write(tmp_path / "mixed.jsonl", data), "mixedjl")
+    assert rows(catalog, result.version.ref) == [{"a": "café"}, {"a": "café"}]
+    assert "read as latin-1 (line 2)" in report.findings()[0]
+
+
+def test_findings_name_empty_headers_and_an_empty_last_column_for_what_they_are(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    body = "".join(f"{i},{i * 2},\n" for i in range(50))
+    file = write(tmp_path / "shape.csv", ("a,,c\n" + body + "50,100\n").encode())
+    result, report = import_file(catalog, file, "shape")
+    assert rows(catalog, result.version.ref)[-1] == {"a": 50, "column1": 100, "c": None}
+    assert report.unnamed_headers == ("column1",)
+    assert report.extra_field_columns == ()
+    assert report.padded_rows == 1
+    assert report.findings() == [
+        "Named empty headers: column1.",
+        "1 row(s) had fewer fields than the header; missing values are empty.",
+    ]
+
+
+@pytest.mark.parametrize("name", ["raw.products", "predictions.x", "clean.x", "imports.a.b"])
+def test_an_import_may_only_name_an_imports_dataset(
+    catalog: Catalog, tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=r"imports go to imports\.NAME"):
+        import_file(catalog, write(tmp_path / "a.csv", b"x\n1\n"), name)
+    assert catalog.datasets() == []
+
+
+def test_an_import_named_in_full_goes_to_imports(catalog: Catalog, tmp_path: Path) -> None:
+    result, _ = import_file(catalog, write(tmp_path / "a.csv", b"x\n1\n"), "imports.full")
+    assert result.version.ref == "imports.full@1"

@@ -141,3 +141,17 @@ def test_verify_reports_each_version_and_fails_on_an_altered_one(
         result = harvest(home, *args)
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert sentence in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("name", ["raw.products", "predictions.x"])
+def test_import_into_another_stage_is_one_sentence_and_exit_1(
+    workspace: Workspace, tmp_path: Path, name: str
+) -> None:
+    csv = tmp_path / "a.csv"
+    csv.write_text("x\n1\n")
+    result = harvest(workspace.home, "import", str(csv), "--name", name)
+    assert result.returncode == 1
+    assert f"'{name}' is not a name an import may take: imports go to imports.NAME" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    listing = harvest(workspace.home, "catalog", "list", "--json")
+    assert json.loads(listing.stdout) == []
