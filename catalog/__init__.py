@@ -25,12 +25,24 @@ if TYPE_CHECKING:
     )
     from catalog.store import Catalog, Staged
 
-_RECORDS = ("ColumnStats", "CommitResult", "CommittedFile", "DataFile", "Dataset", "DatasetRef")
+__all__ = [
+    "Catalog",
+    "ColumnStats",
+    "CommitResult",
+    "CommittedFile",
+    "DataFile",
+    "Dataset",
+    "DatasetRef",
+    "Diff",
+    "Listing",
+    "Staged",
+    "Version",
+    "VersionCheck",
+]
 _HOMES = {
-    **dict.fromkeys((*_RECORDS, "Diff", "Listing", "Version", "VersionCheck"), "catalog.records"),
-    **dict.fromkeys(("Catalog", "Staged"), "catalog.store"),
+    name: "catalog.store" if name in ("Catalog", "Staged") else "catalog.records"
+    for name in __all__
 }
-__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> object:
