@@ -144,7 +144,7 @@ def test_browse_query_and_train_in_a_real_browser(server: str, tmp_path: Path) -
             families.get_by_role("combobox").fill("linear")
             page.keyboard.press("Enter")
             page.keyboard.press("Escape")
-            expect(families.get_by_text("linear (logistic regression or ridge)")).to_be_visible()
+            expect(families.get_by_text("linear (logistic regression / ridge)")).to_be_visible()
             expect(families.get_by_text("forest (random forest)")).to_have_count(0)
             settle(page)
             page.get_by_role("button", name="Launch training").click()
