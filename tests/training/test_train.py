@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -342,6 +343,21 @@ def test_missing_target_drop_trains_on_the_labelled_rows_and_says_so(catalog: Ca
     assert (
         "Rows without a target, left out: 8" in (result.version.path / "MODEL_CARD.md").read_text()
     )
+
+
+def test_the_heap_is_frozen_while_training_however_the_run_was_started(catalog: Catalog) -> None:
+    """``gc.freeze()`` belongs to the run, not to one command: an in-process run (Dagster's,
+    the demo's) gets it as ``harvest train`` does, and leaves the heap as it found it."""
+    ref = commit(catalog, "iris", bundled("iris"))
+    frozen: list[int] = []
+    assert gc.get_freeze_count() == 0
+    train(
+        spec(ref, families=["linear"], trials=0, time_budget=5),
+        catalog,
+        echo=lambda _line: frozen.append(gc.get_freeze_count()),
+    )
+    assert frozen and min(frozen) > 10_000, "the modules alive when training starts are frozen"
+    assert gc.get_freeze_count() == 0, "a long-lived process gets its heap back afterwards"
 
 
 def test_leakage_is_reported_in_the_card(catalog: Catalog) -> None:
