@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harvest import jobs
 from harvest.cli import main
 from harvest.commands.orchestration import LOOPBACK
+from harvest.workspace import Workspace
 
 QUERY = """{ version workspaceOrError { __typename ... on Workspace { locationEntries {
   name locationOrLoadError { __typename } } } } }"""
@@ -90,6 +92,8 @@ def test_dagster_serves_the_workspace_on_loopback_and_stops_with_its_children(
 ) -> None:
     process, port = dagster_ui
     data = wait_for_location(port)
+    found = jobs.deployment(Workspace.at(tmp_path))
+    assert found == jobs.Deployment(LOOPBACK, port, process.pid), "the launcher finds it"
     entry = data["workspaceOrError"]["locationEntries"][0]  # type: ignore[index]
     assert entry["name"] == "dagster_project.definitions"
     assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation"
@@ -106,6 +110,8 @@ def test_dagster_serves_the_workspace_on_loopback_and_stops_with_its_children(
     while group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not group_alive(process.pid), "Dagster's webserver or daemon outlived harvest dagster"
+    assert jobs.deployment(Workspace.at(tmp_path)) is None
+    assert not (tmp_path / "dagster" / jobs.DEPLOYMENT).exists()
     with pytest.raises(OSError):
         graphql(port, "{ version }")
     assert b"Dagster stopped." in (process.stdout.read() if process.stdout else b"")

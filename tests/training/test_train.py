@@ -15,13 +15,14 @@ import pandas as pd
 import pytest
 
 from catalog import Catalog
+from harvest import jobs
 from harvest.errors import HarvestError, InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
 from tests.training.conftest import articles, bundled, commit, digit_images
 from training.data import prepare
 from training.predict import load_model
 from training.registry import Registry
-from training.runs import launch, list_runs, read_progress
+from training.runs import list_runs, read_progress
 from training.spec import spec_from_mapping
 from training.splits import Split
 from training.train import promote, train
@@ -401,21 +402,23 @@ def wait_for_stage(workspace: Workspace, run_id: str, stage: str, timeout: float
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_stopped_or_killed_run_registers_nothing(catalog: Catalog, how: signal.Signals) -> None:
     ref = commit(catalog, "iris", bundled("iris"))
-    handle = launch(spec(ref, name="iris", families=["tree"], time_budget=300), catalog.workspace)
+    job = jobs.train(catalog.workspace, spec(ref, name="iris", families=["tree"], time_budget=300))
     try:
-        wait_for_stage(catalog.workspace, handle.run_id, "searching")
-        os.kill(handle.pid, how)
-        os.waitpid(handle.pid, 0)
+        wait_for_stage(catalog.workspace, job.id, "searching")
+        os.kill(read_progress(catalog.workspace, job.id).pid, how)  # the training process
+        os.waitpid(job.pid, 0)  # its supervisor, which records how it ended
     finally:
-        if Path(f"/proc/{handle.pid}").exists():
-            os.kill(handle.pid, signal.SIGKILL)
-    progress = read_progress(catalog.workspace, handle.run_id)
+        if Path(f"/proc/{job.pid}").exists():
+            os.killpg(job.pid, signal.SIGKILL)
+    progress = read_progress(catalog.workspace, job.id)
+    status = job.status()
+    assert (status.state, status.exit_code) == ("failed", 1 if how is signal.SIGTERM else -how)
     if how is signal.SIGTERM:
         assert progress.status == "failed"
         assert (
             "was stopped (SIGTERM) before it finished; no model was registered" in progress.message
         )
-        assert "no model was registered" in (handle.folder / "run.log").read_text()
+        assert "no model was registered" in job.logs()
     else:
         assert progress.status == "killed"
         assert (
@@ -428,15 +431,18 @@ def test_a_stopped_or_killed_run_registers_nothing(catalog: Catalog, how: signal
 
 def test_launch_runs_in_the_background_and_can_be_polled(catalog: Catalog) -> None:
     ref = commit(catalog, "iris", bundled("iris"))
-    handle = launch(
-        spec(ref, name="iris-bg", families=["linear"], trials=0, time_budget=5), catalog.workspace
+    job = jobs.train(
+        catalog.workspace, spec(ref, name="iris-bg", families=["linear"], trials=0, time_budget=5)
     )
+    assert (job.kind, job.what, job.dagster_run_id) == ("train", "iris-bg", None)
     deadline = time.monotonic() + 180
-    progress = read_progress(catalog.workspace, handle.run_id)
+    progress = read_progress(catalog.workspace, job.id)  # the job id is the training run id
     while not progress.finished and time.monotonic() < deadline:
         time.sleep(0.3)
-        progress = read_progress(catalog.workspace, handle.run_id)
-    os.waitpid(handle.pid, 0)
+        progress = read_progress(catalog.workspace, job.id)
+    os.waitpid(job.pid, 0)
     assert progress.status == "done", progress.message
+    assert job.progress() == read_progress(catalog.workspace, job.id)
+    assert job.status() == jobs.JobStatus("succeeded", 0)
     assert progress.result is not None and progress.result["ref"] == "iris-bg@1"
     assert Registry(catalog).get("iris-bg").aliases == ("champion",)

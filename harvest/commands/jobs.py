@@ -1,0 +1,117 @@
+"""``harvest jobs start|list|show``: background work through the launcher (:mod:`harvest.jobs`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from harvest import jobs, output
+from harvest.errors import InvalidInputError
+
+jobs_app = typer.Typer(
+    help="Background jobs: crawls, training runs, any command.", no_args_is_help=True
+)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``harvest jobs`` to ``app``."""
+    app.add_typer(jobs_app, name="jobs")
+
+
+def describe(job: jobs.Job) -> dict[str, Any]:
+    """A job with where it stands and, for training, how far it got."""
+    run = job.progress()
+    progress = None
+    if run is not None:
+        progress = {
+            "status": run.status,
+            "stage": run.stage,
+            "trials": len(run.trials),
+            "best": run.best,
+            "result": run.result,
+            "message": run.message,
+        }
+    return {**job.to_json(), "status": asdict(job.status()), "progress": progress}
+
+
+@jobs_app.command(
+    "start", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def start_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Run a harvest command in the background: ``harvest jobs start scrape tables``."""
+    if not ctx.args:
+        raise InvalidInputError("Give the command to run, e.g. `harvest jobs start scrape tables`.")
+    command, *rest = ctx.args
+    job = jobs.start(ctx.obj, command, " ".join(rest) or command, list(ctx.args))
+    if as_json:
+        output.emit_json(describe(job))
+        return
+    output.console.print(
+        f"Started job {job.id} (process {job.pid}); follow it with `harvest jobs show {job.id}`.",
+        markup=False,
+    )
+
+
+@jobs_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None, typer.Option(help="Only jobs of this kind (scrape, train...).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the workspace's jobs, newest first."""
+    found = jobs.list_jobs(ctx.obj, kind=kind)
+    if as_json:
+        output.emit_json([describe(job) for job in found])
+        return
+    rows = []
+    for job in found:
+        status = job.status()
+        code = "" if status.exit_code is None else str(status.exit_code)
+        where = f"dagster {job.dagster_run_id}" if job.dagster_run_id else f"pid {job.pid}"
+        rows.append(
+            (
+                job.id,
+                job.kind,
+                job.what,
+                status.state,
+                code,
+                where,
+                f"{job.started_at:%Y-%m-%d %H:%M:%S}",
+            )
+        )
+    output.table(["job", "kind", "what", "state", "exit", "runs in", "started (UTC)"], rows)
+
+
+@jobs_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="The job's id (see `harvest jobs list`).")],
+    tail: Annotated[int, typer.Option(help="Lines of its log to show.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """One job: where it stands, its progress, the end of its log."""
+    job = jobs.get(ctx.obj, job_id)
+    described = {**describe(job), "logs": job.logs(tail=tail)}
+    if as_json:
+        output.emit_json(described)
+        return
+    status = job.status()
+    output.console.print(
+        f"{job.id}: {job.kind} {job.what}, {status.state}"
+        + (f" (exit code {status.exit_code})" if status.exit_code is not None else "")
+        + (f". {status.message}" if status.message else "."),
+        markup=False,
+    )
+    if described["progress"]:
+        progress = described["progress"]
+        output.console.print(
+            f"training: {progress['status']}, stage {progress['stage']}, {progress['trials']} trials",
+            markup=False,
+        )
+    if described["logs"]:
+        output.console.print(described["logs"], markup=False, highlight=False)
