@@ -34,7 +34,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,6 +216,22 @@ class Job:
             if status.state == "failed":
                 run = replace(run, status="failed", message=status.message)
         return run
+
+    def report(self) -> dict[str, Any]:
+        """The job as the shells print it (``--json``, the API): its record, where it stands
+        and, for training, how far it got."""
+        run = self.progress()
+        progress = None
+        if run is not None:
+            progress = {
+                "status": run.status,
+                "stage": run.stage,
+                "trials": len(run.trials),
+                "best": run.best,
+                "result": run.result,
+                "message": run.message,
+            }
+        return {**self.to_json(), "status": asdict(self.status()), "progress": progress}
 
     def logs(self, tail: int = 20) -> str:
         """The last ``tail`` lines of the job's output."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,22 +20,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(jobs_app, name="jobs")
 
 
-def describe(job: jobs.Job) -> dict[str, Any]:
-    """A job with where it stands and, for training, how far it got."""
-    run = job.progress()
-    progress = None
-    if run is not None:
-        progress = {
-            "status": run.status,
-            "stage": run.stage,
-            "trials": len(run.trials),
-            "best": run.best,
-            "result": run.result,
-            "message": run.message,
-        }
-    return {**job.to_json(), "status": asdict(job.status()), "progress": progress}
-
-
 @jobs_app.command(
     "start", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )
@@ -47,7 +30,7 @@ def start_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     command, *rest = ctx.args
     job = jobs.start(ctx.obj, command, " ".join(rest) or command, list(ctx.args))
     if as_json:
-        output.emit_json(describe(job))
+        output.emit_json(job.report())
         return
     output.console.print(
         f"Started job {job.id} (process {job.pid}); follow it with `harvest jobs show {job.id}`.",
@@ -66,7 +49,7 @@ def list_command(
     """List the workspace's jobs, newest first."""
     found = jobs.list_jobs(ctx.obj, kind=kind)
     if as_json:
-        output.emit_json([describe(job) for job in found])
+        output.emit_json([job.report() for job in found])
         return
     rows = []
     for job in found:
@@ -96,7 +79,7 @@ def show_command(
 ) -> None:
     """One job: where it stands, its progress, the end of its log."""
     job = jobs.get(ctx.obj, job_id)
-    described = {**describe(job), "logs": job.logs(tail=tail)}
+    described = {**job.report(), "logs": job.logs(tail=tail)}
     if as_json:
         output.emit_json(described)
         return

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from catalog import Catalog
+from catalog.importer import import_file
+from catalog.samples import IRIS, IRIS_LISTING
 from harvest import jobs
 from harvest.workspace import Workspace
 from tests.harvest.commands.test_scrape import run
@@ -58,3 +61,27 @@ def test_bad_job_input_is_one_sentence(
 ) -> None:
     code, out, err = run(capsys, "--home", str(tmp_path), *args)
     assert code == 1 and message in err and "Traceback" not in err + out
+
+
+def test_a_training_command_started_as_a_job_reports_its_progress(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Catalog.open(workspace) as cat:
+        import_file(cat, IRIS, "iris", listing=IRIS_LISTING, key=("id",), producer="import")
+    home = str(workspace.home)
+    train = ["train", "--dataset", "imports.iris", "--target", "species", "--families", "linear"]
+    code, out, _ = run(
+        capsys, "--home", home, "jobs", "start", "--json", "--", *train, "--trials", "0"
+    )
+    assert code == 0
+    job = jobs.get(workspace, json.loads(out)["id"])
+    assert job.kind == "train" and job.argv[-2:] == ("--run-id", job.id)  # its progress file's key
+    deadline = time.monotonic() + 180
+    while not job.status().finished:
+        assert time.monotonic() < deadline, job.logs()
+        time.sleep(0.5)
+    code, out, _ = run(capsys, "--home", home, "jobs", "show", job.id, "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["status"]["state"] == "succeeded", shown["logs"]
+    assert shown["progress"]["status"] == "done"
+    assert shown["progress"]["result"]["ref"] == "iris-species@1"
