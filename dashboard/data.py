@@ -310,7 +310,7 @@ def progress(run_id: str) -> RunProgress:
     a run started in a shell has no job, only its progress file)."""
     workspace = Workspace.at(home())
     with contextlib.suppress(NotFoundError):
-        run = jobs.get(workspace, run_id).progress()
+        run = jobs.get(workspace, run_id).run_progress()
         if run is not None:
             return run
     return read_progress(workspace, run_id)

@@ -43,6 +43,7 @@ from harvest.errors import NotFoundError
 from harvest.workspace import Workspace
 
 if TYPE_CHECKING:
+    from scrapers.landing import CrawlCounts
     from training.runs import RunProgress
     from training.spec import TrainingSpec
 
@@ -205,11 +206,15 @@ class Job:
         except NotFoundError:
             return None
 
-    def progress(self) -> RunProgress | None:
-        """A training job's progress file (a queued run Dagster gave up on reads as failed).
+    def progress(self) -> RunProgress | CrawlCounts | None:
+        """How far the job got: a training job's :meth:`run_progress`, a running crawl's
+        :meth:`crawl_progress`; None for other jobs (their logs say how far they got)."""
+        if self.kind == "scrape":
+            return self.crawl_progress()
+        return self.run_progress()
 
-        Other jobs report no progress of their own: their logs say how far they got.
-        """
+    def run_progress(self) -> RunProgress | None:
+        """A training job's progress file; a queued run Dagster gave up on reads as failed."""
         run = self._training_progress()
         if run is not None and run.status == "queued" and self.dagster_run_id:
             status = self.status()
@@ -217,11 +222,21 @@ class Job:
                 run = replace(run, status="failed", message=status.message)
         return run
 
+    def crawl_progress(self) -> CrawlCounts | None:
+        """A running crawl's pages, items and errors so far; None before it lands and once it
+        is committed (its run in the catalog says the rest)."""
+        if self.kind != "scrape":
+            return None
+        from scrapers.landing import running_crawl
+
+        return running_crawl(self.workspace.landing, self.what, self.started_at)
+
     def report(self) -> dict[str, Any]:
         """The job as the shells print it (``--json``, the API): its record, where it stands
-        and, for training, how far it got."""
-        run = self.progress()
-        progress = None
+        and how far it got."""
+        crawl = self.crawl_progress()
+        run = self.run_progress()
+        progress: dict[str, Any] | None = asdict(crawl) if crawl else None
         if run is not None:
             progress = {
                 "status": run.status,

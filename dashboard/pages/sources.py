@@ -41,8 +41,11 @@ for source in sources:
         if started is not None:
             status = started.status()
             if not status.finished:
+                counts = started.crawl_progress()
+                so_far = f": {counts.pages} pages, {counts.items} records so far" if counts else ""
                 st.info(
-                    f"Crawling in the background (process {started.pid}); refresh to see it finish."
+                    f"Crawling in the background (process {started.pid}){so_far}; "
+                    "refresh to see it finish."
                 )
             elif status.state == "succeeded":
                 st.success("The crawl finished; its run is listed below.")

@@ -90,10 +90,16 @@ def show_command(
         + (f". {status.message}" if status.message else "."),
         markup=False,
     )
-    if described["progress"]:
-        progress = described["progress"]
+    progress = described["progress"]
+    if progress and "trials" in progress:
         output.console.print(
             f"training: {progress['status']}, stage {progress['stage']}, {progress['trials']} trials",
+            markup=False,
+        )
+    elif progress:
+        output.console.print(
+            f"crawl so far: {progress['pages']} pages, {progress['items']} records, "
+            f"{progress['errors']} errors",
             markup=False,
         )
     if described["logs"]:

@@ -17,6 +17,7 @@ from harvest import jobs
 from harvest.workspace import Workspace
 from tests.dashboard.conftest import add_tables_source
 from tests.dashboard.test_pages import ran, texts
+from tests.scrapers.test_landing import land
 
 MakeApp = Callable[[Path, str], AppTest]
 
@@ -79,7 +80,10 @@ def test_a_crawl_started_elsewhere_shows_while_it_runs(
     job = jobs.start(workspace, "scrape", "tables", ["site", "serve", "--port", "0"])
     try:
         at = ran(app(home, "sources"))
-        assert f"Crawling in the background (process {job.pid})" in texts(at)
+        assert f"Crawling in the background (process {job.pid}); refresh" in texts(at)
+        land(workspace.landing, "run-1", "tables", {"pages": 3, "items": 7, "errors": 0})
+        at = ran(app(home, "sources"))
+        assert f"(process {job.pid}): 3 pages, 7 records so far" in texts(at)
     finally:
         os.killpg(job.pid, signal.SIGKILL)
         os.waitpid(job.pid, 0)

@@ -16,12 +16,16 @@ import pytest
 from harvest import jobs
 from harvest.errors import NotFoundError
 from harvest.workspace import Workspace
+from scrapers.landing import CrawlCounts
+from tests.scrapers.test_landing import land
 
 # What another process (the dashboard after a restart, the API) reads of the workspace's jobs.
 READER = """
 import json, sys
 from harvest import jobs
 from harvest.workspace import Workspace
+from scrapers.landing import CrawlCounts
+from tests.scrapers.test_landing import land
 workspace = Workspace.at(sys.argv[1])
 print(json.dumps([
     {**job.to_json(), "state": job.status().state, "exit_code": job.status().exit_code,
@@ -118,6 +122,18 @@ def test_a_command_killed_by_a_signal_reads_as_failed_with_the_signal(
     finally:
         stop_group(job)
     assert (status.state, status.exit_code) == ("failed", -signal.SIGKILL)
+
+
+def test_a_running_crawl_reports_its_counts_from_its_landing_folder(workspace: Workspace) -> None:
+    job = jobs.start(workspace, "scrape", "tables", ["site", "serve", "--port", "0"])  # runs on
+    try:
+        assert job.progress() is None  # nothing landed yet
+        land(workspace.landing, "run-1", "tables", {"pages": 3, "items": 7, "errors": 1})
+        assert job.progress() == CrawlCounts("tables", 3, 7, 1)
+        assert job.report()["progress"] == {"source": "tables", "pages": 3, "items": 7, "errors": 1}
+        assert job.run_progress() is None
+    finally:
+        stop_group(job)
 
 
 def test_a_job_whose_process_died_without_writing_its_result_reads_as_failed(
