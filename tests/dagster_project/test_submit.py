@@ -36,7 +36,7 @@ from harvest import jobs
 from harvest.commands.orchestration import LOOPBACK
 from harvest.errors import HarvestError
 from harvest.workspace import Workspace
-from tests.harvest.test_orchestration import free_port, wait_for_location
+from tests.dagster_project.webserver import free_port, wait_for_location
 from training.runs import RunProgress, process_alive, read_progress, runs_folder
 from training.spec import spec_from_mapping
 
