@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dagster import (
@@ -20,7 +22,6 @@ from dagster import (
     Definitions,
     EventLogEntry,
 )
-from dagster._core.utils import make_new_run_id
 
 from dagster_project.definitions import PIPELINE_JOB
 
@@ -121,9 +122,6 @@ def watch(
         done.wait(WATCH_INTERVAL_S)
 
 
-PLAN_LOGGER = "dagster._core.execution.plan.active"
-
-
 def _skipped_check_notice(record: logging.LogRecord) -> bool:
     """Drop Dagster's notice that a blocking check "emitted no result".
 
@@ -132,6 +130,22 @@ def _skipped_check_notice(record: logging.LogRecord) -> bool:
     reads like a fault on the demo's stderr.
     """
     return "emitted no result in step" not in record.getMessage()
+
+
+@contextmanager
+def without_skipped_check_notices() -> Iterator[None]:
+    """Keep :func:`_skipped_check_notice` off the handlers that would print Dagster's log
+    records (the root's, Dagster's own, or Python's last resort) while the block runs."""
+    handlers = {*logging.getLogger().handlers, *logging.getLogger("dagster").handlers}
+    if logging.lastResort is not None:
+        handlers.add(logging.lastResort)
+    for handler in handlers:
+        handler.addFilter(_skipped_check_notice)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(_skipped_check_notice)
 
 
 def run_pipeline(
@@ -144,7 +158,7 @@ def run_pipeline(
 ) -> RunOutcome:
     """Materialise ``selection`` (default: everything) in one run recorded on ``instance``."""
     job = defs.resolve_job_def(PIPELINE_JOB)
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # Dagster's run ids are UUIDs
     done = threading.Event()
     watcher = (
         threading.Thread(target=watch, args=(instance, run_id, report, done), daemon=True)
@@ -153,19 +167,17 @@ def run_pipeline(
     )
     if watcher:
         watcher.start()
-    plan_log = logging.getLogger(PLAN_LOGGER)
-    plan_log.addFilter(_skipped_check_notice)
     try:
-        result = job.execute_in_process(
-            run_config=QUIET,
-            instance=instance,
-            run_id=run_id,
-            asset_selection=list(selection) if selection else None,
-            tags=dict(tags or {}),
-            raise_on_error=False,
-        )
+        with without_skipped_check_notices():
+            result = job.execute_in_process(
+                run_config=QUIET,
+                instance=instance,
+                run_id=run_id,
+                asset_selection=list(selection) if selection else None,
+                tags=dict(tags or {}),
+                raise_on_error=False,
+            )
     finally:
-        plan_log.removeFilter(_skipped_check_notice)
         done.set()
         if watcher:
             watcher.join(timeout=30)

@@ -41,7 +41,7 @@ from harvest.workspace import Workspace
 from training.data import lineage
 from training.gates import GateResult
 from training.search import TrialRecord
-from training.spec import SPECS_DIR, TrainingSpec, load_spec, spec_from_mapping
+from training.spec import TrainingSpec, spec_from_mapping, workspace_specs
 from training.train import TrainResult
 
 GROUP = "training"
@@ -71,17 +71,9 @@ class Model:
         return "@" in self.spec.dataset
 
 
-def spec_files(workspace: Workspace) -> list[Path]:
-    """Training specs: ``HARVEST_HOME/training/*.yaml``, then the bundled ones not shadowed."""
-    found: dict[str, Path] = {}
-    for folder in (workspace.home / "training", SPECS_DIR):
-        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
-            found.setdefault(path.stem, path)
-    return [found[name] for name in sorted(found)]
-
-
 def models_of(workspace: Workspace) -> list[Model]:
-    return [Model(load_spec(path)) for path in spec_files(workspace)]
+    """One model per training spec of ``workspace`` (discovered by :mod:`training.spec`)."""
+    return [Model(spec) for spec in workspace_specs(workspace)]
 
 
 def gate_checks(model: Model) -> list[AssetCheckSpec]:

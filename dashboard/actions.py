@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from catalog import Catalog
-from training.runs import RunHandle
+from harvest import jobs
 from training.spec import spec_from_mapping
 from training.train import Promotion, promote
 
@@ -21,13 +21,12 @@ def launch_training(
     families: Sequence[str],
     time_budget: float,
     name: str = "",
-) -> RunHandle:
-    """Queue the run in Dagster when its daemon runs, else start ``harvest train`` in a process of its own.
+) -> jobs.Job:
+    """Submit the run to ``harvest dagster`` when it serves this workspace, else start
+    ``harvest train`` in a process of its own; see :func:`harvest.jobs.train`.
 
-    Either way it outlives the tab and the server; see :mod:`dagster_project.submit`.
+    Either way it outlives the tab and the server; the job's id is the training run id.
     """
-    from dagster_project.submit import launch_training as launch  # Dagster loads only on launch
-
     values: dict[str, object] = {
         "dataset": dataset,
         "target": target,
@@ -38,7 +37,7 @@ def launch_training(
     if name:
         values["name"] = name
     spec = spec_from_mapping(values, origin="the Train page")
-    return launch(spec, catalog.workspace)
+    return jobs.train(catalog.workspace, spec)
 
 
 def promote_version(catalog: Catalog, ref: str) -> Promotion:

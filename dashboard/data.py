@@ -8,6 +8,7 @@ workspace folder, so one process can serve (and test) several workspaces.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,8 @@ from croniter import croniter
 from catalog import Catalog, Dataset, Diff, Version
 from catalog.export import export
 from catalog.sandbox import Sandbox, prestart
-from harvest.errors import HarvestError
+from harvest import jobs
+from harvest.errors import HarvestError, NotFoundError
 from harvest.workspace import Workspace
 from scrapers.runs import CrawlRun, last_runs
 from scrapers.sources import source_files
@@ -289,17 +291,28 @@ def check_target(ref: str, target: str) -> TargetCheck:
     return _check_target(home(), ref, target)
 
 
+def scrape_job(source: str, launched: str | None) -> jobs.Job | None:
+    """The crawl of ``source`` this session launched, else one still running (started by
+    another session, the command line or the API, or before the dashboard restarted)."""
+    workspace = Workspace.at(home())
+    if launched:
+        with contextlib.suppress(NotFoundError):
+            return jobs.get(workspace, launched)
+    crawls = jobs.list_jobs(workspace, kind="scrape", what=source)
+    return next((job for job in crawls if not job.status().finished), None)
+
+
 def runs() -> list[RunProgress]:
     """Every training run's progress, newest first (read fresh: runs move on)."""
     return list_runs(Workspace.at(home()))
 
 
 def progress(run_id: str) -> RunProgress:
-    """One run's progress file (and, while it waits in Dagster's queue, whether Dagster gave up)."""
+    """One run's progress (its job's, which knows when Dagster gave up on a queued run;
+    a run started in a shell has no job, only its progress file)."""
     workspace = Workspace.at(home())
-    run = read_progress(workspace, run_id)
-    if run.status == "queued":
-        from dagster_project.submit import follow_queued  # Dagster loads only for queued runs
-
-        run = follow_queued(workspace, run)
-    return run
+    with contextlib.suppress(NotFoundError):
+        run = jobs.get(workspace, run_id).run_progress()
+        if run is not None:
+            return run
+    return read_progress(workspace, run_id)

@@ -10,7 +10,7 @@ DEFAULTS: dict[str, Callable[[], object]] = {
     "dataset": lambda: None,  # the dataset the Dataset page shows (str)
     "sql": str,  # the SQL editor's text
     "sql_result": lambda: None,  # the last query: (sql, pyarrow Table, seconds)
-    "scrapes": dict,  # source name -> launch.Launch of a crawl started from this session
+    "scrapes": dict,  # source name -> the job id of a crawl started from this session
     "train_run": lambda: None,  # the training run id the Train page watches
 }
 

@@ -45,6 +45,7 @@ def _register() -> None:
         catalog,
         dashboard,
         demo,
+        jobs,
         orchestration,
         quality,
         scrape,
@@ -55,6 +56,7 @@ def _register() -> None:
     catalog.register(app)
     dashboard.register(app)
     demo.register(app)
+    jobs.register(app)
     orchestration.register(app)
     quality.register(app)
     scrape.register(app)

@@ -115,3 +115,39 @@ def _iso(value: Any) -> str:
     if isinstance(value, date | datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@dataclass(frozen=True)
+class CrawlCounts:
+    """How far a running crawl got, as its ``progress.json`` says."""
+
+    source: str
+    pages: int
+    items: int
+    errors: int
+
+
+def running_crawl(landing_root: Path, source: str, since: datetime) -> CrawlCounts | None:
+    """The counts of the newest crawl of ``source`` that started landing after ``since``.
+
+    None when there is none: not started yet, or committed (its folder is removed then).
+    """
+    newest: tuple[float, CrawlCounts] | None = None
+    for job_file in landing_root.glob(f"*/{JOB}") if landing_root.is_dir() else ():
+        try:
+            began = job_file.stat().st_mtime
+            job = read_json(job_file)
+            counts = read_json(job_file.parent / PROGRESS)
+        except (OSError, ValueError):
+            continue  # gone while we looked, or no counts yet
+        if job.get("source") != source or began < since.timestamp() - 1.0:
+            continue
+        found = CrawlCounts(
+            source,
+            int(counts.get("pages", 0)),
+            int(counts.get("items", 0)),
+            int(counts.get("errors", 0)),
+        )
+        if newest is None or began > newest[0]:
+            newest = (began, found)
+    return newest[1] if newest else None

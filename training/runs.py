@@ -1,13 +1,11 @@
-"""Training runs as others see them: a progress file per run, read while it trains, and a launcher.
+"""Training runs as others see them: a progress file per run, read while it trains.
 
 Each run has a folder ``HARVEST_HOME/models/_runs/<run_id>/`` with ``progress.json``,
 rewritten atomically as the run moves on (stage, every leaderboard trial, the best so
-far, the result or the error) and ``run.log`` when it was launched in the background.
-A run handed to an orchestrator (the Dagster daemon) reads as ``queued`` until its
-process starts and rewrites the file.
+far, the result or the error), and ``spec.json`` when it was launched in the background
+(:func:`harvest.jobs.train`, whose job id is the run id). A run handed to an orchestrator
+(the Dagster deployment) reads as ``queued`` until its process starts and rewrites the file.
 
-* :func:`launch` starts ``harvest train`` for a spec in a background process and returns
-  at once with a :class:`RunHandle` (run id, pid, folder).
 * :func:`read_progress` returns a :class:`RunProgress`; a run whose process died without
   finishing reads as ``killed``.
 * :func:`list_runs` lists them newest first.
@@ -17,16 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harvest.errors import NotFoundError
+from harvest.jobs import new_job_id, process_alive
 from harvest.workspace import Workspace
 from training.spec import TrainingSpec
 
@@ -41,8 +37,8 @@ def runs_folder(workspace: Workspace) -> Path:
 
 
 def new_run_id(model: str) -> str:
-    """``<model>-<UTC time>-<random>``: sortable and unique."""
-    return f"{model}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    """``<model>-<UTC time>-<random>``: sortable and unique (also the id of its job)."""
+    return new_job_id(model)
 
 
 @dataclass(frozen=True)
@@ -66,23 +62,6 @@ class RunProgress:
     @property
     def finished(self) -> bool:
         return self.status not in UNFINISHED
-
-
-def process_alive(pid: int) -> bool:
-    """Is process ``pid`` running (not gone, not a zombie)?"""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():  # a zombie has exited
-        fields = stat.read_text().rsplit(")", 1)[-1].split()
-        return not fields or fields[0] != "Z"
-    return True
 
 
 def read_progress(workspace: Workspace, run_id: str) -> RunProgress:
@@ -192,47 +171,3 @@ class ProgressFile:
     def failed(self, message: str) -> None:
         self.data.update(status="failed", message=message)
         self._write()
-
-
-@dataclass(frozen=True)
-class RunHandle:
-    """A training run started in the background (``pid`` 0 and ``dagster_run_id`` when queued in Dagster)."""
-
-    run_id: str
-    pid: int
-    folder: Path
-    dagster_run_id: str | None = None
-
-
-def launch(spec: TrainingSpec, workspace: Workspace, extra_args: Sequence[str] = ()) -> RunHandle:
-    """Start ``harvest train`` for ``spec`` in its own background process; poll with :func:`read_progress`."""
-    run_id = new_run_id(spec.name)
-    folder = runs_folder(workspace) / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    spec_file = folder / "spec.json"
-    spec_file.write_text(json.dumps(spec.to_json(), indent=1), encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "harvest",
-        "--home",
-        str(workspace.home),
-        "train",
-        "--spec",
-        str(spec_file),
-        "--run-id",
-        run_id,
-        "--quiet",
-        *extra_args,
-    ]
-    with open(folder / "run.log", "ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    if not (folder / PROGRESS).exists():  # readable at once; the run rewrites it as it starts
-        ProgressFile(workspace, run_id, spec, pid=process.pid)
-    return RunHandle(run_id, process.pid, folder)

@@ -38,10 +38,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harvest.errors import InvalidInputError, NotFoundError
+from harvest.workspace import Workspace
 from training.families import check_family_names
 from training.task import Params, ParamValue, Task
 
 SPECS_DIR = Path(__file__).parent / "specs"
+USER_SPECS = "training"  # the folder of the user's own specs in HARVEST_HOME
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
 
 
@@ -246,3 +248,17 @@ def load_spec(path: str | Path) -> TrainingSpec:
     if not isinstance(values, dict):
         raise InvalidInputError(f"Training spec {file} must be a YAML mapping of spec keys.")
     return spec_from_mapping(values, origin=f"Training spec {file.name}")
+
+
+def spec_files(workspace: Workspace) -> list[Path]:
+    """Training specs: ``HARVEST_HOME/training/*.yaml``, then the bundled ones not shadowed."""
+    found: dict[str, Path] = {}
+    for folder in (workspace.home / USER_SPECS, SPECS_DIR):
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+            found.setdefault(path.stem, path)
+    return [found[name] for name in sorted(found)]
+
+
+def workspace_specs(workspace: Workspace) -> list[TrainingSpec]:
+    """Every training spec of ``workspace`` (see :func:`spec_files`), loaded and checked."""
+    return [load_spec(path) for path in spec_files(workspace)]

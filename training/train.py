@@ -23,6 +23,7 @@ version and moves ``champion`` to it only if they pass.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import random
@@ -119,6 +120,26 @@ def _stop_on_signals(run_id: str) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Freeze what is alive as the run starts, for the run's length.
+
+    The ~360,000 objects of pandas, scikit-learn and their kin outlive the run: frozen, no
+    full collection walks them again during training (each walk cost about 0.2 s, several
+    times a run). Every way of running training gets this (the CLI, a Dagster run, the
+    demo); afterwards they are collectable again, as a long-lived process needs. A heap
+    someone else froze is left as it is.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager
@@ -431,6 +452,7 @@ def train(
     try:
         with ExitStack() as stack:
             stack.enter_context(_stop_on_signals(run.run_id))
+            stack.enter_context(_frozen_heap())
             prepared, chosen, device = run.prepare(stack)
             result = run.search(prepared, chosen)
             fitted = run.refit_and_evaluate(prepared, result.best)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, launch, market, state, ui
+from dashboard import data, market, state, ui
+from harvest import jobs
 from harvest.workspace import Workspace
 
 state.init()
@@ -16,7 +17,7 @@ if not sources:
     st.info(f"No source specs yet: put one in {Workspace.at(data.home()).sources}.")
     st.stop()
 
-launches: dict[str, launch.Launch] = st.session_state.scrapes
+launched: dict[str, str] = st.session_state.scrapes
 for source in sources:
     mine = [r for r in runs if r.source == source.name]
     with st.container(border=True):
@@ -34,20 +35,22 @@ for source in sources:
             st.error(source.problem)
             continue
         if button.button("Scrape now", key=f"scrape_{source.name}", icon=":material/play_arrow:"):
-            launches[source.name] = launch.harvest(
-                Workspace.at(data.home()), f"scrape-{source.name}", "scrape", source.name
-            )
-        started = launches.get(source.name)
+            with ui.guard(f"start a crawl of {source.name}"):
+                launched[source.name] = jobs.scrape(Workspace.at(data.home()), source.name).id
+        started = data.scrape_job(source.name, launched.get(source.name))
         if started is not None:
-            code = launch.exit_code(started)
-            if code is None:
+            status = started.status()
+            if not status.finished:
+                counts = started.crawl_progress()
+                so_far = f": {counts.pages} pages, {counts.items} records so far" if counts else ""
                 st.info(
-                    f"Crawling in the background (process {started.pid}); refresh to see it finish."
+                    f"Crawling in the background (process {started.pid}){so_far}; "
+                    "refresh to see it finish."
                 )
-            elif code == 0:
+            elif status.state == "succeeded":
                 st.success("The crawl finished; its run is listed below.")
             else:
-                st.error(f"The crawl failed: {ui.plain(launch.tail(started, 1)) or 'see its log'}")
+                st.error(f"The crawl failed: {ui.plain(started.logs(1)) or status.message}")
         if not mine:
             st.caption("Never crawled.")
             continue

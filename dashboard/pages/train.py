@@ -72,12 +72,12 @@ if st.button(
             time_budget=float(budget),
             name=model_name,
         )
-    st.session_state.train_run = handle.run_id
-    st.session_state.train_watch = handle.run_id
+    st.session_state.train_run = handle.id
+    st.session_state.train_watch = handle.id
     st.toast(
-        f"Training {handle.run_id} queued as Dagster run {handle.dagster_run_id}."
+        f"Training {handle.id} queued as Dagster run {handle.dagster_run_id}."
         if handle.dagster_run_id
-        else f"Training {handle.run_id} started in process {handle.pid}."
+        else f"Training {handle.id} started in process {handle.pid}."
     )
 
 st.divider()

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from harvest import output
+from harvest import jobs, output
 from harvest.errors import InvalidInputError
 from harvest.workspace import Workspace
 
@@ -42,9 +42,13 @@ def dagster_command(
         f"Dagster UI on http://{LOOPBACK}:{port} for the workspace {workspace.home} "
         f"(DAGSTER_HOME {dagster_home}); Ctrl-C stops it."
     )
-    code = run_process_group(
-        dagster_dev_command(port), env=dagster_env(workspace, dagster_home), cwd=dagster_home
-    )
+    jobs.record_deployment(workspace, LOOPBACK, port)  # the launcher submits training here
+    try:
+        code = run_process_group(
+            dagster_dev_command(port), env=dagster_env(workspace, dagster_home), cwd=dagster_home
+        )
+    finally:
+        jobs.forget_deployment(workspace)
     output.console.print("Dagster stopped.")
     raise typer.Exit(code)
 

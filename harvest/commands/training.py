@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from pathlib import Path
@@ -69,11 +68,6 @@ def train_command(
     """Train, validate and register a model; promote it if it passes the gates."""
     from training.spec import load_spec, spec_from_mapping
     from training.train import train
-
-    # What is alive now (the ~360,000 objects of pandas, scikit-learn and their kin) lives
-    # as long as this process: frozen, no full collection walks it again during training
-    # (each walk cost about 0.2 s, several times a run).
-    gc.freeze()
 
     overrides: dict[str, Any] = {
         "families": _split(families),

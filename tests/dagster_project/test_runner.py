@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from dagster import AssetKey, DagsterInstance
@@ -48,3 +51,28 @@ def test_progress_reports_each_step_and_a_bad_spec_as_one_sentence(
     assert re.match(r"clean_storeinfo: clean\.storeinfo@1 \(\d+ rows, score [\d.]+\)$", lines[1])
     run = instance.get_run_by_id(outcome.run_id)
     assert run is not None and run.tags["harvest/test"] == "yes"
+
+
+NOTICES = """
+import logging
+from dagster_project.runner import without_skipped_check_notices
+plan = logging.getLogger("dagster.some.module.of.the.plan")
+with without_skipped_check_notices():
+    plan.warning("Blocking asset check 'a' emitted no result in step 'b'; downstream ...")
+    plan.warning("something else went wrong")
+plan.warning("Blocking asset check 'a' emitted no result in step 'b'; after the run")
+"""
+
+
+def test_the_skipped_check_notice_is_kept_off_stderr_and_other_warnings_are_not() -> None:
+    """Dagster logs it from its execution plan's logger; with no logging set up (as in the
+    demo) Python's last resort would print it. Found without naming Dagster's private module."""
+    done = subprocess.run(
+        [sys.executable, "-c", NOTICES],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert "emitted no result in step 'b'; downstream" not in done.stderr
+    assert "something else went wrong" in done.stderr and "after the run" in done.stderr

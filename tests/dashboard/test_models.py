@@ -77,25 +77,26 @@ def test_launch_training_runs_in_the_background_and_finishes(app: MakeApp, tmp_p
         assert Registry(cat).get("iris-species@champion").version == 1
 
 
-def test_launch_with_a_live_daemon_queues_the_run_in_dagster_and_shows_when_it_gives_up(
-    app: MakeApp, tmp_path: Path
+def test_launch_with_harvest_dagster_up_submits_the_run_and_shows_when_dagster_gives_up(
+    app: MakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagster._daemon.types import DaemonHeartbeat
+    from dagster import DagsterRunStatus
 
+    import dagster_project.submit
     from catalog.importer import import_file
     from catalog.samples import IRIS, IRIS_LISTING
-    from dagster_project.instance import prepare_dagster_home
-    from dagster_project.submit import TRAINING_RUN_TAG, open_existing_instance
+    from dagster_project.submit import TRAINING_RUN_TAG
+    from harvest import jobs
     from harvest.workspace import Workspace
+    from tests.dagster_project.test_submit import FakeDagster
 
     home = tmp_path / "home"
     with Catalog.open(home) as cat:
         import_file(cat, IRIS, "iris", listing=IRIS_LISTING, key=("id",), producer="import")
     workspace = Workspace.at(home)
-    prepare_dagster_home(workspace)
-    with open_existing_instance(workspace) as instance:  # a daemon's heartbeat, no daemon behind it
-        beat = DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "test", None)
-        instance.add_daemon_heartbeat(beat)
+    dagster = FakeDagster()  # Dagster's GraphQL client, answering as a deployment with no daemon
+    monkeypatch.setattr(dagster_project.submit, "client", lambda _deployment: dagster)
+    jobs.record_deployment(workspace, "127.0.0.1", 3999)  # this process plays `harvest dagster`
     at = ran(app(home, "train"))
     at.selectbox(key="train_target").select("species")
     ran(at)
@@ -105,10 +106,10 @@ def test_launch_with_a_live_daemon_queues_the_run_in_dagster_and_shows_when_it_g
     assert any(m.label == "Status" and m.value == "queued" for m in at.metric), texts(at)
     assert any("waiting for its daemon" in i.value for i in at.info)
     run_id = at.session_state["train_run"]
-    with open_existing_instance(workspace) as instance:
-        (run,) = instance.get_runs()
-        assert run.tags[TRAINING_RUN_TAG] == run_id and run.job_name == "training_job"
-        instance.report_run_canceled(run)
+    (submitted,) = dagster.submitted
+    assert submitted["tags"][TRAINING_RUN_TAG] == run_id and submitted["job_name"] == "training_job"
+    assert jobs.get(workspace, run_id).dagster_run_id == "dagster-run-1"
+    dagster.status = DagsterRunStatus.CANCELED
     ran(at)
     assert any(m.label == "Status" and m.value == "failed" for m in at.metric)
     assert "ended (canceled) before training started" in at.error[0].value

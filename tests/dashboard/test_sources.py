@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,8 +13,11 @@ from streamlit.testing.v1 import AppTest
 
 from catalog import Catalog
 from dashboard import data
+from harvest import jobs
+from harvest.workspace import Workspace
 from tests.dashboard.conftest import add_tables_source
 from tests.dashboard.test_pages import ran, texts
+from tests.scrapers.test_landing import land
 
 MakeApp = Callable[[Path, str], AppTest]
 
@@ -61,3 +66,27 @@ def test_scrape_now_runs_a_crawl_in_the_background(
     with Catalog.open(home) as cat:
         version = cat.version("raw.tables")
     assert version.rows > 0 and version.producer.startswith("scrape:")
+
+
+def test_a_crawl_started_elsewhere_shows_while_it_runs(
+    app: MakeApp, tmp_path: Path, demo_site: str
+) -> None:
+    """The page reads the workspace's jobs, not its own memory: a crawl started by another
+    session, the command line or the API (or before a restart) shows while it runs."""
+    home = tmp_path / "home"
+    add_tables_source(home, demo_site)
+    workspace = Workspace.at(home)
+    # A job recorded as a crawl of `tables` that runs until it is stopped.
+    job = jobs.start(workspace, "scrape", "tables", ["site", "serve", "--port", "0"])
+    try:
+        at = ran(app(home, "sources"))
+        assert f"Crawling in the background (process {job.pid}); refresh" in texts(at)
+        land(workspace.landing, "run-1", "tables", {"pages": 3, "items": 7, "errors": 0})
+        at = ran(app(home, "sources"))
+        assert f"(process {job.pid}): 3 pages, 7 records so far" in texts(at)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        os.waitpid(job.pid, 0)
+    assert job.status().state == "failed"
+    at = ran(app(home, "sources"))
+    assert "Crawling in the background" not in texts(at) and "The crawl" not in texts(at)

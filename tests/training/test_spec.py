@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from harvest.errors import InvalidInputError, NotFoundError
-from training.spec import SPECS_DIR, default_model_name, load_spec, spec_from_mapping
+from harvest.workspace import Workspace
+from training.spec import (
+    SPECS_DIR,
+    default_model_name,
+    load_spec,
+    spec_files,
+    spec_from_mapping,
+    workspace_specs,
+)
 from training.task import Task
 
 
@@ -66,6 +74,23 @@ def test_bundled_specs_load() -> None:
     tasks = {load_spec(f).task for f in files}
     assert Task.LANGUAGE_MODELLING in tasks and Task.TEXT_CLASSIFICATION in tasks
     assert load_spec(files[0].stem) == load_spec(files[0])
+
+
+def test_a_workspace_discovers_its_own_specs_and_the_bundled_ones_it_does_not_shadow(
+    workspace: Workspace,
+) -> None:
+    bundled = sorted(p.stem for p in SPECS_DIR.glob("*.yaml"))
+    assert [p.stem for p in spec_files(workspace)] == bundled
+    mine = workspace.home / "training"
+    mine.mkdir()
+    (mine / "products_price.yaml").write_text("dataset: clean.mine\ntarget: cost\n")
+    (mine / "extra.yaml").write_text("dataset: imports.iris\ntarget: species\n")
+    files = spec_files(workspace)
+    assert [p.stem for p in files] == sorted([*bundled, "extra"])
+    assert mine / "products_price.yaml" in files and SPECS_DIR / "products_price.yaml" not in files
+    specs = {s.name: s for s in workspace_specs(workspace)}
+    assert specs["mine-cost"].dataset == "clean.mine" and "products-price" not in specs
+    assert specs["iris-species"].target == "species"
 
 
 def test_missing_and_broken_spec_files(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -14,13 +15,14 @@ import pandas as pd
 import pytest
 
 from catalog import Catalog
+from harvest import jobs
 from harvest.errors import HarvestError, InvalidInputError, NotFoundError
 from harvest.workspace import Workspace
 from tests.training.conftest import articles, bundled, commit, digit_images
 from training.data import prepare
 from training.predict import load_model
 from training.registry import Registry
-from training.runs import launch, list_runs, read_progress
+from training.runs import list_runs, read_progress
 from training.spec import spec_from_mapping
 from training.splits import Split
 from training.train import promote, train
@@ -344,6 +346,21 @@ def test_missing_target_drop_trains_on_the_labelled_rows_and_says_so(catalog: Ca
     )
 
 
+def test_the_heap_is_frozen_while_training_however_the_run_was_started(catalog: Catalog) -> None:
+    """``gc.freeze()`` belongs to the run, not to one command: an in-process run (Dagster's,
+    the demo's) gets it as ``harvest train`` does, and leaves the heap as it found it."""
+    ref = commit(catalog, "iris", bundled("iris"))
+    frozen: list[int] = []
+    gc.unfreeze()  # whatever an earlier test in this process may have frozen
+    train(
+        spec(ref, families=["linear"], trials=0, time_budget=5),
+        catalog,
+        echo=lambda _line: frozen.append(gc.get_freeze_count()),
+    )
+    assert frozen and min(frozen) > 10_000, "the modules alive when training starts are frozen"
+    assert gc.get_freeze_count() == 0, "a long-lived process gets its heap back afterwards"
+
+
 def test_leakage_is_reported_in_the_card(catalog: Catalog) -> None:
     frame = bundled("iris")
     copies = frame.assign(row_id=frame["row_id"] + 1000)
@@ -385,21 +402,23 @@ def wait_for_stage(workspace: Workspace, run_id: str, stage: str, timeout: float
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_stopped_or_killed_run_registers_nothing(catalog: Catalog, how: signal.Signals) -> None:
     ref = commit(catalog, "iris", bundled("iris"))
-    handle = launch(spec(ref, name="iris", families=["tree"], time_budget=300), catalog.workspace)
+    job = jobs.train(catalog.workspace, spec(ref, name="iris", families=["tree"], time_budget=300))
     try:
-        wait_for_stage(catalog.workspace, handle.run_id, "searching")
-        os.kill(handle.pid, how)
-        os.waitpid(handle.pid, 0)
+        wait_for_stage(catalog.workspace, job.id, "searching")
+        os.kill(read_progress(catalog.workspace, job.id).pid, how)  # the training process
+        os.waitpid(job.pid, 0)  # its supervisor, which records how it ended
     finally:
-        if Path(f"/proc/{handle.pid}").exists():
-            os.kill(handle.pid, signal.SIGKILL)
-    progress = read_progress(catalog.workspace, handle.run_id)
+        if Path(f"/proc/{job.pid}").exists():
+            os.killpg(job.pid, signal.SIGKILL)
+    progress = read_progress(catalog.workspace, job.id)
+    status = job.status()
+    assert (status.state, status.exit_code) == ("failed", 1 if how is signal.SIGTERM else -how)
     if how is signal.SIGTERM:
         assert progress.status == "failed"
         assert (
             "was stopped (SIGTERM) before it finished; no model was registered" in progress.message
         )
-        assert "no model was registered" in (handle.folder / "run.log").read_text()
+        assert "no model was registered" in job.logs()
     else:
         assert progress.status == "killed"
         assert (
@@ -412,15 +431,18 @@ def test_a_stopped_or_killed_run_registers_nothing(catalog: Catalog, how: signal
 
 def test_launch_runs_in_the_background_and_can_be_polled(catalog: Catalog) -> None:
     ref = commit(catalog, "iris", bundled("iris"))
-    handle = launch(
-        spec(ref, name="iris-bg", families=["linear"], trials=0, time_budget=5), catalog.workspace
+    job = jobs.train(
+        catalog.workspace, spec(ref, name="iris-bg", families=["linear"], trials=0, time_budget=5)
     )
+    assert (job.kind, job.what, job.dagster_run_id) == ("train", "iris-bg", None)
     deadline = time.monotonic() + 180
-    progress = read_progress(catalog.workspace, handle.run_id)
+    progress = read_progress(catalog.workspace, job.id)  # the job id is the training run id
     while not progress.finished and time.monotonic() < deadline:
         time.sleep(0.3)
-        progress = read_progress(catalog.workspace, handle.run_id)
-    os.waitpid(handle.pid, 0)
+        progress = read_progress(catalog.workspace, job.id)
+    os.waitpid(job.pid, 0)
     assert progress.status == "done", progress.message
+    assert job.progress() == read_progress(catalog.workspace, job.id)
+    assert job.status() == jobs.JobStatus("succeeded", 0)
     assert progress.result is not None and progress.result["ref"] == "iris-bg@1"
     assert Registry(catalog).get("iris-bg").aliases == ("champion",)

@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from harvest import jobs
 from harvest.cli import main
 from harvest.commands.orchestration import LOOPBACK
+from harvest.workspace import Workspace
+from tests.dagster_project.webserver import free_port, graphql, wait_for_location
 
-QUERY = """{ version workspaceOrError { __typename ... on Workspace { locationEntries {
-  name locationOrLoadError { __typename } } } } }"""
 ASSETS = "{ assetNodes { assetKey { path } } }"
 SOURCE = "name: storeinfo\nstart_urls: [http://127.0.0.1:9/tables]\nschedule: '15 5 * * *'\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
-
-
-def graphql(port: int, query: str) -> dict[str, object]:
-    request = urllib.request.Request(
-        f"http://{LOOPBACK}:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())["data"]  # type: ignore[no-any-return]
 
 
 def group_alive(group: int) -> bool:
@@ -69,27 +52,14 @@ def dagster_ui(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         process.wait()
 
 
-def wait_for_location(port: int, timeout_s: float = 120.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            data = graphql(port, QUERY)
-            entries = data["workspaceOrError"]["locationEntries"]  # type: ignore[index]
-            if entries and entries[0]["locationOrLoadError"]:
-                return data
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("the Dagster UI did not serve the workspace in time")
-        time.sleep(1.0)
-
-
 @pytest.mark.slow
 def test_dagster_serves_the_workspace_on_loopback_and_stops_with_its_children(
     dagster_ui: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
     process, port = dagster_ui
     data = wait_for_location(port)
+    found = jobs.deployment(Workspace.at(tmp_path))
+    assert found == jobs.Deployment(LOOPBACK, port, process.pid), "the launcher finds it"
     entry = data["workspaceOrError"]["locationEntries"][0]  # type: ignore[index]
     assert entry["name"] == "dagster_project.definitions"
     assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation"
@@ -106,6 +76,8 @@ def test_dagster_serves_the_workspace_on_loopback_and_stops_with_its_children(
     while group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not group_alive(process.pid), "Dagster's webserver or daemon outlived harvest dagster"
+    assert jobs.deployment(Workspace.at(tmp_path)) is None
+    assert not (tmp_path / "dagster" / jobs.DEPLOYMENT).exists()
     with pytest.raises(OSError):
         graphql(port, "{ version }")
     assert b"Dagster stopped." in (process.stdout.read() if process.stdout else b"")
