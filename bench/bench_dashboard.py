@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from bench.common import Figure, best_of, ratio
 from catalog import Catalog, Listing
 from catalog.engine import LAKE, connect
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 
 ROOT = Path(__file__).parent / "results" / "dashboard"
 APP = Path(__file__).parents[1] / "dashboard" / "streamlit_app.py"

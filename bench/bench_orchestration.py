@@ -22,12 +22,12 @@ from dagster import AssetKey, DagsterInstance
 from bench.common import Figure, ratio
 from catalog import Catalog
 from catalog.cleaning import clean
+from core.workspace import Workspace
 from dagster_project.definitions import build_definitions, default_resources
 from dagster_project.resources import ScraperResource
 from dagster_project.runner import run_pipeline
 from demo_site.server import DemoSite
 from demo_site.specs import STORE_TABLES, shop
-from harvest.workspace import Workspace
 from scrapers import crawl
 from scrapers.sources import find_source
 from training.spec import load_spec

@@ -38,8 +38,8 @@ from pathlib import Path
 import yaml
 
 from bench.common import Figure
+from core.workspace import Workspace
 from demo_site import DemoSiteProcess
-from harvest.workspace import Workspace
 from scrapers.settings import CHROMIUM, CHROMIUM_ARGS
 
 PAGES = 2_000

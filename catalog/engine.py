@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from harvest.errors import HarvestError
-from harvest.workspace import Workspace
+from core.errors import HarvestError
+from core.workspace import Workspace
 
 LAKE = "lake"
 _EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_sqlite_scanner")

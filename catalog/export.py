@@ -9,7 +9,7 @@ import duckdb
 
 from catalog.engine import first_line, quote_literal
 from catalog.store import Catalog
-from harvest.errors import HarvestError, InvalidInputError
+from core.errors import HarvestError, InvalidInputError
 
 FORMATS = {
     "parquet": "(FORMAT parquet)",

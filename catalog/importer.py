@@ -35,7 +35,7 @@ from catalog.profile import quote_ident
 from catalog.records import CommitResult, Listing, validate_name
 from catalog.store import Catalog, Staged
 from catalog.textfiles import Decoded, readable_text
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import pandas as pd

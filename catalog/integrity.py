@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import duckdb
 
 from catalog.records import CommittedFile, DataFile, Integrity, VersionCheck
-from harvest.errors import HarvestError
+from core.errors import HarvestError
 
 CHECKSUM = "sha256"
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 STAGES = ("raw", "clean", "imports", "predictions")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

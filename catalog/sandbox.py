@@ -53,8 +53,8 @@ from catalog import sqlworker
 from catalog.engine import LAKE, connect, first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import STAGES
-from harvest.errors import HarvestError
-from harvest.workspace import Workspace
+from core.errors import HarvestError
+from core.workspace import Workspace
 
 _PINNED = re.compile(
     r"\b(?P<stage>" + "|".join(STAGES) + r")\.(?P<name>[a-z][a-z0-9_]*)@(?P<version>\d+)\b"

@@ -44,8 +44,8 @@ from catalog.records import (
     Version,
     VersionCheck,
 )
-from harvest.errors import InvalidInputError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError, NotFoundError
+from core.workspace import Workspace
 
 if TYPE_CHECKING:  # pandas is only needed when a DataFrame is passed in
     import pandas as pd

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 CHUNK_BYTES = 1 << 22
 MAX_JSON_DEPTH = 16

@@ -26,6 +26,7 @@ from dagster import (
 
 from catalog.cleaning import CleanResult, CleanSpec, QualityReport, clean, find_spec, load_spec
 from catalog.cleaning.rules import RuleResult
+from core.workspace import Workspace
 from dagster_project.common import (
     as_failure,
     asset_name,
@@ -36,7 +37,6 @@ from dagster_project.common import (
 )
 from dagster_project.metadata import Metadata, version_metadata
 from dagster_project.resources import CatalogResource
-from harvest.workspace import Workspace
 
 GROUP = "cleaning"
 INFERRED_CHECK = "quality_rules"

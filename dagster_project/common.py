@@ -24,8 +24,8 @@ from dagster import (
 )
 
 from catalog import Version
+from core.errors import HarvestError
 from dagster_project.metadata import Metadata
-from harvest.errors import HarvestError
 
 DATASET_METADATA = "dataset"
 TAG_PREFIX = "harvest/"

@@ -19,11 +19,11 @@ from dagster import (
     in_process_executor,
 )
 
+from core.workspace import Workspace
 from dagster_project.cleaning import build_cleaning, cleanings_of
 from dagster_project.resources import CatalogResource, ModelRegistryResource, ScraperResource
 from dagster_project.scraping import build_scraping, sources_of
 from dagster_project.training import build_training, models_of, training_job
-from harvest.workspace import Workspace
 
 PIPELINE_JOB = "harvest_job"
 

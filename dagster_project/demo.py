@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from dagster import DagsterInstance
 
 from catalog import Catalog, Dataset
+from core.workspace import Workspace
 from dagster_project.definitions import build_definitions
 from dagster_project.instance import open_instance
 from dagster_project.resources import ModelRegistryResource, ScraperResource
 from dagster_project.runner import Progress, RunOutcome, run_pipeline
 from dagster_project.scraping import sources_of
 from demo_site.server import DemoSite
-from harvest.workspace import Workspace
 from training.registry import ModelVersion, Registry
 
 DAYS = (1, 2)

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from dagster import DagsterInstance
 
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 
 # Telemetry off; one run at a time by default, because runs share a 2-core machine and one
 # catalog (a team raises this, or moves to a Kubernetes or Celery run launcher).

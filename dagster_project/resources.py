@@ -13,8 +13,8 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from catalog import Catalog
-from harvest.errors import InvalidInputError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError
+from core.workspace import Workspace
 from scrapers import crawl
 from scrapers.sources import SourceFile
 from training.spec import TrainingSpec

@@ -22,6 +22,7 @@ from dagster import (
     asset,
 )
 
+from core.workspace import Workspace
 from dagster_project.common import (
     as_failure,
     data_version,
@@ -31,7 +32,6 @@ from dagster_project.common import (
 )
 from dagster_project.metadata import Metadata, numbers, version_metadata
 from dagster_project.resources import CatalogResource, ScraperResource
-from harvest.workspace import Workspace
 from scrapers import crawl
 from scrapers.runs import CrawlRun
 from scrapers.sources import SourceFile, source_files

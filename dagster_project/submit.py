@@ -1,7 +1,7 @@
 """Training runs submitted to a running Dagster deployment, through its public GraphQL API.
 
-``harvest dagster`` records where its webserver listens (:func:`harvest.jobs.record_deployment`);
-while it runs, :func:`harvest.jobs.train` calls :func:`submit_training` here, which queues a
+``harvest dagster`` records where its webserver listens (:func:`jobs.record_deployment`);
+while it runs, :func:`jobs.train` calls :func:`submit_training` here, which queues a
 ``training_job`` run with :class:`dagster_graphql.DagsterGraphQLClient`: the daemon launches
 it, so it shows in the Dagster UI with its logs and metadata. The run writes the same
 progress file as a run in a process of its own, keyed by the training run id (the job's id).
@@ -15,10 +15,10 @@ import shutil
 import requests
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
+from core.errors import HarvestError
+from core.workspace import Workspace
 from dagster_project.training import TRAINING_JOB, training_run_config
-from harvest.errors import HarvestError
-from harvest.jobs import Deployment, Job, record_submitted
-from harvest.workspace import Workspace
+from jobs import Deployment, Job, record_submitted
 from training.runs import ProgressFile, new_run_id
 from training.spec import TrainingSpec
 

@@ -34,10 +34,10 @@ from dagster import (
 )
 
 from catalog import Catalog
+from core.workspace import Workspace
 from dagster_project.common import as_failure, asset_name, dataset_asset_key, recorded_ref, tag_run
 from dagster_project.metadata import Metadata, numbers
 from dagster_project.resources import CatalogResource, ModelRegistryResource
-from harvest.workspace import Workspace
 from training.data import lineage
 from training.gates import GateResult
 from training.search import TrialRecord

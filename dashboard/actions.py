@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import jobs
 from catalog import Catalog
-from harvest import jobs
 from training.spec import spec_from_mapping
 from training.train import Promotion, promote
 
@@ -23,7 +23,7 @@ def launch_training(
     name: str = "",
 ) -> jobs.Job:
     """Submit the run to ``harvest dagster`` when it serves this workspace, else start
-    ``harvest train`` in a process of its own; see :func:`harvest.jobs.train`.
+    ``harvest train`` in a process of its own; see :func:`jobs.train`.
 
     Either way it outlives the tab and the server; the job's id is the training run id.
     """

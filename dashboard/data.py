@@ -19,12 +19,12 @@ import pyarrow as pa
 import streamlit as st
 from croniter import croniter
 
+import jobs
 from catalog import Catalog, Dataset, Diff, Version
 from catalog.export import export
 from catalog.sandbox import Sandbox, prestart
-from harvest import jobs
-from harvest.errors import HarvestError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import HarvestError, NotFoundError
+from core.workspace import Workspace
 from scrapers.runs import CrawlRun, last_runs
 from scrapers.sources import source_files
 from scrapers.spec import load_spec

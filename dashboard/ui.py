@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import streamlit as st
 
 from catalog import Dataset
+from core.errors import HarvestError
 from dashboard import market
-from harvest.errors import HarvestError
 
 log = logging.getLogger("harvest.dashboard")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

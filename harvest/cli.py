@@ -1,7 +1,7 @@
 """The ``harvest`` command line: a thin shell over the packages.
 
 Each area's commands live in ``harvest/commands/<area>.py`` and are registered below.
-Errors the user can fix (:class:`~harvest.errors.HarvestError`) print one sentence and
+Errors the user can fix (:class:`~core.errors.HarvestError`) print one sentence and
 exit 1; a traceback means a bug in Harvest.
 """
 
@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
+from core.errors import HarvestError
+from core.workspace import Workspace
 from harvest import output
-from harvest.errors import HarvestError
-from harvest.workspace import Workspace
 
 app = typer.Typer(
     name="harvest",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
 
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 from scrapers.landing import STATS, Job, read_json
 from scrapers.settings import crawl_settings
 from scrapers.spec import load_spec

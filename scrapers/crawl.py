@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from catalog import Catalog, Listing, Version
-from harvest.errors import HarvestError
-from harvest.workspace import Workspace
+from core.errors import HarvestError
+from core.workspace import Workspace
 from scrapers.landing import (
     JOB,
     PROGRESS,

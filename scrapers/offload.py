@@ -9,7 +9,7 @@ encoding) over a socket pair and awaits the rows and links, so the crawl goes on
 fetching while the worker parses. The crawl side is plain asyncio on Scrapy's own event
 loop: no threads, which would contend with the crawl for the GIL on every page.
 
-The worker is a ``harvest.helpers`` process and answers in order. When it dies, every
+The worker is a ``core.helpers`` process and answers in order. When it dies, every
 waiting page and every later one gets ``ParserDied``, and the spider parses in its own
 process from then on.
 
@@ -29,7 +29,7 @@ from typing import cast
 
 from scrapy.http import TextResponse
 
-from harvest import helpers
+from core import helpers
 from scrapers.parse import Link, follow_links, page_rows
 from scrapers.spec import SourceSpec
 from scrapers.values import Row

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harvest.errors import NotFoundError
-from harvest.workspace import Workspace
+from core.errors import NotFoundError
+from core.workspace import Workspace
 
 BUNDLED = Path(__file__).parent / "sources"
 _SUFFIXES = (".yaml", ".yml")

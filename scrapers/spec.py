@@ -1,7 +1,7 @@
 """Source specs: the YAML that says what to fetch, how, and what to extract.
 
 A spec is validated once, at the edge, into frozen pydantic models; every mistake is
-reported as one :class:`~harvest.errors.InvalidInputError` sentence that names the bad
+reported as one :class:`~core.errors.InvalidInputError` sentence that names the bad
 key (``item.fields.price.type``) and what it should be. ``load_spec`` also resolves
 relative ``start_urls`` against a base URL (``--base-url``, the spec's ``base_url`` or,
 for ``{demo}``, ``$HARVEST_DEMO_URL``), so bundled specs run wherever the demo site runs.
@@ -22,7 +22,7 @@ from croniter import croniter
 from parsel import Selector
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 DEFAULT_DEMO_URL = "http://127.0.0.1:8700"
 """Where ``harvest site serve`` listens by default; ``$HARVEST_DEMO_URL`` overrides it."""

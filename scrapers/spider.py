@@ -41,7 +41,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionDone, ConnectionLost, TimeoutError
 from twisted.python.failure import Failure
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 from scrapers.items import PageRecord
 from scrapers.landing import CrawlError
 from scrapers.middlewares import RenderTimeout, finish_rendering

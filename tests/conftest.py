@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 
 
 @pytest.fixture

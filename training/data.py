@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from catalog import Catalog, Version
 from catalog.lineage import walk_ancestors
-from harvest.errors import HarvestError, InvalidInputError
+from core.errors import HarvestError, InvalidInputError
 from training.evaluation import Splits
 from training.features import Column, FeatureProfile, Kind, profile_columns
 from training.metrics import Metric, metric_for

@@ -29,7 +29,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from harvest.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MAX_CATEGORIES = 100  # more distinct short strings than this (and >50% unique) is an identifier

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 from training.task import Task
 
 

@@ -5,7 +5,7 @@ threads and background processes). Each function takes plain arrays and a path a
 returns the path it wrote.
 
 A training run draws its plots through a ``Drawing``: each plot goes to the plotting
-process (``training.plotter``, a ``harvest.helpers`` process started by
+process (``training.plotter``, a ``core.helpers`` process started by
 ``start_plotter`` and kept for the process's later runs) while the run goes on scoring,
 explaining and saving the model, and ``wait()`` returns once every file is written.
 Drawing is single-threaded Python, and on a thread it would hold the GIL that a boosted
@@ -26,7 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from harvest import helpers
+from core import helpers
 
 DPI = 110
 SCATTER_POINTS = 5_000

@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any, cast
 
-from harvest import helpers
+from core import helpers
 from training import plots
 
 

@@ -36,7 +36,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from catalog import Catalog, CommitResult, Listing
-from harvest.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 from training.features import Column, Kind
 from training.registry import ModelVersion, Registry
 from training.task import Task

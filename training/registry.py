@@ -36,7 +36,7 @@ import duckdb
 
 from catalog import Catalog
 from catalog.engine import LAKE
-from harvest.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 from training.artifacts import load_skops
 from training.spec import _NAME
 

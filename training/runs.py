@@ -3,7 +3,7 @@
 Each run has a folder ``HARVEST_HOME/models/_runs/<run_id>/`` with ``progress.json``,
 rewritten atomically as the run moves on (stage, every leaderboard trial, the best so
 far, the result or the error), and ``spec.json`` when it was launched in the background
-(:func:`harvest.jobs.train`, whose job id is the run id). A run handed to an orchestrator
+(:func:`jobs.train`, whose job id is the run id). A run handed to an orchestrator
 (the Dagster deployment) reads as ``queued`` until its process starts and rewrites the file.
 
 * :func:`read_progress` returns a :class:`RunProgress`; a run whose process died without
@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harvest.errors import NotFoundError
-from harvest.jobs import new_job_id, process_alive
-from harvest.workspace import Workspace
+from core.errors import NotFoundError
+from core.processes import new_job_id, process_alive
+from core.workspace import Workspace
 from training.spec import TrainingSpec
 
 RUNS = "_runs"

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from harvest.errors import HarvestError
+from core.errors import HarvestError
 from training.families import Family, FamilyContext
 from training.metrics import Metric, metric_score, signed
 from training.task import Params, ParamValue, Task

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 _SEPARATOR = "\x1f"
 _SCALE = float(2**64)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from catalog.records import ColumnStats
-from harvest.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 from training.features import TEXT_MIN_MEAN_LENGTH, FeatureProfile, Kind
 from training.task import Task
 

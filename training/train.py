@@ -12,7 +12,7 @@
 5. register it (folder, card, catalog entry) and set ``champion`` if every gate passed,
    ``challenger`` if only the baseline gate did. Gate verdicts are recorded either way.
 
-Bad input raises :class:`~harvest.errors.HarvestError` before anything is registered;
+Bad input raises :class:`~core.errors.HarvestError` before anything is registered;
 a run stopped by SIGTERM/SIGINT registers nothing and says so in its progress file (a
 SIGKILLed run reads as ``killed``).
 
@@ -42,7 +42,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from catalog import Catalog
-from harvest.errors import HarvestError, InvalidInputError
+from core.errors import HarvestError, InvalidInputError
 from training.card import CardInputs, build_card, render_markdown
 from training.data import Prepared, lineage, prepare
 from training.evaluation import Evaluation, evaluate

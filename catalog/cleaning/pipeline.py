@@ -32,7 +32,7 @@ from catalog.cleaning.spec import CleanSpec, find_spec, load_spec
 from catalog.cleaning.transform import transform
 from catalog.records import Dataset, DatasetRef, Listing, Version
 from catalog.store import Catalog
-from harvest.errors import NotFoundError
+from core.errors import NotFoundError
 
 VOLATILE = ("_fetched_at", "_run_id")
 

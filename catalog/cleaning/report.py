@@ -17,7 +17,7 @@ from catalog.cleaning.profile import ColumnProfile, TopValue
 from catalog.cleaning.rules import RuleResult
 from catalog.cleaning.score import Score
 from catalog.cleaning.spec import CleanSpec
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 MAX_LISTED = 1000
 

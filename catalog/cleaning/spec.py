@@ -22,8 +22,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from catalog.cleaning.parsers import DATE_LANGUAGES
-from harvest.errors import InvalidInputError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError, NotFoundError
+from core.workspace import Workspace
 
 COLUMN_TYPES = ("text", "category", "price", "number", "integer", "date", "boolean", "url", "keep")
 RULE_KINDS = (

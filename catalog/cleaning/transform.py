@@ -34,7 +34,7 @@ from catalog.cleaning.report import MAX_LISTED, ColumnOutcome, DuplicateReport, 
 from catalog.cleaning.spec import CleanSpec, ColumnSpec
 from catalog.cleaning.text import detect_languages, normalize_text
 from catalog.cleaning.values import TEXT, as_text, one_array, typed_input
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 OUTLIER_COLUMN = "_outlier"
 _TYPES = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.errors import InvalidInputError
 from dashboard import data, state, ui
-from harvest.errors import InvalidInputError
 from training.predict import READERS, predict_file, predict_record
 
 state.init()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+import jobs
+from core.workspace import Workspace
 from dashboard import data, market, state, ui
-from harvest import jobs
-from harvest.workspace import Workspace
 
 state.init()
 st.title("Sources")

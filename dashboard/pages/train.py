@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import NotFoundError
 from dashboard import actions, data, state, ui
-from harvest.errors import NotFoundError
 from training.families import FAMILIES
 from training.spec import default_model_name
 from training.task import Task

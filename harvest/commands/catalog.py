@@ -15,8 +15,8 @@ from catalog import Catalog, Dataset, Listing, Version
 from catalog.export import export
 from catalog.importer import import_file
 from catalog.sandbox import Limits, run_sql
+from core.workspace import Workspace
 from harvest import output
-from harvest.workspace import Workspace
 
 catalog_app = typer.Typer(
     help="Browse datasets, their versions and diffs; export a version.", no_args_is_help=True

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from harvest.errors import InvalidInputError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError
+from core.workspace import Workspace
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from core.workspace import Workspace
 from harvest import output
-from harvest.workspace import Workspace
 
 if TYPE_CHECKING:  # Dagster is imported when the demo runs, not for every command
     from dagster_project.demo import DemoResult

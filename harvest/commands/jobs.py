@@ -1,4 +1,4 @@
-"""``harvest jobs start|list|show``: background work through the launcher (:mod:`harvest.jobs`)."""
+"""``harvest jobs start|list|show``: background work through the launcher (:mod:`jobs`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from harvest import jobs, output
-from harvest.errors import InvalidInputError
+import jobs
+from core.errors import InvalidInputError
+from harvest import output
 
 jobs_app = typer.Typer(
     help="Background jobs: crawls, training runs, any command.", no_args_is_help=True

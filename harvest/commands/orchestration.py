@@ -15,9 +15,10 @@ from typing import Annotated
 
 import typer
 
-from harvest import jobs, output
-from harvest.errors import InvalidInputError
-from harvest.workspace import Workspace
+import jobs
+from core.errors import InvalidInputError
+from core.workspace import Workspace
+from harvest import output
 
 DEFINITIONS_MODULE = "dagster_project.definitions"
 LOOPBACK = "127.0.0.1"

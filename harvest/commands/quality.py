@@ -9,8 +9,8 @@ import typer
 
 from catalog import Catalog
 from catalog.records import DatasetRef
+from core.errors import HarvestError, NotFoundError
 from harvest import output
-from harvest.errors import HarvestError, NotFoundError
 
 if TYPE_CHECKING:  # the cleaning package is imported when a command runs: startup stays quick
     from catalog.cleaning import CleanResult, QualityReport

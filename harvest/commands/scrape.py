@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from core.errors import HarvestError, InvalidInputError
+from core.workspace import Workspace
 from harvest import output
-from harvest.errors import HarvestError, InvalidInputError
-from harvest.workspace import Workspace
 from scrapers.landing import DROPPED
 from scrapers.sources import SourceFile, find_source, source_files
 from scrapers.spec import SourceSpec, load_spec

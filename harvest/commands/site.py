@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from core.errors import HarvestError
 from harvest import output
-from harvest.errors import HarvestError
 
 DEFAULT_PORT = 8700
 

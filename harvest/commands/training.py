@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from catalog import Catalog
+from core.errors import InvalidInputError
+from core.workspace import Workspace
 from harvest import output
-from harvest.errors import InvalidInputError
-from harvest.workspace import Workspace
 
 models_app = typer.Typer(
     help="Registered models: versions, cards, promotion.", no_args_is_help=True

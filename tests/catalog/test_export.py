@@ -11,7 +11,7 @@ import pytest
 
 from catalog import Catalog
 from catalog.export import export
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 
 def test_each_format_writes_the_exact_version(catalog: Catalog, tmp_path: Path) -> None:

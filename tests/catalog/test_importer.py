@@ -11,7 +11,7 @@ import pytest
 from catalog import Catalog, Listing, importer
 from catalog.importer import detect_encoding, import_file
 from catalog.textfiles import MAX_JSON_DEPTH
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 
 
 def write(path: Path, data: bytes) -> Path:

@@ -15,7 +15,7 @@ import pytest
 from catalog import Catalog
 from catalog import sandbox as sandbox_module
 from catalog.sandbox import Limits, QueryError, Sandbox, run_sql
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 
 
 @pytest.fixture

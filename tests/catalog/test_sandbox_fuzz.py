@@ -20,7 +20,7 @@ import pytest
 
 from catalog import Catalog
 from catalog.sandbox import Limits, QueryError, Sandbox
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 
 SECRET = "hunter2-do-not-leak"
 STATEMENTS = 160

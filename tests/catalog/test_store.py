@@ -17,8 +17,8 @@ import pytest
 
 from catalog import Catalog, Listing, Staged
 from catalog.engine import CatalogError
-from harvest.errors import InvalidInputError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError, NotFoundError
+from core.workspace import Workspace
 
 
 def products(prices: dict[str, float], fetched: str = "2026-01-01") -> pa.Table:

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from dagster import DagsterInstance
 
+from core.workspace import Workspace
 from dagster_project.definitions import default_resources
 from dagster_project.resources import ScraperResource
 from demo_site.server import DemoSite
 from demo_site.specs import STORE_TABLES, shop
-from harvest.workspace import Workspace
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,10 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, materialize
 from catalog import Catalog
 from catalog.cleaning import load_spec
 from catalog.cleaning.rules import RuleResult
+from core.errors import NotFoundError
+from core.workspace import Workspace
 from dagster_project.cleaning import Cleaning, check_names, check_results, check_specs
 from dagster_project.definitions import build_definitions
-from harvest.errors import NotFoundError
-from harvest.workspace import Workspace
 
 RULES = """\
 rules:

@@ -14,9 +14,9 @@ from dagster import (
 )
 
 from catalog import Catalog
+from core.workspace import Workspace
 from dagster_project.definitions import build_definitions
 from demo_site.server import DemoSite
-from harvest.workspace import Workspace
 from scrapers.sources import source_files
 
 RAW, CLEAN, MODEL = AssetKey("raw_shop"), AssetKey("clean_shop"), AssetKey("shop_price_model")

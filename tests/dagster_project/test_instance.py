@@ -9,11 +9,11 @@ from pathlib import Path
 
 import yaml
 
+from core.workspace import Workspace
 from dagster_project.instance import INSTANCE_SETTINGS, open_instance, prepare_dagster_home
-from harvest.workspace import Workspace
 
 PREPARE = (
-    "import sys; from harvest.workspace import Workspace; "
+    "import sys; from core.workspace import Workspace; "
     "from dagster_project.instance import prepare_dagster_home; "
     "prepare_dagster_home(Workspace.at(sys.argv[1]))"
 )

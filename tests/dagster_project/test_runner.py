@@ -10,9 +10,9 @@ import sys
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from core.workspace import Workspace
 from dagster_project.definitions import build_definitions
 from dagster_project.runner import Progress, run_pipeline
-from harvest.workspace import Workspace
 
 
 @pytest.mark.slow

@@ -6,9 +6,9 @@ import pytest
 from dagster import AssetKey, DagsterInstance, MaterializeResult, build_asset_context, materialize
 
 from catalog import Catalog
+from core.workspace import Workspace
 from dagster_project.definitions import build_definitions
 from dagster_project.scraping import Source, raw_asset
-from harvest.workspace import Workspace
 from scrapers.sources import find_source
 from scrapers.spec import load_spec
 

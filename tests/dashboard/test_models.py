@@ -83,11 +83,11 @@ def test_launch_with_harvest_dagster_up_submits_the_run_and_shows_when_dagster_g
     from dagster import DagsterRunStatus
 
     import dagster_project.submit
+    import jobs
     from catalog.importer import import_file
     from catalog.samples import IRIS, IRIS_LISTING
+    from core.workspace import Workspace
     from dagster_project.submit import TRAINING_RUN_TAG
-    from harvest import jobs
-    from harvest.workspace import Workspace
     from tests.dagster_project.test_submit import FakeDagster
 
     home = tmp_path / "home"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+import jobs
 from catalog import Catalog
+from core.workspace import Workspace
 from dashboard import data
-from harvest import jobs
-from harvest.workspace import Workspace
 from tests.dashboard.conftest import add_tables_source
 from tests.dashboard.test_pages import ran, texts
 from tests.scrapers.test_landing import land

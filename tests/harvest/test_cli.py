@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 
 
 def harvest(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,9 @@ import pyarrow.compute as pc
 import pytest
 
 from catalog import Catalog
+from core.errors import InvalidInputError
+from core.workspace import Workspace
 from demo_site import DemoData, DemoSite
-from harvest.errors import InvalidInputError
-from harvest.workspace import Workspace
 from scrapers.crawl import scrape
 from scrapers.runs import last_runs
 from tests.scrapers.conftest import write_spec

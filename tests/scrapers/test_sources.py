@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
+from core.errors import NotFoundError
+from core.workspace import Workspace
 from demo_site import DemoData, DemoSite
-from harvest.errors import NotFoundError
-from harvest.workspace import Workspace
 from scrapers.crawl import scrape
 from scrapers.sources import BUNDLED, find_source, source_files
 from scrapers.spec import load_spec

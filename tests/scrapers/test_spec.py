@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 from scrapers.spec import DEFAULT_DEMO_URL, load_spec, parse_spec
 from tests.scrapers.conftest import make_spec
 

@@ -26,7 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-from harvest.errors import HarvestError, InvalidInputError
+from core.errors import HarvestError, InvalidInputError
 from tests.training.conftest import articles, digit_images
 from training import registry as registry_module
 from training.artifacts import FEATURE_NODES, skops_nodes, trusted_nodes

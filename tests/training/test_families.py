@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 from tests.training.conftest import articles, bundled, digit_images
 from training.families import FAMILIES, FamilyContext, families_for, family, family_table
 from training.families.nets.language import GPTLanguageModel, UnigramLanguageModel

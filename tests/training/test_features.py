@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from harvest.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 from training.features import ImageLoader, Kind, preprocessor, profile_columns
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from catalog import Catalog
-from harvest.errors import InvalidInputError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError, NotFoundError
+from core.workspace import Workspace
 from tests.training.conftest import bundled
 from training.predict import predict_dataset, predict_file, predict_record, predictions_name
 from training.spec import spec_from_mapping

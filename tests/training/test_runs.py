@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from harvest.errors import NotFoundError
-from harvest.workspace import Workspace
+from core.errors import NotFoundError
+from core.workspace import Workspace
 from training.runs import ProgressFile, list_runs, read_progress, runs_folder
 from training.search import TrialRecord
 from training.spec import spec_from_mapping

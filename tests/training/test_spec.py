@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harvest.errors import InvalidInputError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError, NotFoundError
+from core.workspace import Workspace
 from training.spec import (
     SPECS_DIR,
     default_model_name,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from catalog.records import ColumnStats
-from harvest.errors import InvalidInputError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 from training.features import Column, FeatureProfile, Kind
 from training.task import Task
 from training.tasks import (

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import jobs
 from catalog import Catalog
-from harvest import jobs
-from harvest.errors import HarvestError, InvalidInputError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import HarvestError, InvalidInputError, NotFoundError
+from core.workspace import Workspace
 from tests.training.conftest import articles, bundled, commit, digit_images
 from training.data import prepare
 from training.predict import load_model

@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harvest.errors import InvalidInputError
+from core.errors import InvalidInputError
 from training.task import Params, ParamValue, Task
 
 if TYPE_CHECKING:

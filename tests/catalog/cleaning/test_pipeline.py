@@ -12,7 +12,7 @@ import pytest
 from catalog import Catalog
 from catalog.cleaning import clean
 from catalog.cleaning.spec import parse_spec
-from harvest.errors import NotFoundError
+from core.errors import NotFoundError
 from tests.catalog.cleaning.fixtures import (
     T0,
     TEN_MB,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from catalog.cleaning.spec import bundled_specs, find_spec, load_spec, parse_spec, spec_files
-from harvest.errors import InvalidInputError, NotFoundError
-from harvest.workspace import Workspace
+from core.errors import InvalidInputError, NotFoundError
+from core.workspace import Workspace
 
 GOOD = """
 key: [sku]

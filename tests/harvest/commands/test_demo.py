@@ -9,7 +9,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from catalog import Catalog
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 from training.registry import Registry
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+import jobs
 from catalog import Catalog
 from catalog.importer import import_file
 from catalog.samples import IRIS, IRIS_LISTING
-from harvest import jobs
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 from tests.harvest.commands.test_scrape import run
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harvest import jobs
+import jobs
+from core.workspace import Workspace
 from harvest.cli import main
 from harvest.commands.orchestration import LOOPBACK
-from harvest.workspace import Workspace
 from tests.dagster_project.webserver import free_port, graphql, wait_for_location
 
 ASSETS = "{ assetNodes { assetKey { path } } }"

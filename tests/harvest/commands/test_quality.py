@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
-from harvest.workspace import Workspace
+from core.workspace import Workspace
 from tests.catalog.cleaning.fixtures import shop_rows
 
 SPEC = """

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.workspace import Workspace
 from harvest.cli import main
-from harvest.workspace import Workspace
 
 SPECIES = {0: "setosa", 1: "versicolor", 2: "virginica"}
 FLOWER = '{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'

@@ -11,7 +11,7 @@ lists and follows it::
     HARVEST_HOME/jobs/<id>.log          the command's output
     HARVEST_HOME/jobs/<id>.exit.json    its exit code, written when the command ends
 
-A process job runs under a small supervisor (``python -m harvest.jobs``, the process
+A process job runs under a small supervisor (``python -m jobs``, the process
 group's leader) that waits for the command and writes its exit code, even when the
 command was killed by a signal. A job whose supervisor is gone without that file (the
 machine rebooted, someone SIGKILLed the group) reads as failed.
@@ -21,8 +21,10 @@ machine rebooted, someone SIGKILLed the group) reads as failed.
 * :meth:`Job.status`, :meth:`Job.progress` and :meth:`Job.logs` follow one.
 * :func:`record_deployment` is how ``harvest dagster`` says where its webserver listens.
 
-This module imports only the foundation at the top (it is the supervisor's ``__main__``
-too); the packages and Dagster load inside the functions that need them.
+It sits above the packages and beside the shells (the command line, the dashboard and the
+API use it); it imports only the foundation (:mod:`core`) at the top, so the supervisor
+(``jobs/__main__.py``) starts fast, and the packages and Dagster load inside the
+functions that need them.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ import re
 import signal
 import subprocess
 import sys
-import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harvest.errors import NotFoundError
-from harvest.workspace import Workspace
+from core.errors import NotFoundError
+from core.processes import new_job_id, process_alive
+from core.workspace import Workspace
 
 if TYPE_CHECKING:
     from scrapers.landing import CrawlCounts
@@ -57,30 +59,6 @@ _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}")
 
 def jobs_folder(workspace: Workspace) -> Path:
     return workspace.home / "jobs"
-
-
-def new_job_id(name: str) -> str:
-    """``<name>-<UTC time>-<random>``: sortable, unique, safe in a path and a URL (a training
-    job's id is its run id)."""
-    safe = re.sub(r"[^A-Za-z0-9_.]+", "-", name).strip("-.")[:80] or "job"
-    return f"{safe}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-def process_alive(pid: int) -> bool:
-    """Is process ``pid`` running (not gone, not a zombie)?"""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():  # a zombie has exited
-        fields = stat.read_text().rsplit(")", 1)[-1].split()
-        return not fields or fields[0] != "Z"
-    return True
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
@@ -282,7 +260,7 @@ def start(
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{job_id}{LOG}"
     argv = (sys.executable, "-m", "harvest", "--home", str(workspace.home), *args)
-    supervisor = [sys.executable, "-m", "harvest.jobs", str(folder / f"{job_id}{EXIT}"), *argv]
+    supervisor = [sys.executable, "-m", "jobs", str(folder / f"{job_id}{EXIT}"), *argv]
     env = {**os.environ, "HARVEST_HOME": str(workspace.home), "PYTHONUNBUFFERED": "1"}
     started = datetime.now(UTC)
     with log.open("ab") as out:
@@ -421,7 +399,3 @@ def supervise(exit_file: Path, command: list[str]) -> int:
     code = child.wait()
     _write_json(exit_file, {"exit_code": code, "finished_at": datetime.now(UTC).isoformat()})
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(supervise(Path(sys.argv[1]), sys.argv[2:]))

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from harvest import jobs
-from harvest.errors import NotFoundError
-from harvest.workspace import Workspace
+import jobs
+from core.errors import NotFoundError
+from core.workspace import Workspace
 from scrapers.landing import CrawlCounts
 from tests.scrapers.test_landing import land
 
 # What another process (the dashboard after a restart, the API) reads of the workspace's jobs.
 READER = """
 import json, sys
-from harvest import jobs
-from harvest.workspace import Workspace
+import jobs
+from core.workspace import Workspace
 from scrapers.landing import CrawlCounts
 from tests.scrapers.test_landing import land
 workspace = Workspace.at(sys.argv[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from harvest import helpers
+from core import helpers
 
 
 def test_frames_round_trip_and_a_short_stream_ends() -> None:
@@ -43,7 +43,7 @@ def test_a_helper_exits_when_its_socket_is_shut() -> None:
 
 
 def test_a_helper_that_does_not_stop_is_killed() -> None:
-    process, connection = helpers.start("tests.harvest.sleeper")
+    process, connection = helpers.start("tests.core.sleeper")
     helpers.end(process, connection, timeout=0.5)
     connection.close()
     assert process.returncode == -9

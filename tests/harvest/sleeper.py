@@ -1,6 +1,0 @@
-"""A helper that never reads its socket (``python -m tests.harvest.sleeper FD``)."""
-
-import time
-
-if __name__ == "__main__":
-    time.sleep(60)
