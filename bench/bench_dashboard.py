@@ -63,7 +63,7 @@ def workspace_with(n: int) -> Workspace:
 def _marketplace_run(home: Path, cold: bool) -> float:
     os.environ["HARVEST_HOME"] = str(home)
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page("pages/marketplace.py")
+    at.switch_page("app_pages/marketplace.py")
     if not cold:
         at.run()
     else:

@@ -19,7 +19,7 @@ from dashboard import data, state  # noqa: E402
 st.set_page_config(page_title="Harvest", page_icon=":material/agriculture:", layout="wide")
 state.init()
 
-PAGES = HERE / "pages"
+PAGES = HERE / "app_pages"  # not pages/: Streamlit would draw a navigation of its own from it
 navigation = st.navigation(
     {
         "Data": [

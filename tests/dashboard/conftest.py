@@ -113,7 +113,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     def make(home: Path, page: str) -> AppTest:
         monkeypatch.setenv("HARVEST_HOME", str(home))
         at = AppTest.from_file(str(APP), default_timeout=60)
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"app_pages/{page}.py")
         return at
 
     yield make

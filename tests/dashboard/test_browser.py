@@ -29,6 +29,19 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 
+APP_PAGES = {"Marketplace", "Dataset", "SQL", "Sources", "Train", "Models", "Predict"}
+# Records the text of every sidebar navigation link from the first paint on.
+NAVIGATION_WATCH = """
+window.harvestNavigation = new Set();
+new MutationObserver(() => {
+  for (const link of document.querySelectorAll('[data-testid="stSidebarNav"] a')) {
+    const icon = link.querySelector('[data-testid="stIconMaterial"]');
+    window.harvestNavigation.add(link.textContent.replace(icon ? icon.textContent : "", "").trim());
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -98,11 +111,15 @@ def test_browse_query_and_train_in_a_real_browser(server: str, tmp_path: Path) -
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.set_default_timeout(60_000)
         expect.set_options(timeout=60_000)
+        page.add_init_script(NAVIGATION_WATCH)
         try:
             page.goto(server)
             expect(page.get_by_text("3 of 3 datasets")).to_be_visible(timeout=180_000)
             expect(page.get_by_text("Demo shop products")).to_be_visible()
             settle(page)
+            # every link the sidebar ever showed, first paint included, is one of the app's pages
+            shown = set(page.evaluate("[...window.harvestNavigation]"))
+            assert "Marketplace" in shown and shown <= APP_PAGES, shown
             page.screenshot(path=shots / "1-marketplace.png", full_page=True)
 
             page.get_by_label("Search").fill("flowers")

@@ -153,7 +153,7 @@ with tab_use:
             on_click="ignore",
         )
     st.page_link(
-        "pages/train.py",
+        "app_pages/train.py",
         label="Train a model on this dataset",
         icon=":material/model_training:",
         query_params={"dataset": name},

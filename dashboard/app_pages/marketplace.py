@@ -48,4 +48,4 @@ shown = market.page(found, number)
 for start in range(0, len(shown), 3):
     for column, dataset in zip(st.columns(3), shown[start : start + 3], strict=False):
         with column:
-            ui.card(dataset, page="pages/dataset.py")
+            ui.card(dataset, page="app_pages/dataset.py")

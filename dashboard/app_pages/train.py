@@ -136,7 +136,7 @@ def watch(run_id: str, polling: bool) -> None:
             gates = data.card(ref).get("gates", [])
         st.dataframe(gates, hide_index=True, width="stretch")
         st.page_link(
-            "pages/models.py",
+            "app_pages/models.py",
             label="Open the model",
             icon=":material/leaderboard:",
             query_params={"model": run.model},
