@@ -32,40 +32,6 @@ from lxml.html import HtmlElement
 
 from scrapers.values import Row, Value, parse_date, parse_number
 
-STRUCTURED: dict[str, str] = {
-    "name": "text",
-    "description": "text",
-    "sku": "text",
-    "gtin": "text",
-    "mpn": "text",
-    "brand": "text",
-    "price": "float",
-    "currency": "text",
-    "availability": "text",
-    "condition": "text",
-    "category": "text",
-    "image": "text",
-    "url": "text",
-    "rating": "float",
-    "review_count": "int",
-    "author": "text",
-    "date_published": "date",
-    "schema_type": "text",
-}
-ARTICLE: dict[str, str] = {
-    "title": "text",
-    "author": "text",
-    "date": "date",
-    "text": "text",
-    "description": "text",
-    "sitename": "text",
-    "categories": "text",
-    "tags": "text",
-}
-TABLES: dict[str, str] = {"_table": "text", "_row": "int"}
-COLUMN_TYPES: dict[str, str] = {**STRUCTURED, **ARTICLE, **TABLES}
-"""The type (a field type name) of every fixed extractor column."""
-
 _SYNTAX = {"jsonld": "json-ld", "microdata": "microdata", "opengraph": "opengraph"}
 _JSONLD_SCRIPTS = lxml.etree.XPath('descendant-or-self::script[@type="application/ld+json"]')
 _LEADING_COMMENT = re.compile(r"^\s*(//.*|<!--.*-->)")
@@ -96,15 +62,6 @@ _OPENGRAPH = {
     "article:published_time": "date_published",
     "article:section": "category",
 }
-
-
-def columns_of(extractor: str) -> tuple[str, ...]:
-    """The fixed columns an extractor produces."""
-    if extractor == "article":
-        return tuple(ARTICLE)
-    if extractor == "tables":
-        return tuple(TABLES)
-    return tuple(STRUCTURED)
 
 
 # -- structured data -----------------------------------------------------------------

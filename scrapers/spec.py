@@ -35,6 +35,51 @@ PROVENANCE = ("_url", "_fetched_at", "_status", "_source", "_run_id", "_content_
 VOLATILE = ("_fetched_at", "_status", "_run_id", "_content_hash")
 """Provenance columns that change on every fetch: left out of content hashes and diffs."""
 
+# The fixed columns each automatic extractor (scrapers/extract.py) gives a record, by type.
+STRUCTURED: dict[str, str] = {
+    "name": "text",
+    "description": "text",
+    "sku": "text",
+    "gtin": "text",
+    "mpn": "text",
+    "brand": "text",
+    "price": "float",
+    "currency": "text",
+    "availability": "text",
+    "condition": "text",
+    "category": "text",
+    "image": "text",
+    "url": "text",
+    "rating": "float",
+    "review_count": "int",
+    "author": "text",
+    "date_published": "date",
+    "schema_type": "text",
+}
+ARTICLE: dict[str, str] = {
+    "title": "text",
+    "author": "text",
+    "date": "date",
+    "text": "text",
+    "description": "text",
+    "sitename": "text",
+    "categories": "text",
+    "tags": "text",
+}
+TABLES: dict[str, str] = {"_table": "text", "_row": "int"}
+COLUMN_TYPES: dict[str, str] = {**STRUCTURED, **ARTICLE, **TABLES}
+"""The type (a field type name) of every fixed extractor column."""
+
+
+def columns_of(extractor: str) -> tuple[str, ...]:
+    """The fixed columns an extractor produces."""
+    if extractor == "article":
+        return tuple(ARTICLE)
+    if extractor == "tables":
+        return tuple(TABLES)
+    return tuple(STRUCTURED)
+
+
 _COLUMN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _PROBE = Selector(text="<html><body></body></html>")
 
@@ -296,8 +341,6 @@ class SourceSpec(_Model):
 
     def columns(self) -> tuple[str, ...]:
         """The columns this spec's records can have (table headers aside), provenance included."""
-        from scrapers.extract import columns_of
-
         names: list[str] = []
         for name, field in (self.item.fields if self.item else {}).items():
             names.append(name)

@@ -13,9 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.json as pj
 
-from scrapers.extract import COLUMN_TYPES
 from scrapers.landing import ITEMS
-from scrapers.spec import MEDIA_TYPES, PROVENANCE, SourceSpec
+from scrapers.spec import COLUMN_TYPES, MEDIA_TYPES, PROVENANCE, SourceSpec
 
 _ARROW: dict[str, pa.DataType] = {
     "text": pa.string(),

@@ -9,7 +9,8 @@ from datetime import date
 import lxml.html
 from extruct.jsonld import JsonLdExtractor
 
-from scrapers.extract import article_row, columns_of, jsonld_entities, structured_row, table_rows
+from scrapers.extract import article_row, jsonld_entities, structured_row, table_rows
+from scrapers.spec import columns_of
 from tests.scrapers.conftest import FIXTURES
 
 PRODUCT = (FIXTURES / "product.html").read_text()
