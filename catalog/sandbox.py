@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,13 +140,13 @@ class _Worker:
         self, request: dict[str, Any], seconds: float
     ) -> tuple[dict[str, Any], pa.Table | None]:
         """Send ``request``; its answer and the rows streamed before it, if any."""
-        deadline = time.monotonic() + seconds
         try:
+            # one timeout for every read: a worker that hangs sends nothing at all
+            self.connection.settimeout(seconds)
             sqlworker.send_json(self.connection, request)
             schema: pa.Schema | None = None
             batches: list[pa.RecordBatch] = []
             while True:
-                self.connection.settimeout(max(0.01, deadline - time.monotonic()))
                 frame = sqlworker.receive(self._stream)
                 if frame is None:
                     raise _WorkerGone("the worker closed its socket")
@@ -230,21 +229,38 @@ def prestart(limits: Limits = Limits()) -> None:
 class _Commits:
     """The catalog's latest DuckLake snapshot, which changes exactly when anything is committed.
 
-    It is read on a fresh read-only SQLite connection each time (0.2-0.3 ms): a connection
-    kept open stops seeing the commits DuckDB's SQLite writes to the WAL after the first one,
-    and so does its ``PRAGMA data_version``.
+    It is read on a fresh read-only SQLite connection (0.2-0.3 ms): a connection kept open
+    stops seeing the commits DuckDB's SQLite writes to the WAL after the first one, and so
+    does its ``PRAGMA data_version``. It is read only when the catalog's files changed (their
+    inode, size or modification time, a few microseconds to look at): every commit writes
+    WAL frames, and a checkpoint rewrites the database file.
     """
 
     def __init__(self, catalog_file: Path) -> None:
         self._uri = f"{catalog_file.resolve().as_uri()}?mode=ro"
+        self._files = (catalog_file, catalog_file.with_name(catalog_file.name + "-wal"))
+        self._stamp: tuple[tuple[int, int, int] | None, ...] = ()
+        self._snapshot = -1
 
     def mark(self) -> int:
-        with contextlib.closing(sqlite3.connect(self._uri, uri=True)) as db:
-            row = db.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
-        return int(row[0]) if row and row[0] is not None else -1
+        stamp = tuple(_stamp(file) for file in self._files)
+        if stamp != self._stamp:
+            with contextlib.closing(sqlite3.connect(self._uri, uri=True)) as db:
+                row = db.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
+            self._stamp = stamp  # taken before the read: a commit in between reads again
+            self._snapshot = int(row[0]) if row and row[0] is not None else -1
+        return self._snapshot
 
     def close(self) -> None:
         """Nothing is held between marks."""
+
+
+def _stamp(file: Path) -> tuple[int, int, int] | None:
+    try:
+        found = os.stat(file)
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def _watch_commits(catalog_file: Path | None) -> _Commits | None:

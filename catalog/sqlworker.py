@@ -14,7 +14,7 @@ are Arrow IPC frames (a schema, then record batches) before its closing JSON fra
   in-memory database whose views are exactly these, that may read exactly ``files``, with
   its configuration locked. The previous database is dropped.
 - ``{"op": "run", "sql": ..., "seconds": ..., "max_rows": ..., "max_bytes": ...}``: the
-  rows, streamed, inside a transaction that is rolled back.
+  rows, streamed.
 
 Each frame is its length (8 bytes, big-endian), a tag byte (``j`` JSON, ``s`` an Arrow
 schema, ``b`` an Arrow record batch) and the payload.
@@ -73,12 +73,37 @@ _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+", re.IGNORECASE)
 _ANALYZE = re.compile(r"^\s*ANALY[SZ]E\b", re.IGNORECASE)
 
 
-def send(connection: socket.socket, tag: bytes, payload: bytes) -> None:
-    connection.sendall(HEADER.pack(len(payload), tag[0]) + payload)
-
-
 def send_json(connection: socket.socket, value: dict[str, Any]) -> None:
-    send(connection, JSON, json.dumps(value).encode())
+    """One JSON frame, at once (the trusted side's requests)."""
+    outbox = Outbox(connection)
+    outbox.put_json(value)
+    outbox.flush()
+
+
+class Outbox:
+    """Frames on their way out, written together: a small answer (schema, a batch, the closing
+    JSON) costs one write rather than one per frame; past :data:`FLUSH_BYTES` it is written."""
+
+    FLUSH_BYTES = 1 << 20
+
+    def __init__(self, connection: socket.socket) -> None:
+        self._connection = connection
+        self._parts: list[bytes | memoryview] = []
+        self._size = 0
+
+    def put(self, tag: bytes, payload: bytes | memoryview) -> None:
+        self._parts += [HEADER.pack(len(payload), tag[0]), payload]
+        self._size += len(payload)
+        if self._size >= self.FLUSH_BYTES:
+            self.flush()
+
+    def put_json(self, value: dict[str, Any]) -> None:
+        self.put(JSON, json.dumps(value).encode())
+
+    def flush(self) -> None:
+        if self._parts:
+            self._connection.sendall(b"".join(self._parts))
+            self._parts, self._size = [], 0
 
 
 def receive(stream: Any) -> tuple[bytes, bytes] | None:
@@ -248,7 +273,7 @@ class Watchdog:
 
 
 def run(
-    connection: socket.socket,
+    outbox: Outbox,
     con: duckdb.DuckDBPyConnection,
     watchdog: Watchdog,
     request: dict[str, Any],
@@ -258,11 +283,7 @@ def run(
     _limit_cpu(seconds * int(request["threads"]) + 5)
     watchdog.arm(con, seconds)
     try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            return _stream(connection, con.execute(request["sql"]), request)
-        finally:
-            con.execute("ROLLBACK")
+        return _stream(outbox, con.execute(request["sql"]), request)
     except duckdb.Error as error:
         return {"error": _kind(error), "message": _first_line(error)}
     finally:
@@ -270,11 +291,11 @@ def run(
 
 
 def _stream(
-    connection: socket.socket, result: duckdb.DuckDBPyConnection, request: dict[str, Any]
+    outbox: Outbox, result: duckdb.DuckDBPyConnection, request: dict[str, Any]
 ) -> dict[str, Any]:
     max_rows, max_bytes = int(request["max_rows"]), int(request["max_bytes"])
     reader = result.to_arrow_reader(batch_size=max(1, min(max_rows, _BATCH_ROWS)))
-    send(connection, SCHEMA, reader.schema.serialize().to_pybytes())
+    outbox.put(SCHEMA, memoryview(reader.schema.serialize()))
     rows = size = 0
     for batch in reader:
         batch = batch.slice(0, max_rows - rows)
@@ -282,7 +303,7 @@ def _stream(
         size += payload.size
         if size > max_bytes:
             return {"error": "size", "message": f"{max_bytes}"}
-        send(connection, BATCH, payload.to_pybytes())
+        outbox.put(BATCH, memoryview(payload))
         rows += batch.num_rows
         if rows >= max_rows:
             break
@@ -334,6 +355,7 @@ def serve(connection: socket.socket) -> None:
     parser.execute("SET lock_configuration = true")
     database: duckdb.DuckDBPyConnection | None = None
     watchdog = Watchdog()
+    outbox = Outbox(connection)
     with connection.makefile("rb") as requests:
         while (frame := receive(requests)) is not None:
             request = json.loads(frame[1])
@@ -350,10 +372,11 @@ def serve(connection: socket.socket) -> None:
                 except duckdb.Error as error:
                     answer = {"error": _kind(error), "message": _first_line(error)}
             elif op == "run" and database is not None:
-                answer = run(connection, database, watchdog, request)
+                answer = run(outbox, database, watchdog, request)
             else:
                 answer = {"error": "failed", "message": f"unknown request {op!r}"}
-            send_json(connection, answer)
+            outbox.put_json(answer)
+            outbox.flush()
 
 
 def main() -> None:
