@@ -192,7 +192,8 @@ class _Pool:
 
     def acquire(self, address_space: int, owner: str) -> _Worker:
         with self._lock:
-            fitting = [w for w in self._idle if w.address_space == address_space and w.alive]
+            self._idle = [w for w in self._idle if w.alive]  # one that died while idle is gone
+            fitting = [w for w in self._idle if w.address_space == address_space]
             # the worker already holding this owner's views first, the last used otherwise
             fitting.sort(key=lambda w: w.owner == owner)
             if fitting:

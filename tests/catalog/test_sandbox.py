@@ -455,3 +455,13 @@ def test_a_pooled_worker_never_shows_one_workspace_the_views_of_another(
             theirs.query("SELECT * FROM raw.shop")
     finally:
         theirs.close()
+
+
+def test_a_worker_that_died_while_idle_is_not_handed_out_again(sandbox: Sandbox) -> None:
+    assert sandbox.query("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]
+    idle = sandbox_module._POOL.acquire(sandbox._address_space, sandbox.owner)
+    sandbox_module._POOL.release(idle)
+    idle.process.kill()
+    idle.process.wait()
+    assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 2}]
+    assert idle not in sandbox_module._POOL._idle
