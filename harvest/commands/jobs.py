@@ -29,6 +29,13 @@ def start_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if not ctx.args:
         raise InvalidInputError("Give the command to run, e.g. `harvest jobs start scrape tables`.")
     command, *rest = ctx.args
+    root = ctx.find_root()
+    known: list[str] = sorted(getattr(root.command, "commands", {}))  # the harvest subcommands
+    if command not in known or command == "jobs":
+        raise InvalidInputError(
+            f"{command!r} is not a harvest command to run in the background; "
+            f"choose one of: {', '.join(c for c in known if c != 'jobs')}."
+        )
     job = jobs.start(ctx.obj, command, " ".join(rest) or command, list(ctx.args))
     if as_json:
         output.emit_json(job.report())

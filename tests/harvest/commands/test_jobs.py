@@ -54,6 +54,8 @@ def test_start_list_and_show_a_job(tmp_path: Path, capsys: pytest.CaptureFixture
     [
         (("jobs", "show", "nope"), "There is no job 'nope'"),
         (("jobs", "start"), "Give the command to run"),
+        (("jobs", "start", "scarpe", "shop"), "'scarpe' is not a harvest command"),
+        (("jobs", "start", "jobs", "list"), "'jobs' is not a harvest command"),
     ],
 )
 def test_bad_job_input_is_one_sentence(
