@@ -17,6 +17,7 @@ ALLOWED = {
     "training": {"core", "catalog"},
     "jobs": {"core", "catalog", "scrapers", "training", "dagster_project"},
     "demo_site": {"core"},
+    "server": {"core", "catalog", "scrapers", "training", "jobs"},
 }
 OURS = {*ALLOWED, "harvest", "dashboard", "dagster_project", "bench", "tests"}
 
