@@ -35,20 +35,19 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from catalog import sqlworker
+from catalog.changes import watch_commits
 from catalog.engine import LAKE, connect, first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import STAGES
@@ -227,62 +226,13 @@ def prestart(limits: Limits = Limits()) -> None:
 # ----------------------------------------------------------------------------- resolution
 
 
-class _Commits:
-    """The catalog's latest DuckLake snapshot, which changes exactly when anything is committed.
-
-    It is read on a fresh read-only SQLite connection (0.2-0.3 ms): a connection kept open
-    stops seeing the commits DuckDB's SQLite writes to the WAL after the first one, and so
-    does its ``PRAGMA data_version``. It is read only when the catalog's files changed (their
-    inode, size or modification time, a few microseconds to look at): every commit writes
-    WAL frames, and a checkpoint rewrites the database file.
-    """
-
-    def __init__(self, catalog_file: Path) -> None:
-        self._uri = f"{catalog_file.resolve().as_uri()}?mode=ro"
-        self._files = (catalog_file, catalog_file.with_name(catalog_file.name + "-wal"))
-        self._stamp: tuple[tuple[int, int, int] | None, ...] = ()
-        self._snapshot = -1
-
-    def mark(self) -> int:
-        stamp = tuple(_stamp(file) for file in self._files)
-        if stamp != self._stamp:
-            with contextlib.closing(sqlite3.connect(self._uri, uri=True)) as db:
-                row = db.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
-            self._stamp = stamp  # taken before the read: a commit in between reads again
-            self._snapshot = int(row[0]) if row and row[0] is not None else -1
-        return self._snapshot
-
-    def close(self) -> None:
-        """Nothing is held between marks."""
-
-
-def _stamp(file: Path) -> tuple[int, int, int] | None:
-    try:
-        found = os.stat(file)
-    except FileNotFoundError:
-        return None
-    return found.st_ino, found.st_size, found.st_mtime_ns
-
-
-def _watch_commits(catalog_file: Path | None) -> _Commits | None:
-    """A watcher for a SQLite catalog file, or None (then every query lists its views)."""
-    if catalog_file is None or not catalog_file.exists():
-        return None
-    try:
-        commits = _Commits(catalog_file)
-        commits.mark()
-        return commits
-    except sqlite3.Error:
-        return None
-
-
 class _Resolver:
     """The trusted side: which datasets exist, and the files of each version a query names."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._commits = _watch_commits(workspace.catalog_file)
+        self._commits = watch_commits(workspace.catalog_file)
         self._data_path = os.path.join(os.path.abspath(workspace.data_path), "")
         self._local = "://" not in workspace.data_path
         self._mark: int | None = None
@@ -303,8 +253,14 @@ class _Resolver:
         if self._con is not None:
             self._con.close()
 
-    def views(self, tables: Iterable[tuple[str, str]], everything: bool) -> list[View]:
-        """The views a query reading ``tables`` needs (every latest one if ``everything``)."""
+    def views(
+        self,
+        tables: Iterable[tuple[str, str]],
+        everything: bool,
+        readable: frozenset[str] | None = None,
+    ) -> list[View]:
+        """The views a query reading ``tables`` needs (every latest one if ``everything``),
+        of the datasets in ``readable`` only (``stage.name``; None: all of them)."""
         self._mark = self._commits.mark() if self._commits is not None else None
         wanted: set[tuple[str, str]] = set()
         pinned: set[tuple[str, str, int]] = set()
@@ -321,6 +277,9 @@ class _Resolver:
             self._list_datasets()
         if everything:
             wanted = set(self._datasets)
+        if readable is not None:  # the others read exactly as names that never existed
+            wanted = {k for k in wanted if f"{k[0]}.{self._datasets.get(k)}" in readable}
+            pinned = {k for k in pinned if f"{k[0]}.{k[1]}" in readable}
         found = [self._latest_view(key) for key in sorted(wanted) if key in self._datasets]
         return found + [self._pinned_view(*key) for key in sorted(pinned)]
 
@@ -438,6 +397,22 @@ def _read_parquet(files: tuple[str, ...]) -> str:
 # ----------------------------------------------------------------------------- the sandbox
 
 
+@dataclass(frozen=True)
+class _Reader:
+    """Whose views a worker holds: the catalog, and the datasets the caller may read."""
+
+    owner: str
+    readable: frozenset[str] | None
+
+    @classmethod
+    def of(cls, catalog: str, readable: Collection[str] | None) -> _Reader:
+        if readable is None:
+            return cls(catalog, None)
+        names = frozenset(readable)
+        digest = hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
+        return cls(f"{catalog} reads {digest}", names)
+
+
 class Sandbox:
     """A read-only SQL session over the workspace's catalog. Queries are serialised."""
 
@@ -455,13 +430,18 @@ class Sandbox:
         with self._lock:
             self._resolver.close()
 
-    def query(self, sql: str) -> pa.Table:
-        """Run one read-only statement and return at most ``limits.max_rows`` rows as Arrow."""
+    def query(self, sql: str, readable: Collection[str] | None = None) -> pa.Table:
+        """Run one read-only statement and return at most ``limits.max_rows`` rows as Arrow.
+
+        ``readable`` names the datasets (``stage.name``) the caller may read; the worker gets
+        views of those only, so any other reads as an unknown table. None: every dataset.
+        """
         text = _rewrite_pinned(sql)
+        reader = _Reader.of(self.owner, readable)
         with self._lock:
-            worker = _POOL.acquire(self._address_space, self.owner)
+            worker = _POOL.acquire(self._address_space, reader.owner)
             try:
-                return self._query(worker, text)
+                return self._query(worker, text, reader)
             except _WorkerGone as error:
                 worker.kill()
                 raise QueryError(
@@ -473,14 +453,14 @@ class Sandbox:
             finally:
                 _POOL.release(worker)
 
-    def _query(self, worker: _Worker, sql: str) -> pa.Table:
+    def _query(self, worker: _Worker, sql: str, reader: _Reader) -> pa.Table:
         found = self._inspect(worker, sql)
         if "refused" in found:
             raise QueryError(found["refused"])
         tables = [(schema, table) for schema, table in found["tables"]]
         for attempt in range(2):
-            views = self._resolve(tables, bool(found["everything"]))
-            answer, rows = self._load(worker, views)
+            views = self._resolve(tables, bool(found["everything"]), reader.readable)
+            answer, rows = self._load(worker, views, reader.owner)
             if "error" not in answer:
                 answer, rows = self._run(worker, found["sql"])  # a PRAGMA as its SELECT
             if "error" not in answer and rows is not None:
@@ -500,20 +480,22 @@ class Sandbox:
             del self._inspected[next(iter(self._inspected))]
         return found
 
-    def _resolve(self, tables: list[tuple[str, str]], everything: bool) -> list[View]:
+    def _resolve(
+        self, tables: list[tuple[str, str]], everything: bool, readable: frozenset[str] | None
+    ) -> list[View]:
         """The views for these tables, listing again any whose file is gone."""
-        views = self._resolver.views(tables, everything)
+        views = self._resolver.views(tables, everything, readable)
         gone = _gone(views)
         if gone:
             self._resolver.forget(gone)
-            views = self._resolver.views(tables, everything)
+            views = self._resolver.views(tables, everything, readable)
         return views
 
-    def _load(self, worker: _Worker, views: list[View]) -> tuple[dict[str, Any], None]:
+    def _load(self, worker: _Worker, views: list[View], owner: str) -> tuple[dict[str, Any], None]:
         """Give the worker a database with these views, unless its own already has them."""
-        if worker.owner == self.owner and all(worker.views.get(v.key) == v for v in views):
+        if worker.owner == owner and all(worker.views.get(v.key) == v for v in views):
             return {}, None
-        keep = dict(worker.views) if worker.owner == self.owner else {}
+        keep = dict(worker.views) if worker.owner == owner else {}
         for view in [*views, *_gone(list(keep.values()))]:
             keep.pop(view.key, None)
         held = {v.key: v for v in [*list(keep.values())[-_KEEP_VIEWS:], *views]}
@@ -528,7 +510,7 @@ class Sandbox:
             }
         )
         if "error" not in answer:
-            worker.owner, worker.views = self.owner, held
+            worker.owner, worker.views = owner, held
         return answer, None
 
     def _run(self, worker: _Worker, sql: str) -> tuple[dict[str, Any], pa.Table | None]:
