@@ -53,7 +53,7 @@ def test_visibility_decides_who_sees_and_reads(accounts: Accounts) -> None:
     assert accounts.may_maintain(alice, "raw.secret") and not accounts.may_maintain(
         bob, "raw.secret"
     )
-    with pytest.raises(NotFoundError, match="There is no dataset 'raw.secret'"):
+    with pytest.raises(NotFoundError, match=r"There is no dataset 'raw\.secret'"):
         accounts.require_read(carol, "raw.secret")
     with pytest.raises(PermissionDeniedError, match="gated"):
         accounts.require_read(carol, "raw.gate")
@@ -87,7 +87,7 @@ def test_automatic_grants_and_licences(accounts: Accounts, catalog: Catalog) -> 
     catalog.set_listing("raw.gate", Listing(license="CC-BY-4.0"))
     accounts.set_access("raw.gate", auto_grant=True)
     carol = accounts.principal("carol")
-    with pytest.raises(InvalidInputError, match="licence 'CC-BY-4.0'"):
+    with pytest.raises(InvalidInputError, match=r"licence 'CC-BY-4\.0'"):
         accounts.request(carol, "raw.gate", "study")
     assert accounts.request(carol, "raw.gate", "study", license_accepted=True).status == "granted"
     assert accounts.may_read(carol, "raw.gate")
