@@ -43,7 +43,7 @@ from typing import Any, Literal
 import duckdb
 
 from catalog.changes import watch_commits
-from catalog.engine import LAKE
+from catalog.engine import LAKE, retry
 from catalog.records import DatasetRef
 from catalog.store import Catalog
 from core.errors import HarvestError, InvalidInputError, NotFoundError
@@ -277,9 +277,18 @@ class Accounts:
             mark = int(time.monotonic() / _RELOAD_SECONDS)
         with self._lock:
             if mark != self._mark:
-                self._state = self._read()
+                self._state = self._read_again()
                 self._mark = mark
             return self._state
+
+    def _read_again(self) -> _State:
+        try:
+            return retry(self._read, what="read who may read what", attempts=3)
+        except HarvestError as error:
+            if "malformed" not in str(error):
+                raise
+        self.catalog.reconnect()  # this connection's SQLite handle went stale: see reconnect
+        return retry(self._read, what="read who may read what")
 
     def _read(self) -> _State:
         cur = self.catalog.cursor()

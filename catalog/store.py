@@ -245,6 +245,17 @@ class Catalog:
     def close(self) -> None:
         self._con.close()
 
+    def reconnect(self) -> None:
+        """Read through a new connection from now on.
+
+        A long-lived connection's SQLite handle can be left unable to read the catalog
+        ("database disk image is malformed") after another process changed its schema; a new
+        connection reads it fine. The old one is left for its cursors still in use to finish.
+        """
+        fresh = connect(self.workspace)
+        with self._lock:
+            self._con = fresh
+
     def __enter__(self) -> Catalog:
         return self
 

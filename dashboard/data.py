@@ -21,7 +21,9 @@ from croniter import croniter
 
 import jobs
 from catalog import Catalog, Dataset, Diff, Version
+from catalog.access import ADMIN, ANONYMOUS, Accounts, AuthenticationError, Principal
 from catalog.export import export
+from catalog.records import DatasetRef
 from catalog.sandbox import Sandbox, prestart
 from core.errors import HarvestError, NotFoundError
 from core.workspace import Workspace
@@ -64,18 +66,92 @@ def sandbox() -> Sandbox:
     return _sandbox(home())
 
 
+# -- who is looking ---------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _accounts(home: str) -> Accounts:
+    return Accounts(_catalog(home))
+
+
+def accounts() -> Accounts:
+    """The workspace's access rules (``catalog.access``), opened once per process."""
+    return _accounts(home())
+
+
+def principal() -> Principal:
+    """Who this session is: the administrator of a workspace without accounts; else the
+    signed-in user, checked again on every run (a revoked token or a removed user signs the
+    session out), or anonymous."""
+    rules = accounts()
+    if not rules.has_users():
+        return ADMIN
+    credentials = st.session_state.get("credentials")
+    if not credentials:
+        return ANONYMOUS
+    kind, value = credentials
+    try:
+        if kind == "token":
+            return rules.authenticate(value)
+        if value in {u.name for u in rules.users()}:
+            return rules.principal(value)
+    except AuthenticationError:
+        pass
+    st.session_state.credentials = None
+    return ANONYMOUS
+
+
+def sign_in(user: str, password: str, token: str) -> Principal:
+    """Start this session's sign-in with a token, or a username and password."""
+    rules = accounts()
+    found = rules.authenticate(token.strip()) if token.strip() else rules.login(user, password)
+    st.session_state.credentials = ("token", token.strip()) if token.strip() else ("user", user)
+    return found
+
+
+def may_read(name: str) -> bool:
+    """Whether this session may read the rows of dataset ``name``."""
+    return accounts().may_read(principal(), name)
+
+
+def may_maintain(name: str) -> bool:
+    """Whether this session may change dataset ``name`` (scrape it, promote its models)."""
+    return accounts().may_maintain(principal(), name)
+
+
+def _dataset_name(ref: str) -> str:
+    return DatasetRef.parse(ref).qualified
+
+
+def _readable(ref: str) -> str:
+    """``ref``, once this session may read it (else the one sentence a missing one gets)."""
+    accounts().require_read(principal(), _dataset_name(ref))
+    return ref
+
+
+# -- datasets ----------------------------------------------------------------------------
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _datasets(home: str) -> list[Dataset]:
     return _catalog(home).datasets()
 
 
 def datasets() -> list[Dataset]:
-    """Every dataset with its listing and latest version: one catalog query."""
-    return _datasets(home())
+    """Every dataset this session may see, with its listing and latest version."""
+    rules, who = accounts(), principal()
+    return [d for d in _datasets(home()) if rules.may_see(who, d.name)]
+
+
+def readable_datasets() -> list[Dataset]:
+    """The datasets whose rows this session may read."""
+    rules, who = accounts(), principal()
+    return [d for d in datasets() if rules.may_read(who, d.name)]
 
 
 def dataset(name: str) -> Dataset:
     """One dataset, from the cached listing when it is there."""
+    accounts().require_see(principal(), _dataset_name(name))
     found = next((d for d in datasets() if d.name == name), None)
     return found or catalog().dataset(name)
 
@@ -87,6 +163,7 @@ def _versions(home: str, name: str) -> list[Version]:
 
 def versions(name: str) -> list[Version]:
     """Every version of a dataset, oldest first."""
+    accounts().require_see(principal(), _dataset_name(name))
     return _versions(home(), name)
 
 
@@ -97,8 +174,9 @@ def _all_versions(home: str) -> list[Version]:
 
 
 def all_versions() -> list[Version]:
-    """Every version of every dataset (for lineage)."""
-    return _all_versions(home())
+    """Every version of every dataset this session may see (for lineage)."""
+    rules, who = accounts(), principal()
+    return [v for v in _all_versions(home()) if rules.may_see(who, v.dataset)]
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=64)
@@ -108,7 +186,7 @@ def _read(home: str, ref: str, limit: int | None) -> pa.Table:
 
 def read(ref: str, limit: int | None = None) -> pa.Table:
     """The rows of a version (versions never change, so this is cached longer)."""
-    return _read(home(), ref, limit)
+    return _read(home(), _readable(ref), limit)
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=16)
@@ -118,7 +196,7 @@ def _diff(home: str, before: str, after: str) -> Diff:
 
 def diff(before: str, after: str) -> Diff:
     """Rows added, removed and changed between two versions."""
-    return _diff(home(), before, after)
+    return _diff(home(), _readable(before), _readable(after))
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -128,7 +206,7 @@ def _report(home: str, ref: str) -> object:
 
 def report(ref: str) -> object:
     """The quality report stored with a version, or None."""
-    return _report(home(), ref)
+    return _report(home(), _readable(ref))
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=16)
@@ -140,12 +218,17 @@ def _export_bytes(home: str, ref: str, fmt: str) -> bytes:
 
 def export_bytes(ref: str, fmt: str) -> bytes:
     """A version written as ``parquet``, ``csv`` or ``jsonl``, for a download button."""
-    return _export_bytes(home(), ref, fmt)
+    return _export_bytes(home(), _readable(ref), fmt)
 
 
 def query(sql: str) -> pa.Table:
-    """Run one read-only query in the sandbox (not cached: people rerun to see new data)."""
-    return sandbox().query(sql)
+    """Run one read-only query in the sandbox, over the datasets this session may read (not
+    cached: people rerun to see new data)."""
+    who = principal()
+    if who.admin:
+        return sandbox().query(sql)
+    names = [d.name for d in _datasets(home())]
+    return sandbox().query(sql, accounts().readable(who, names))
 
 
 @dataclass(frozen=True)
@@ -237,8 +320,13 @@ def _model_versions(home: str) -> list[ModelVersion]:
 
 
 def model_versions(model: str | None = None) -> list[ModelVersion]:
-    """Every registered model version (of one model when given), oldest first."""
-    return [v for v in _model_versions(home()) if model is None or v.model == model]
+    """Every model version this session may use (of one model when given), oldest first."""
+    rules, who = accounts(), principal()
+    return [
+        v
+        for v in _model_versions(home())
+        if (model is None or v.model == model) and rules.may_use_model(who, v.model, v.dataset)
+    ]
 
 
 def model_inputs() -> list[tuple[str, str]]:
@@ -254,6 +342,9 @@ def _card(home: str, ref: str) -> dict[str, Any]:
 
 def card(ref: str) -> dict[str, Any]:
     """A model version's card (versions are immutable, so this is cached longer)."""
+    version = registry().get(ref)
+    if not accounts().may_use_model(principal(), version.model, version.dataset):
+        raise NotFoundError(f"There is no model '{ref}'.")
     return _card(home(), ref)
 
 

@@ -12,6 +12,7 @@ DEFAULTS: dict[str, Callable[[], object]] = {
     "sql_result": lambda: None,  # the last query: (sql, pyarrow Table, seconds)
     "scrapes": dict,  # source name -> the job id of a crawl started from this session
     "train_run": lambda: None,  # the training run id the Train page watches
+    "credentials": lambda: None,  # ("token", secret) or ("user", name) once signed in
 }
 
 

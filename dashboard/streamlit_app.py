@@ -14,7 +14,7 @@ HERE = Path(__file__).parent
 if str(HERE.parent) not in sys.path:  # streamlit puts only this folder on the path
     sys.path.insert(0, str(HERE.parent))
 
-from dashboard import data, state  # noqa: E402
+from dashboard import account, data, state  # noqa: E402
 
 st.set_page_config(page_title="Harvest", page_icon=":material/agriculture:", layout="wide")
 state.init()
@@ -41,4 +41,5 @@ navigation = st.navigation(
     }
 )
 st.sidebar.caption(f"Workspace: `{data.home()}`")
+account.sidebar()
 navigation.run()

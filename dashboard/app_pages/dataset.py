@@ -6,7 +6,7 @@ import functools
 
 import streamlit as st
 
-from dashboard import data, market, quality, snippets, state, ui
+from dashboard import account, data, market, quality, snippets, state, ui
 
 state.init()
 st.title("Dataset")
@@ -58,6 +58,10 @@ st.caption(
         )
     )
 )
+account.answer_requests(name)
+if not data.may_read(name):
+    account.request_access(dataset)
+    st.stop()
 if not versions:
     st.info("This dataset has no versions yet.")
     st.stop()

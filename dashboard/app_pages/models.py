@@ -122,6 +122,10 @@ with champion_tab:
         "on the same test split."
     )
     ref = st.selectbox("Version", refs, key="promote_ref")
+    trained_on = next(v.dataset for v in versions if v.ref == ref).split("@")[0]
+    if not data.may_maintain(trained_on):
+        st.info(f"Only the maintainers of {trained_on} can promote or roll back its models.")
+        st.stop()
     if st.button("Promote to champion", type="primary", key="promote"):
         with ui.guard(f"promote {ref}"), st.spinner("Scoring against the champion…"):
             verdict = actions.promote_version(data.catalog(), ref)

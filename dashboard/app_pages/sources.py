@@ -34,7 +34,13 @@ for source in sources:
         if source.problem:
             st.error(source.problem)
             continue
-        if button.button("Scrape now", key=f"scrape_{source.name}", icon=":material/play_arrow:"):
+        if button.button(
+            "Scrape now",
+            key=f"scrape_{source.name}",
+            icon=":material/play_arrow:",
+            disabled=not data.may_maintain(source.dataset),
+            help=None if data.may_maintain(source.dataset) else "Only its maintainers can.",
+        ):
             with ui.guard(f"start a crawl of {source.name}"):
                 launched[source.name] = jobs.scrape(Workspace.at(data.home()), source.name).id
         started = data.scrape_job(source.name, launched.get(source.name))

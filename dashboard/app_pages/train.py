@@ -14,7 +14,7 @@ from training.tasks import suggested_target
 state.init()
 st.title("Train")
 with ui.guard("load the catalog"):
-    datasets = [d for d in data.datasets() if d.latest is not None]
+    datasets = [d for d in data.readable_datasets() if d.latest is not None]
 if not datasets:
     st.info("The catalog is empty: add a dataset (import, scrape or `harvest demo`) to train on.")
     st.stop()
@@ -60,8 +60,13 @@ model_name = st.text_input(
     "Model name", value=default_model_name(name, target) if target else "", key="train_name"
 )
 
+may_train = data.principal().can("train")
 if st.button(
-    "Launch training", type="primary", disabled=bool(check.problem), icon=":material/rocket_launch:"
+    "Launch training",
+    type="primary",
+    disabled=bool(check.problem) or not may_train,
+    help=None if may_train else "Your token has no 'train' scope.",
+    icon=":material/rocket_launch:",
 ):
     with ui.guard("launch the training"):
         handle = actions.launch_training(
