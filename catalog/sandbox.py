@@ -35,20 +35,19 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from catalog import sqlworker
+from catalog.commits import watch_commits
 from catalog.engine import LAKE, connect, first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import STAGES
@@ -227,62 +226,13 @@ def prestart(limits: Limits = Limits()) -> None:
 # ----------------------------------------------------------------------------- resolution
 
 
-class _Commits:
-    """The catalog's latest DuckLake snapshot, which changes exactly when anything is committed.
-
-    It is read on a fresh read-only SQLite connection (0.2-0.3 ms): a connection kept open
-    stops seeing the commits DuckDB's SQLite writes to the WAL after the first one, and so
-    does its ``PRAGMA data_version``. It is read only when the catalog's files changed (their
-    inode, size or modification time, a few microseconds to look at): every commit writes
-    WAL frames, and a checkpoint rewrites the database file.
-    """
-
-    def __init__(self, catalog_file: Path) -> None:
-        self._uri = f"{catalog_file.resolve().as_uri()}?mode=ro"
-        self._files = (catalog_file, catalog_file.with_name(catalog_file.name + "-wal"))
-        self._stamp: tuple[tuple[int, int, int] | None, ...] = ()
-        self._snapshot = -1
-
-    def mark(self) -> int:
-        stamp = tuple(_stamp(file) for file in self._files)
-        if stamp != self._stamp:
-            with contextlib.closing(sqlite3.connect(self._uri, uri=True)) as db:
-                row = db.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
-            self._stamp = stamp  # taken before the read: a commit in between reads again
-            self._snapshot = int(row[0]) if row and row[0] is not None else -1
-        return self._snapshot
-
-    def close(self) -> None:
-        """Nothing is held between marks."""
-
-
-def _stamp(file: Path) -> tuple[int, int, int] | None:
-    try:
-        found = os.stat(file)
-    except FileNotFoundError:
-        return None
-    return found.st_ino, found.st_size, found.st_mtime_ns
-
-
-def _watch_commits(catalog_file: Path | None) -> _Commits | None:
-    """A watcher for a SQLite catalog file, or None (then every query lists its views)."""
-    if catalog_file is None or not catalog_file.exists():
-        return None
-    try:
-        commits = _Commits(catalog_file)
-        commits.mark()
-        return commits
-    except sqlite3.Error:
-        return None
-
-
 class _Resolver:
     """The trusted side: which datasets exist, and the files of each version a query names."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._commits = _watch_commits(workspace.catalog_file)
+        self._commits = watch_commits(workspace.catalog_file)
         self._data_path = os.path.join(os.path.abspath(workspace.data_path), "")
         self._local = "://" not in workspace.data_path
         self._mark: int | None = None
