@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -120,19 +121,22 @@ class ServedModel:
         if self._commits is not None:
             try:
                 return self._commits.mark() != self._mark
-            except OSError:  # the SQLite file could not be read just now: ask the registry
+            except (
+                OSError,
+                sqlite3.Error,
+            ):  # the file could not be read just now: ask the registry
                 return True
         return time.monotonic() - self._checked_at >= self.check_every
 
     def _refresh(self) -> None:
-        mark = self._commits.mark() if self._commits is not None else None
         self._checked_at = time.monotonic()
         try:
+            mark = self._commits.mark() if self._commits is not None else None
             version = self._registry.get(self._ref)
             if version.version != self._model.version.version:
                 was, self._model = self._model.ref, load_model(self.catalog, version.ref)
                 log.info("Now serving %s (was %s).", version.ref, was)
-        except (HarvestError, duckdb.Error, OSError) as error:
+        except (HarvestError, duckdb.Error, sqlite3.Error, OSError) as error:
             log.warning("Still serving %s: %s", self._model.ref, error)
             return  # tried again after the next commit (or check_every)
         self._mark = mark

@@ -146,3 +146,13 @@ def test_bad_payloads_are_one_sentence(payload: object, sentence: str) -> None:
 def test_an_empty_csv_body_is_one_sentence() -> None:
     with pytest.raises(InvalidInputError, match="not CSV with a header line"):
         frame_from_csv("")
+
+
+def test_a_champion_that_cannot_be_loaded_leaves_the_old_one_served(
+    home: Workspace, catalog: Catalog
+) -> None:
+    served = ServedModel(catalog, "iris")
+    promote_elsewhere(home, 99)  # an alias to a version that is not there
+    assert served.predict(flowers()).ref == "iris@1"
+    promote_elsewhere(home, 2)  # the next commit is looked at again
+    assert served.predict(flowers()).ref == "iris@2"
