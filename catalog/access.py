@@ -24,7 +24,7 @@ The rules:
   with no users is a single-user workspace where every caller on loopback is that too.
 
 The tables are small and read often, so :class:`Accounts` keeps them in memory and reads
-them again only when something was committed to the catalog (:mod:`catalog.changes`).
+them again only when something was committed to the catalog (:mod:`catalog.commits`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from catalog.changes import watch_commits
+from catalog.commits import watch_commits
 from catalog.engine import LAKE, retry
 from catalog.records import DatasetRef
 from catalog.store import Catalog
@@ -251,7 +251,7 @@ class Accounts:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._lock = threading.Lock()
-        self._commits = watch_commits(catalog.workspace.catalog_file)
+        self._commits = watch_commits(catalog.workspace.catalog_file, catalog.cursor)
         self._mark: object = None
         self._state = _State()
         self._verified: dict[str, bytes] = {}  # token id -> sha256 of a token that matched
@@ -277,18 +277,9 @@ class Accounts:
             mark = int(time.monotonic() / _RELOAD_SECONDS)
         with self._lock:
             if mark != self._mark:
-                self._state = self._read_again()
+                self._state = retry(self._read, what="read who may read what")
                 self._mark = mark
             return self._state
-
-    def _read_again(self) -> _State:
-        try:
-            return retry(self._read, what="read who may read what", attempts=3)
-        except HarvestError as error:
-            if "malformed" not in str(error):
-                raise
-        self.catalog.reconnect()  # this connection's SQLite handle went stale: see reconnect
-        return retry(self._read, what="read who may read what")
 
     def _read(self) -> _State:
         cur = self.catalog.cursor()

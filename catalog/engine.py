@@ -24,16 +24,7 @@ from core.workspace import Workspace
 LAKE = "lake"
 _EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_sqlite_scanner")
 _ERROR_CLASS = re.compile(r"^[A-Za-z ]+ Error: ")
-# Besides lock and commit conflicts: a read on a long-lived connection while another process
-# changes the catalog's schema (a new table) can see SQLite's pages mid-change and report the
-# file "malformed"; the same read a moment later succeeds (tests/catalog/test_access.py).
-_RETRYABLE = (
-    "database is locked",
-    "conflict",
-    "busy",
-    "could not serialize",
-    "database disk image is malformed",
-)
+_RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize")
 T = TypeVar("T")
 
 

@@ -47,7 +47,7 @@ import duckdb
 import pyarrow as pa
 
 from catalog import sqlworker
-from catalog.changes import watch_commits
+from catalog.commits import watch_commits
 from catalog.engine import LAKE, connect, first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import STAGES
@@ -232,7 +232,7 @@ class _Resolver:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._commits = watch_commits(workspace.catalog_file)
+        self._commits = watch_commits(workspace.catalog_file, lambda: self.con)
         self._data_path = os.path.join(os.path.abspath(workspace.data_path), "")
         self._local = "://" not in workspace.data_path
         self._mark: int | None = None

@@ -227,10 +227,13 @@ class Catalog:
             else contextlib.nullcontext()
         )
         with lock:  # creating the catalog database is not safe to race; commits afterwards are
-            fresh = catalog_file is not None and not catalog_file.exists()
+            if catalog_file is not None and not catalog_file.exists():
+                # WAL (readers never wait for the writer) is set in the new file's header before
+                # DuckDB opens it: Python's SQLite must never hold the file beside DuckDB's own
+                # in one process (see catalog/commits.py).
+                with contextlib.closing(sqlite3.connect(catalog_file)) as db:
+                    db.execute("PRAGMA journal_mode=WAL").fetchall()
             con = connect(workspace)
-            if catalog_file is not None and fresh:
-                sqlite3.connect(catalog_file).execute("PRAGMA journal_mode=WAL").fetchall()
             prepared = scalar(  # the last of _BOOTSTRAP's changes is there
                 con,
                 "SELECT count(*) FROM duckdb_columns() WHERE database_name = ? "
@@ -244,17 +247,6 @@ class Catalog:
 
     def close(self) -> None:
         self._con.close()
-
-    def reconnect(self) -> None:
-        """Read through a new connection from now on.
-
-        A long-lived connection's SQLite handle can be left unable to read the catalog
-        ("database disk image is malformed") after another process changed its schema; a new
-        connection reads it fine. The old one is left for its cursors still in use to finish.
-        """
-        fresh = connect(self.workspace)
-        with self._lock:
-            self._con = fresh
 
     def __enter__(self) -> Catalog:
         return self

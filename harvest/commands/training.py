@@ -1,4 +1,4 @@
-"""``harvest train``, ``harvest models list|show|promote|runs`` and ``harvest predict``: shells over ``training``."""
+"""``harvest train``, ``harvest models list|show|promote|runs|serve`` and ``harvest predict``: shells over ``training``."""
 
 from __future__ import annotations
 
@@ -302,6 +302,35 @@ def runs_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             for r in runs
         ],
     )
+
+
+@models_app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    model: Annotated[
+        str, typer.Argument(help="name (follows its champion), name@N or name@champion.")
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = 5001,
+) -> None:
+    """Serve a model over HTTP with MLflow's scoring protocol (/invocations, /ping); Ctrl-C stops it."""
+    from server.scoring import bind, create_app, make_server
+    from training.serving import ServedModel
+
+    with _catalog(ctx) as catalog:
+        served = ServedModel(catalog, model)
+        sock = bind(host, port)
+        where = sock.getsockname()
+        output.console.print(
+            f"Serving {served.ref} on http://{where[0]}:{where[1]}/invocations "
+            f"({'fixed version' if served.pinned else 'follows its alias'}); Ctrl-C stops it.",
+            markup=False,
+        )
+        output.console.file.flush()
+        make_server(create_app(served)).run(sockets=[sock])
+    output.console.print("Scoring server stopped.", markup=False)
 
 
 def predict_command(

@@ -141,3 +141,24 @@ def _one_openmp_thread() -> Iterator[None]:
 
     with threadpool_limits(limits=1):
         yield
+
+
+IRIS_SPECIES = {0: "setosa", 1: "versicolor", 2: "virginica"}
+
+
+def two_iris_versions(catalog: Catalog) -> None:
+    """Model ``iris`` with versions 1 (linear, the champion) and 2 (a decision tree), no tuning."""
+    from training.registry import Registry
+    from training.spec import spec_from_mapping
+    from training.train import train
+
+    frame = (
+        bundled("iris")
+        .assign(species=lambda f: f["target"].map(IRIS_SPECIES))
+        .drop(columns="target")
+    )
+    catalog.commit("clean.iris", frame, producer="user:test", key=("row_id",))
+    for family in ("linear", "tree"):
+        spec = {"dataset": "clean.iris", "target": "species", "name": "iris", "trials": 0}
+        train(spec_from_mapping({**spec, "families": [family]}), catalog, promote=False)
+    Registry(catalog).set_alias("iris", "champion", 1, {"by": "test"})

@@ -1,0 +1,67 @@
+"""Has anything been committed to the catalog since I last looked? Answered in microseconds.
+
+The sandbox lists its views again, the access rules are read again and a served model checks
+its champion again only when the answer is yes.
+
+The snapshot is read through DuckDB, never through Python's own ``sqlite3``: a process with
+two SQLite libraries on one file loses the locks of one when the other closes the file (POSIX
+locks belong to the process), which readers see as a "malformed" catalog and writers can
+turn into a corrupt one (https://www.sqlite.org/howtocorrupt.html, section 2.2.1).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from catalog.engine import LAKE
+
+_LATEST = f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE}.ducklake_snapshot"
+
+
+class Commits:
+    """The catalog's latest DuckLake snapshot, which changes exactly when anything is committed.
+
+    It is read (one small query on the catalog's own DuckDB connection) only when the catalog
+    file or its WAL changed: their inode, size or modification time, a few microseconds to
+    look at. Every commit writes WAL frames, and a checkpoint rewrites the database file.
+    """
+
+    def __init__(self, catalog_file: Path, cursor: Callable[[], duckdb.DuckDBPyConnection]) -> None:
+        self._files = (catalog_file, catalog_file.with_name(catalog_file.name + "-wal"))
+        self._cursor = cursor
+        self._stamp: tuple[tuple[int, int, int] | None, ...] = ()
+        self._snapshot = -1
+
+    def mark(self) -> int:
+        stamp = tuple(file_stamp(file) for file in self._files)
+        if stamp != self._stamp:
+            row = self._cursor().execute(_LATEST).fetchone()
+            self._stamp = stamp  # taken before the read: a commit in between reads again
+            self._snapshot = int(row[0]) if row and row[0] is not None else -1
+        return self._snapshot
+
+    def close(self) -> None:
+        """Nothing is held between marks."""
+
+
+def file_stamp(file: Path) -> tuple[int, int, int] | None:
+    """The inode, size and modification time of ``file``, or None when it does not exist."""
+    try:
+        found = os.stat(file)
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def watch_commits(
+    catalog_file: Path | None, cursor: Callable[[], duckdb.DuckDBPyConnection]
+) -> Commits | None:
+    """A watcher for a SQLite catalog file read through ``cursor()``, or None for another
+    kind of catalog (then the caller must look again each time)."""
+    if catalog_file is None or not catalog_file.exists():
+        return None
+    return Commits(catalog_file, cursor)
