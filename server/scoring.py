@@ -14,9 +14,13 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
@@ -163,3 +167,24 @@ def bind(host: str, port: int) -> socket.socket:
 def make_server(app: FastAPI) -> uvicorn.Server:
     """A uvicorn server for ``app``; ``server.run(sockets=[bind(...)])`` serves until Ctrl-C."""
     return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+
+
+@contextlib.contextmanager
+def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on a thread of this process while the block runs; yields its base URL."""
+    sock = bind(host, port)
+    server = make_server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise HarvestError(f"The server on {host}:{port} did not start.")
+            time.sleep(0.01)
+        bound_host, bound_port = sock.getsockname()[:2]
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from core.errors import HarvestError
 from core.workspace import Workspace
 from harvest import output
 
 if TYPE_CHECKING:  # Dagster is imported when the demo runs, not for every command
     from dagster_project.demo import DemoResult
     from dagster_project.runner import Progress
+    from training.registry import ModelVersion
 
 MARKS = {
     "start": "▶",
@@ -68,9 +71,41 @@ def demo_command(
             output.console.print(line, markup=False, style=style)
 
     result = run_demo(workspace, settings, show)
+    if result.success:
+        show("Serving the champion over HTTP and calling it once", None)
+        output.console.print(f"  {call_champion(workspace, result.models)}", markup=False)
     print_summary(result, time.monotonic() - started)
     if not result.success:
         raise typer.Exit(1)
+
+
+def call_champion(workspace: Workspace, models: Sequence[ModelVersion]) -> str:
+    """Serve the first champion with the scoring server on loopback, send it one record of
+    the data it was trained on as MLflow's ``dataframe_records``, and say what came back."""
+    import httpx
+
+    from catalog import Catalog
+    from server.scoring import create_app, running
+    from training.serving import ServedModel
+
+    champion = next((m for m in models if "champion" in m.aliases), None)
+    if champion is None:
+        return "No model was promoted, so there is no champion to serve."
+    with Catalog.open(workspace) as catalog:
+        served = ServedModel(catalog, champion.model)
+        row = catalog.read(champion.dataset, limit=1).to_pylist()[0]
+        record = {name: row.get(name) for name in served.model.features}
+        with running(create_app(served)) as url:
+            answer = httpx.post(
+                f"{url}/invocations", json={"dataframe_records": [record]}, timeout=60
+            )
+    if answer.status_code != 200:
+        raise HarvestError(f"The scoring server answered {answer.status_code}: {answer.text}")
+    body = answer.json()
+    return (
+        f"POST {url}/invocations → {body['model']} predicted {body['predictions'][0]!r} "
+        f"(harvest models serve {champion.model} serves it until stopped)."
+    )
 
 
 def print_summary(result: DemoResult, seconds: float) -> None:

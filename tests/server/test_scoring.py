@@ -13,7 +13,7 @@ import pytest
 
 from catalog import Catalog
 from core.workspace import Workspace
-from server.scoring import bind, create_app, make_server
+from server.scoring import create_app, running
 from tests.training.conftest import bundled, two_iris_versions
 from training.registry import Registry
 from training.serving import ServedModel
@@ -35,19 +35,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 @pytest.fixture(scope="module")
 def client(home: Workspace) -> Iterator[httpx.Client]:
     """A scoring server for ``iris`` (its champion) on a free loopback port."""
-    with Catalog.open(home) as catalog:
-        sock = bind("127.0.0.1", 0)
-        server = make_server(create_app(ServedModel(catalog, "iris"), max_body_bytes=LIMIT))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.01)
-        host, port = sock.getsockname()
-        with httpx.Client(base_url=f"http://{host}:{port}", timeout=30) as http:
-            yield http
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with (
+        Catalog.open(home) as catalog,
+        running(create_app(ServedModel(catalog, "iris"), max_body_bytes=LIMIT)) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        yield http
 
 
 def set_champion(home: Workspace, version: int) -> None:
