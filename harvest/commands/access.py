@@ -101,31 +101,36 @@ def check_owner(catalog: Catalog, owner: str | None, visibility: str | None) -> 
 
 
 def apply_owner(
-    catalog: Catalog, dataset: str, owner: str | None, visibility: str | None, quiet: bool
+    catalog: Catalog,
+    dataset: str,
+    owner: str | None,
+    visibility: str | None,
+    auto_grant: bool | None = None,
 ) -> DatasetAccess | None:
-    """Set the owner and visibility of ``dataset`` just committed (nothing if neither given)."""
+    """Set the owner and visibility of ``dataset`` (nothing when neither is given)."""
     if owner is None and visibility is None:
         return None
     access = Accounts(catalog).set_access(
-        dataset, owner=owner if owner is not None else False, visibility=visibility
+        dataset,
+        owner=owner if owner is not None else False,
+        visibility=visibility,
+        auto_grant=auto_grant,
     )
-    if not quiet:
-        _say(f"{dataset}: {_describe_access(access)}")
     return access
 
 
-def _describe_access(access: DatasetAccess) -> str:
+def describe_access(access: DatasetAccess) -> str:
     auto = ", requests granted automatically" if access.auto_grant else ""
     return f"owner {access.owner or '-'}, {access.visibility}{auto}"
 
 
+def print_access(access: DatasetAccess | None) -> None:
+    if access is not None:
+        _say(f"{access.dataset}: {describe_access(access)}")
+
+
 def access_json(access: DatasetAccess) -> dict[str, object]:
     return {"owner": access.owner, "visibility": access.visibility, "auto_grant": access.auto_grant}
-
-
-def show_access(catalog: Catalog, dataset: str) -> DatasetAccess:
-    """The owner and visibility of ``dataset``, for ``harvest catalog show``."""
-    return Accounts(catalog).access(dataset)
 
 
 # -- users -------------------------------------------------------------------------------
