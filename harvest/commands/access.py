@@ -266,8 +266,9 @@ def orgs_members(
     org: str,
     add: Annotated[str | None, typer.Option("--add", help="Give this user a role.")] = None,
     role: Annotated[
-        str, typer.Option("--role", help="The role --add gives: reader, maintainer or owner.")
-    ] = "reader",
+        str | None,
+        typer.Option("--role", help="The role --add gives: reader (default), maintainer or owner."),
+    ] = None,
     remove: Annotated[
         str | None, typer.Option("--remove", help="Take this user out of the organisation.")
     ] = None,
@@ -276,9 +277,11 @@ def orgs_members(
     """List an organisation's members; --add or --remove one first."""
     if add and remove:
         raise InvalidInputError("Give --add or --remove, not both.")
+    if role is not None and not add:
+        raise InvalidInputError("--role goes with --add USER: it is the role that user gets.")
     accounts = open_accounts(ctx)
     if add:
-        accounts.set_member(org, add, role)
+        accounts.set_member(org, add, role or "reader")
     elif remove:
         if remove not in {m.user for m in accounts.members(org)}:
             raise NotFoundError(f"{remove} is not a member of {org}.")

@@ -136,6 +136,11 @@ def test_orgs_and_their_members(home: Path, capsys: pytest.CaptureFixture[str]) 
     assert "carol is not a member of acme" in refused(
         capsys, home, "orgs", "members", "acme", "--remove", "carol"
     )
+    assert "--role goes with --add" in refused(
+        capsys, home, "orgs", "members", "acme", "--role", "owner"
+    )
+    code, out, _ = run(capsys, home, "orgs", "members", "acme", "--add", "carol", "--json")
+    assert {"org": "acme", "user": "carol", "role": "reader"} in json.loads(out)
     assert "not both" in refused(
         capsys, home, "orgs", "members", "acme", "--add", "bob", "--remove", "alice"
     )
