@@ -42,6 +42,7 @@ def root(
 
 def _register() -> None:
     from harvest.commands import (
+        access,
         catalog,
         dashboard,
         demo,
@@ -53,6 +54,7 @@ def _register() -> None:
         training,
     )
 
+    access.register(app)
     catalog.register(app)
     dashboard.register(app)
     demo.register(app)

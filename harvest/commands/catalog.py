@@ -1,4 +1,5 @@
-"""``harvest catalog list|show|versions|diff|export|verify|vacuum``, ``harvest import`` and ``harvest sql``."""
+"""``harvest catalog list|show|versions|diff|export|verify|vacuum|owner|visibility``, ``harvest import``
+and ``harvest sql``."""
 
 from __future__ import annotations
 
@@ -12,11 +13,21 @@ import pyarrow as pa
 import typer
 
 from catalog import Catalog, Dataset, Listing, Version
+from catalog.access import Accounts
 from catalog.export import export
 from catalog.importer import import_file
 from catalog.sandbox import Limits, run_sql
 from core.workspace import Workspace
 from harvest import output
+from harvest.commands.access import (
+    OwnerOption,
+    VisibilityOption,
+    access_json,
+    apply_owner,
+    check_owner,
+    describe_access,
+    print_access,
+)
 
 catalog_app = typer.Typer(
     help="Browse datasets, their versions and diffs; export a version.", no_args_is_help=True
@@ -111,8 +122,10 @@ def show_command(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> No
     catalog = open_catalog(ctx)
     dataset = catalog.dataset(name)
     version = catalog.version(name) if dataset.latest else None
+    access = Accounts(catalog).access(dataset.name)
     if as_json:
         summary = _dataset_summary(dataset)
+        summary["access"] = access_json(access)
         summary["stats"] = version.stats if version else []
         output.emit_json(summary)
         return
@@ -122,6 +135,7 @@ def show_command(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> No
         card.description,
         f"licence: {card.license or '-'}   publisher: {card.publisher or '-'}   cadence: {card.cadence or '-'}",
         f"source: {card.source_url or '-'}   tags: {', '.join(card.tags) or '-'}   key: {', '.join(dataset.key) or '-'}",
+        f"access: {describe_access(access)}",
     ]
     for line in lines:
         output.console.print(line, markup=line is lines[0])
@@ -268,6 +282,38 @@ def vacuum_command(
     output.console.print(f"Removed {removed} unused file(s).")
 
 
+@catalog_app.command("owner")
+def owner_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The dataset, e.g. raw.products.")],
+    owner: Annotated[str, typer.Argument(help="The user or organisation that owns it.")],
+) -> None:
+    """Give a dataset an owner: a user, or an organisation whose members read it when private."""
+    catalog = open_catalog(ctx)
+    dataset = catalog.dataset(name).name
+    print_access(apply_owner(catalog, dataset, owner, None))
+
+
+@catalog_app.command("visibility")
+def visibility_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The dataset, e.g. raw.products.")],
+    visibility: Annotated[
+        str, typer.Argument(help="public, private (its owner only) or gated (rows need a grant).")
+    ],
+    auto_grant: Annotated[
+        bool | None,
+        typer.Option(
+            "--auto-grant/--no-auto-grant", help="Grant access requests at once (gated datasets)."
+        ),
+    ] = None,
+) -> None:
+    """Set who may read a dataset: everyone, its owner only, or those granted access."""
+    catalog = open_catalog(ctx)
+    dataset = catalog.dataset(name).name
+    print_access(apply_owner(catalog, dataset, None, visibility, auto_grant=auto_grant))
+
+
 def import_command(
     ctx: typer.Context,
     file: Annotated[
@@ -287,10 +333,13 @@ def import_command(
     license: Annotated[str, typer.Option("--license", help="Licence of the data.")] = "",
     tags: Annotated[str, typer.Option(help="Comma-separated tags.")] = "",
     message: Annotated[str, typer.Option(help="Version message.")] = "",
+    owner: OwnerOption = None,
+    visibility: VisibilityOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Import a file as a new version of imports.NAME, reporting anything messy found in it."""
     catalog = open_catalog(ctx)
+    check_owner(catalog, owner, visibility)
     listing = None
     if title or description or license or tags:  # any listing option replaces the card
         listing = Listing(
@@ -309,12 +358,14 @@ def import_command(
             message=message,
             key=tuple(k.strip() for k in key.split(",")) if key else None,
         )
+    access = apply_owner(catalog, result.version.dataset, owner, visibility)
     if as_json:
         output.emit_json(
             {
                 "version": _version_summary(result.version),
                 "created": result.created,
                 "findings": report.findings(),
+                **({"access": access_json(access)} if access else {}),
             }
         )
         return
@@ -326,6 +377,7 @@ def import_command(
     )
     for finding in report.findings():
         output.console.print(f"  - {finding}", markup=False)
+    print_access(access)
 
 
 def sql_command(

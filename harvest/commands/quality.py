@@ -11,6 +11,14 @@ from catalog import Catalog
 from catalog.records import DatasetRef
 from core.errors import HarvestError, NotFoundError
 from harvest import output
+from harvest.commands.access import (
+    OwnerOption,
+    VisibilityOption,
+    access_json,
+    apply_owner,
+    check_owner,
+    print_access,
+)
 
 if TYPE_CHECKING:  # the cleaning package is imported when a command runs: startup stays quick
     from catalog.cleaning import CleanResult, QualityReport
@@ -40,17 +48,23 @@ def clean_command(
             "--spec", help="A cleaning spec file (default: <source>.clean.yaml, else inferred)."
         ),
     ] = None,
+    owner: OwnerOption = None,
+    visibility: VisibilityOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Clean raw.SOURCE into clean.SOURCE with a quality report; exits 1 if an error rule fails."""
     from catalog.cleaning import clean, to_json
 
     catalog = Catalog.open(ctx.obj)
+    check_owner(catalog, owner, visibility)
     if as_json:
         result = clean(catalog, source, spec)
     else:
         with output.console.status(f"Cleaning raw.{source}..."):
             result = clean(catalog, source, spec)
+    access = None
+    if result.version is not None:
+        access = apply_owner(catalog, result.version.dataset, owner, visibility)
     if as_json:
         output.emit_json(
             {
@@ -60,10 +74,12 @@ def clean_command(
                 "failed": result.failed,
                 "score": result.score,
                 "report": to_json(result.report),
+                **({"access": access_json(access)} if access else {}),
             }
         )
     else:
         _print_outcome(result)
+        print_access(access)
     if result.blocked:
         names = ", ".join(f"{r.name} ({r.detail})" for r in result.failed)
         raise QualityGateError(

@@ -9,9 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from catalog import Catalog
 from core.errors import HarvestError, InvalidInputError
 from core.workspace import Workspace
 from harvest import output
+from harvest.commands.access import (
+    OwnerOption,
+    VisibilityOption,
+    access_json,
+    apply_owner,
+    check_owner,
+    print_access,
+)
 from scrapers.landing import DROPPED
 from scrapers.sources import SourceFile, find_source, source_files
 from scrapers.spec import SourceSpec, load_spec
@@ -50,6 +59,8 @@ def scrape(
             "--replay", help="Re-parse pages from the HTTP cache without fetching anything."
         ),
     ] = False,
+    owner: OwnerOption = None,
+    visibility: VisibilityOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Crawl a source and commit what it found as a new raw.<source> version."""
@@ -58,6 +69,9 @@ def scrape(
     workspace: Workspace = ctx.obj
     path = _spec_path(source, spec, workspace)
     spec_model = load_spec(path, base_url)
+    if owner is not None or visibility is not None:
+        with Catalog.open(workspace) as catalog:
+            check_owner(catalog, owner, visibility)
     limit = max_pages or spec_model.limits.max_pages
     if as_json:
         result = crawl.scrape(
@@ -66,10 +80,15 @@ def scrape(
     else:
         result = _with_progress(spec_model, path, workspace, base_url, max_pages, replay, limit)
     run = result.run
+    access = None
+    if run.status in ("committed", "unchanged") and (owner is not None or visibility is not None):
+        with Catalog.open(workspace) as catalog:
+            access = apply_owner(catalog, run.dataset, owner, visibility)
     if as_json:
-        output.emit_json(asdict(run))
+        output.emit_json({**asdict(run), **({"access": access_json(access)} if access else {})})
     else:
         _summary(result)
+        print_access(access)
     if run.status == "failed":
         raise HarvestError(
             f"The crawl of {run.source} failed and nothing was committed: {run.message}."
@@ -228,7 +247,6 @@ def _spec_text(spec: SourceSpec) -> str:
 
 
 def _recent_runs(workspace: Workspace, source: str) -> list[Any]:
-    from catalog import Catalog
     from scrapers.runs import last_runs
 
     if workspace.catalog_file is not None and not workspace.catalog_file.exists():

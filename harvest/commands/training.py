@@ -1,4 +1,4 @@
-"""``harvest train``, ``harvest models list|show|promote|runs|serve`` and ``harvest predict``: shells over ``training``."""
+"""``harvest train``, ``harvest models list|show|promote|rollback|visibility|runs|serve`` and ``harvest predict``: shells over ``training``."""
 
 from __future__ import annotations
 
@@ -269,6 +269,33 @@ def rollback_command(
         output.console.print(
             f"{model}@champion is now {model}@{restored} (was {model}@{current}).", markup=False
         )
+
+
+@models_app.command("visibility")
+def visibility_command(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="The model's name.")],
+    visibility: Annotated[
+        str, typer.Argument(help="public, private, gated, or inherit (follow its dataset).")
+    ],
+) -> None:
+    """Set who may see and call a model; by default it follows the dataset it was trained on."""
+    from catalog.access import VISIBILITIES, Accounts
+    from training.registry import Registry
+
+    if visibility not in (*VISIBILITIES, "inherit"):
+        raise InvalidInputError(
+            f"'{visibility}' is not a model visibility: use one of "
+            f"{', '.join(VISIBILITIES)} or inherit."
+        )
+    catalog = _catalog(ctx)
+    name = Registry(catalog).get(model).model
+    Accounts(catalog).set_model_visibility(name, None if visibility == "inherit" else visibility)
+    output.console.print(
+        f"{name}: "
+        + ("follows its dataset's visibility." if visibility == "inherit" else f"{visibility}."),
+        markup=False,
+    )
 
 
 @models_app.command("runs")

@@ -89,6 +89,22 @@ def test_models_list_and_show(home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0 and "done" in {r["status"] for r in json.loads(out)}
 
 
+def test_models_visibility(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from catalog import Catalog
+    from catalog.access import Accounts
+
+    code, out, _ = run(capsys, home, "models", "visibility", "iris@champion", "gated")
+    assert code == 0 and out.strip() == "iris: gated."
+    assert Accounts(Catalog.open(Workspace.at(home))).state().models == {"iris": "gated"}
+    code, out, _ = run(capsys, home, "models", "visibility", "iris", "inherit")
+    assert code == 0 and out.strip() == "iris: follows its dataset's visibility."
+    assert Accounts(Catalog.open(Workspace.at(home))).state().models == {}
+    code, _, err = run(capsys, home, "models", "visibility", "iris", "hidden")
+    assert code == 1 and "'hidden' is not a model visibility" in err
+    code, _, err = run(capsys, home, "models", "visibility", "nope", "public")
+    assert code == 1 and "There is no model 'nope'" in err
+
+
 def test_promote(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, home, "models", "promote", "iris@1")
     assert code == 0 and "iris@1 is already the champion." in out
