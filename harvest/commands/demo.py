@@ -88,7 +88,9 @@ def call_champion(workspace: Workspace, models: Sequence[ModelVersion]) -> str:
     from server.scoring import create_app, running
     from training.serving import ServedModel
 
-    champion = next((m for m in models if "champion" in m.aliases), None)
+    champions = [m for m in models if "champion" in m.aliases]
+    tabular = [m for m in champions if m.task in ("regression", "classification")]
+    champion = (tabular or champions or [None])[0]
     if champion is None:
         return "No model was promoted, so there is no champion to serve."
     with Catalog.open(workspace) as catalog:

@@ -46,6 +46,8 @@ def test_demo_runs_the_graph_twice_and_summarises_it(workspace: Workspace) -> No
     home = str(workspace.home)
     assert f"harvest --home {home} dashboard" in out
     assert f"harvest --home {home} dagster" in out
+    served = [line for line in out.splitlines() if "/invocations →" in line]
+    assert len(served) == 1 and " predicted " in served[0], "the champion answered over HTTP"
 
     failures = [line for line in out.splitlines() if "✗" in line]
     assert done.returncode == 0, "\n".join(failures) + "\n" + out[-3000:] + done.stderr
