@@ -90,9 +90,9 @@ def call_champion(workspace: Workspace, models: Sequence[ModelVersion]) -> str:
 
     champions = [m for m in models if "champion" in m.aliases]
     tabular = [m for m in champions if m.task in ("regression", "classification")]
-    champion = (tabular or champions or [None])[0]
-    if champion is None:
+    if not champions:
         return "No model was promoted, so there is no champion to serve."
+    champion = (tabular or champions)[0]
     with Catalog.open(workspace) as catalog:
         served = ServedModel(catalog, champion.model)
         row = catalog.read(champion.dataset, limit=1).to_pylist()[0]
