@@ -6,7 +6,8 @@ import functools
 
 import streamlit as st
 
-from dashboard import data, market, quality, snippets, state, ui
+from catalog import market
+from dashboard import data, quality, snippets, state, ui
 
 state.init()
 st.title("Dataset")
