@@ -49,6 +49,7 @@ def _register() -> None:
         orchestration,
         quality,
         scrape,
+        server,
         site,
         training,
     )
@@ -60,6 +61,7 @@ def _register() -> None:
     orchestration.register(app)
     quality.register(app)
     scrape.register(app)
+    server.register(app)
     site.register(app)
     training.register(app)
 
