@@ -106,7 +106,7 @@ def test_listings_counts_lineage_and_models_hold_only_what_the_caller_may_see(
     assert set(names) == {PUBLIC, GATED, DERIVED} | ({PRIVATE} if member else set())
     assert listing.json()["total"] == len(names)
     found = sorted(d["name"] for d in searched.json()["items"])
-    assert found == ([PRIVATE, PUBLIC] if member else [PUBLIC])
+    assert found == ([PUBLIC, PRIVATE] if member else [PUBLIC])
     assert searched.json()["total"] == len(found)
     ancestors = [v["ref"] for v in lineage.json()["ancestors"]]
     assert sorted(ancestors) == sorted([f"{PUBLIC}@1"] + ([f"{PRIVATE}@1"] if member else []))
@@ -173,12 +173,8 @@ def test_a_private_dataset_cannot_be_asked_for_or_granted_by_an_outsider(
     api: Running, tokens: dict[str, str]
 ) -> None:
     with api.client(tokens["other"]) as carol:
-        asked = carol.post(
-            f"/v1/datasets/{PRIVATE}/access-requests", json={"reason": "let me in"}
-        )
-        never = carol.post(
-            f"/v1/datasets/{MISSING}/access-requests", json={"reason": "let me in"}
-        )
+        asked = carol.post(f"/v1/datasets/{PRIVATE}/access-requests", json={"reason": "let me in"})
+        never = carol.post(f"/v1/datasets/{MISSING}/access-requests", json={"reason": "let me in"})
         assert asked.status_code == 404
         assert asked.json() == renamed(never.json(), MISSING, PRIVATE)
         assert carol.delete(f"/v1/datasets/{PRIVATE}/grants/carol").status_code == 404
