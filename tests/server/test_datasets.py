@@ -7,7 +7,9 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterator
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,12 +19,12 @@ OPEN = f"/v1/datasets/{PUBLIC}"
 
 
 @pytest.fixture(scope="module")
-def owner(api: Running, tokens: dict[str, str]):  # type: ignore[no-untyped-def]
+def owner(api: Running, tokens: dict[str, str]) -> Iterator[httpx.Client]:
     with api.client(tokens["owner"]) as c:
         yield c
 
 
-def test_a_listing_pages_by_cursor_until_every_dataset_was_seen(owner) -> None:  # type: ignore[no-untyped-def]
+def test_a_listing_pages_by_cursor_until_every_dataset_was_seen(owner: httpx.Client) -> None:
     seen, cursor, pages = [], None, 0
     while True:
         page = owner.get(
@@ -41,7 +43,7 @@ def test_a_listing_pages_by_cursor_until_every_dataset_was_seen(owner) -> None: 
     assert bad.status_code == 422 and bad.json()["detail"].startswith("The cursor is not one")
 
 
-def test_search_filters_by_words_stage_tag_licence_and_quality(owner) -> None:  # type: ignore[no-untyped-def]
+def test_search_filters_by_words_stage_tag_licence_and_quality(owner: httpx.Client) -> None:
     def names(**params: object) -> list[str]:
         return sorted(d["name"] for d in owner.get("/v1/datasets", params=params).json()["items"])
 
@@ -56,7 +58,7 @@ def test_search_filters_by_words_stage_tag_licence_and_quality(owner) -> None:  
     assert owner.get("/v1/datasets", params={"sort": "best"}).status_code == 422
 
 
-def test_card_versions_and_a_version_with_its_schema_and_statistics(owner) -> None:  # type: ignore[no-untyped-def]
+def test_card_versions_and_a_version_with_its_schema_and_statistics(owner: httpx.Client) -> None:
     card = owner.get(OPEN).json()
     assert card["listing"]["title"] == "Open iris" and card["version_count"] == 2
     assert card["owner"] == "acme" and card["visibility"] == "public" and card["readable"]
@@ -78,7 +80,7 @@ def test_card_versions_and_a_version_with_its_schema_and_statistics(owner) -> No
     assert quality == {"ref": f"{PUBLIC}@1", "quality_score": None, "report": None}
 
 
-def test_a_pinned_version_is_cached_for_good_and_latest_is_checked(owner) -> None:  # type: ignore[no-untyped-def]
+def test_a_pinned_version_is_cached_for_good_and_latest_is_checked(owner: httpx.Client) -> None:
     first = owner.get(f"{OPEN}/versions/1/rows", params={"limit": 3})
     assert first.headers["cache-control"] == "private, max-age=31536000, immutable"
     tag = first.headers["etag"]
@@ -96,7 +98,7 @@ def test_a_pinned_version_is_cached_for_good_and_latest_is_checked(owner) -> Non
     assert download.status_code == 304
 
 
-def test_rows_by_offset_limit_columns_and_filter(owner) -> None:  # type: ignore[no-untyped-def]
+def test_rows_by_offset_limit_columns_and_filter(owner: httpx.Client) -> None:
     page = owner.get(
         f"{OPEN}/versions/1/rows",
         params={"offset": 48, "limit": 5, "columns": "row_id,species", "where": "species=setosa"},
@@ -122,7 +124,9 @@ def test_rows_by_offset_limit_columns_and_filter(owner) -> None:  # type: ignore
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
-def test_a_download_holds_every_row_of_the_version(owner, fmt: str, compression: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_download_holds_every_row_of_the_version(
+    owner: httpx.Client, fmt: str, compression: str
+) -> None:
     response = owner.get(
         f"{OPEN}/versions/2/download", params={"format": fmt, "compression": compression}
     )
@@ -142,7 +146,7 @@ def test_a_download_holds_every_row_of_the_version(owner, fmt: str, compression:
     assert float(next(r for r in rows if str(r["row_id"]) == "0")["sepal_length"]) == 6.1
 
 
-def test_the_diff_of_two_versions_by_key(owner) -> None:  # type: ignore[no-untyped-def]
+def test_the_diff_of_two_versions_by_key(owner: httpx.Client) -> None:
     diff = owner.get(f"{OPEN}/diff", params={"before": 1, "after": 2}).json()
     assert (diff["added"], diff["removed"], diff["changed"]) == (0, 1, 1)
     assert [r["row_id"] for r in diff["removed_rows"]] == [149]
