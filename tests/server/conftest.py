@@ -63,7 +63,11 @@ class Running:
 
 def serve(workspace: Workspace, settings: Settings | None = None) -> Running:
     """Start the API over ``workspace`` with uvicorn on a free 127.0.0.1 port."""
-    app = create_app(workspace, settings)
+    return serve_app(create_app(workspace, settings))
+
+
+def serve_app(app: FastAPI) -> Running:
+    """Start ``app`` with uvicorn on a free 127.0.0.1 port."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
