@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +19,7 @@ from catalog.store import Catalog
 from core.errors import InvalidInputError
 from core.workspace import Workspace
 from server.deps import RateLimiter, Services, Settings
-from server.problems import TooLargeError, install, problem
+from server.problems import TooLargeError, document_problems, install, problem
 from server.routers import access, datasets, jobs, models, sql
 from training.registry import Registry
 
@@ -117,4 +118,12 @@ def create_app(
     for module in (datasets, sql, models, jobs, access):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=chosen.max_body)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -82,6 +82,22 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (an OpenAPI document) with every error response's body documented as
+    ``application/problem+json``, the only type the API answers errors with."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if (
+                    str(status)[:1] in "45"
+                    and MEDIA_TYPE in content
+                    and "application/json" in content
+                ):
+                    content[MEDIA_TYPE] = content.pop("application/json")
+    return schema
+
+
 def _validation_sentence(error: RequestValidationError) -> str:
     """The first thing wrong with a request, as one sentence without pydantic's internals."""
     errors = error.errors()
