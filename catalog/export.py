@@ -113,6 +113,25 @@ def json_value(value: object) -> object:
     return value
 
 
+def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with what CSV cannot hold as text: bytes as base64, nested values as JSON."""
+    columns = []
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            column = pa.array([json_value(v) for v in column.to_pylist()], pa.string())
+        elif pa.types.is_nested(kind):
+            column = pa.array(
+                [
+                    None if v is None else json.dumps(json_value(v), default=str)
+                    for v in column.to_pylist()
+                ],
+                pa.string(),
+            )
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
 def _encode(batches: pa.RecordBatchReader, fmt: str) -> Iterator[bytes]:
     """The bytes of ``batches`` in ``fmt``, a chunk per batch."""
     if fmt == "jsonl":
@@ -125,15 +144,21 @@ def _encode(batches: pa.RecordBatchReader, fmt: str) -> Iterator[bytes]:
         return
     sink = _Sink()
     target = pa.PythonFile(sink, mode="w")
-    writer: pq.ParquetWriter | pacsv.CSVWriter = (
-        pq.ParquetWriter(target, batches.schema)
-        if fmt == "parquet"
-        else pacsv.CSVWriter(target, batches.schema)
-    )
-    with writer:
-        for batch in batches:
+    if fmt == "parquet":
+        with pq.ParquetWriter(target, batches.schema) as parquet:
+            for batch in batches:
+                parquet.write_batch(batch)
+                yield sink.take()
+    else:
+        writer: pacsv.CSVWriter | None = None
+        for batch in map(_csv_ready, batches):
+            writer = writer or pacsv.CSVWriter(target, batch.schema)
             writer.write_batch(batch)
             yield sink.take()
+        if writer is None:  # no rows: the header alone
+            empty = pa.RecordBatch.from_pylist([], schema=batches.schema)
+            writer = pacsv.CSVWriter(target, _csv_ready(empty).schema)
+        writer.close()
     yield sink.take()
 
 
