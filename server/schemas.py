@@ -197,7 +197,7 @@ class ModelVersionOut(BaseModel):
 
 
 class PredictRequest(Request):
-    records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
 
 
 class PredictResult(BaseModel):

@@ -8,6 +8,9 @@ never existed. A card names only the datasets the caller may see.
 from __future__ import annotations
 
 import copy
+import json
+import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -74,24 +77,34 @@ def _version_out(s: Services, principal: Principal, v: ModelVersion) -> ModelVer
     )
 
 
-def redact_card(card: dict[str, Any], may_see: Any) -> dict[str, Any]:
-    """``card`` naming only the datasets ``may_see(name)`` allows: its lineage loses the others,
-    and its training data is left unnamed when that dataset is not one of them."""
+HIDDEN = "a dataset you cannot see"
+
+
+def redact_card(card: dict[str, Any], may_see: Callable[[str], bool]) -> dict[str, Any]:
+    """``card`` naming only the datasets ``may_see(name)`` allows: its lineage loses the
+    others, and any other mention of them (the training data, the spec, the intended use)
+    reads as :data:`HIDDEN`."""
     out = copy.deepcopy(card)
-    data = out.get("data")
-    if isinstance(data, dict):
-        steps = [s for s in data.get("lineage") or [] if isinstance(s, dict)]
+    found = out.get("data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    steps = [s for s in data.get("lineage") or [] if isinstance(s, dict)]
+    named = {dataset_of_model(str(s.get("ref", ""))) for s in steps}
+    named |= {dataset_of_model(str(p)) for s in steps for p in s.get("parents", [])}
+    named.add(dataset_of_model(str(data.get("dataset") or "")))
+    hidden = sorted((n for n in named if n and not may_see(n)), key=len, reverse=True)
+    if not hidden:
+        return out
+    if steps:
         data["lineage"] = [
-            {**s, "parents": [p for p in s.get("parents", []) if may_see(dataset_of_model(p))]}
+            {**s, "parents": [p for p in s.get("parents", []) if dataset_of_model(p) not in hidden]}
             for s in steps
-            if may_see(dataset_of_model(str(s.get("ref", ""))))
+            if dataset_of_model(str(s.get("ref", ""))) not in hidden
         ]
-        if not may_see(str(data.get("dataset", ""))):
-            for field in ("dataset", "ref", "producer", "scrape_run", "content_hash"):
-                data[field] = None
-            if isinstance(out.get("spec"), dict):
-                out["spec"]["dataset"] = None
-    return out
+    text = json.dumps(out)
+    for name in hidden:
+        text = re.sub(rf"{re.escape(name)}(@\d+)?(?![a-z0-9_])", HIDDEN, text)
+    redacted: dict[str, Any] = json.loads(text)
+    return redacted
 
 
 @router.get("", response_model=list[ModelOut], summary="List models")

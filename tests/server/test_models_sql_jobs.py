@@ -124,3 +124,25 @@ def test_jobs_start_with_their_scope_and_only_their_starter_follows_them(
         never_data = carol.post("/v1/train", json={**spec, "dataset": "imports.nothing@1"})
         assert hidden_data.status_code == never_data.status_code == 404
         assert hidden_data.json()["detail"] == f"There is no dataset '{PRIVATE}'."
+
+
+def test_a_public_model_of_private_data_names_none_of_it_to_outsiders(
+    api: Running, tokens: dict[str, str]
+) -> None:
+    accounts = api.services.accounts
+    accounts.set_model_visibility("iris_secret", "public")
+    try:
+        with api.client(tokens["other"]) as carol, api.client(tokens["reader"]) as bob:
+            card = carol.get("/v1/models/iris_secret/card")
+            versions = carol.get("/v1/models/iris_secret/versions")
+            predicted = carol.post("/v1/models/iris_secret/predict", json={"records": [SETOSA]})
+            inside = bob.get("/v1/models/iris_secret/card").json()
+    finally:
+        accounts.set_model_visibility("iris_secret", None)
+    assert card.status_code == 200 and PRIVATE not in card.text
+    assert card.json()["data"]["dataset"] == "a dataset you cannot see"
+    assert card.json()["data"]["lineage"] == []
+    assert "a dataset you cannot see" in card.json()["intended_use"]
+    assert versions.json()[0]["dataset"] is None
+    assert predicted.json()["predictions"][0]["prediction"] == "setosa"
+    assert inside["data"]["dataset"] == PRIVATE and inside["data"]["lineage"]
