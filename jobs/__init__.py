@@ -94,7 +94,7 @@ class Job:
     dagster_run_id: str | None = None
     log: Path | None = None  # None in Dagster: its UI has the run's logs
     argv: tuple[str, ...] = ()
-    started_by: str = ""  # who asked for it: a user's name, "admin", or "" (the command line)
+    started_by: str = ""  # who asked for it: a user's name, or "" for the workspace's administrator
 
     @property
     def workspace(self) -> Workspace:

@@ -35,7 +35,9 @@ def _out(job: jobs.Job) -> JobOut:
 
 
 def _starter(principal: Principal) -> str:
-    return "admin" if principal.admin else principal.user or ""
+    """Who a job is recorded as started by: a user's name, or "" for the administrator (as
+    from the command line), so no user, whatever their name, follows the administrator's jobs."""
+    return "" if principal.admin else principal.user or ""
 
 
 @router.post("/scrapes", response_model=JobOut, status_code=202, summary="Start a crawl")
