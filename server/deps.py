@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,7 +24,10 @@ from catalog.sandbox import Limits, Sandbox
 from catalog.store import Catalog
 from core.workspace import Workspace
 from server.problems import RateLimitedError
+from training.predict import LoadedModel
 from training.registry import Registry
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,27 @@ class RateLimiter:
             self._buckets[caller] = (tokens - 1.0, now)
 
 
+class Kept(Generic[T]):
+    """The last ``size`` values made for keys that never change meaning (``model@N``)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._values: OrderedDict[str, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = make()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+
 @dataclass
 class Services:
     """The objects one app shares between requests, opened when it starts."""
@@ -70,6 +96,7 @@ class Services:
     sandbox: Sandbox
     registry: Registry
     limiter: RateLimiter
+    loaded: Kept[LoadedModel] = field(default_factory=Kept)
 
     def close(self) -> None:
         self.sandbox.close()

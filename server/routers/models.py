@@ -21,7 +21,7 @@ from core.errors import InvalidInputError, NotFoundError
 from server.deps import PrincipalDep, Services, ServicesDep
 from server.problems import RESPONSES
 from server.schemas import ModelOut, ModelVersionOut, PredictRequest, PredictResult
-from training.predict import predict_record
+from training.predict import load_model, predict_loaded
 from training.registry import ModelVersion, parse_model_ref
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=RESPONSES)
@@ -171,9 +171,10 @@ def model_plot(
 
 def predict(s: Services, ref: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Predictions of the exact version ``ref`` (``name@N``) for ``records``: the one place
-    the API calls into prediction."""
+    the API calls into prediction. A version never changes, so its loaded model is kept."""
+    model = s.loaded.get(ref, lambda: load_model(s.catalog, ref))
     return [
-        {k: v for k, v in predict_record(s.catalog, ref, record).items() if k != "model"}
+        {k: v for k, v in predict_loaded(model, record).items() if k != "model"}
         for record in records
     ]
 

@@ -54,6 +54,11 @@ def test_predict_one_record_or_a_batch_on_the_champion_or_a_version(
         assert wrong.status_code == 422
         assert wrong.json()["detail"].startswith("Field 'petal_width' takes a number")
         assert c.post("/v1/models/iris_open/predict", json={"records": []}).status_code == 422
+        many = c.post("/v1/models/iris_open@1/predict", json={"records": [VIRGINICA] * 200})
+        assert {p["prediction"] for p in many.json()["predictions"]} == {"virginica"}
+        assert len(many.json()["predictions"]) == 200
+        too_many = c.post("/v1/models/iris_open/predict", json={"records": [SETOSA] * 1001})
+        assert too_many.status_code == 422
         assert c.post("/v1/models/iris_open/predict", json={"record": SETOSA}).status_code == 422
 
 
