@@ -210,7 +210,9 @@ def _sql(url: str, home: Path) -> Figure:
 
         through_api()  # the sandbox's worker starts and lists its views once
         api_s, bare_s = best_of_each(through_api, bare, repeat=5)
-    return ratio("server: SQL aggregate over 1M rows through the API ÷ plain DuckDB", api_s, bare_s, 1.3)
+    return ratio(
+        "server: SQL aggregate over 1M rows through the API ÷ plain DuckDB", api_s, bare_s, 1.3
+    )
 
 
 def run() -> list[Figure]:

@@ -1,13 +1,23 @@
-"""Export a dataset version to Parquet, CSV or JSON Lines, atomically (a temp file, then a rename)."""
+"""Export a dataset version to Parquet, CSV or JSON Lines: to a file, atomically (a temp file,
+then a rename), or as a stream of chunks for a download."""
 
 from __future__ import annotations
 
+import base64
+import json
+import math
 import os
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from catalog.engine import first_line, quote_literal
+from catalog.records import Version
 from catalog.store import Catalog
 from core.errors import HarvestError, InvalidInputError
 
@@ -58,3 +68,128 @@ def export(
         partial.unlink(missing_ok=True)
         raise HarvestError(f"Could not export {ref} to '{target}': {first_line(error)}") from error
     return target, version.rows
+
+
+class _Sink:
+    """A file-like target that hands what was written to it out in chunks (pyarrow's writers
+    need ``tell`` to be the total written, so the buffer is drained, never rewound)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+        self.closed = False
+
+    def write(self, data: bytes | memoryview) -> int:
+        chunk = bytes(data)
+        self.parts.append(chunk)
+        self.position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        chunk = b"".join(self.parts)
+        self.parts.clear()
+        return chunk
+
+
+def json_value(value: object) -> object:
+    """``value`` as JSON can hold it: a non-finite number as null, bytes as base64."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
+
+
+def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with what CSV cannot hold as text: bytes as base64, nested values as JSON."""
+    columns = []
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            column = pa.array([json_value(v) for v in column.to_pylist()], pa.string())
+        elif pa.types.is_nested(kind):
+            column = pa.array(
+                [
+                    None if v is None else json.dumps(json_value(v), default=str)
+                    for v in column.to_pylist()
+                ],
+                pa.string(),
+            )
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _encode(batches: pa.RecordBatchReader, fmt: str) -> Iterator[bytes]:
+    """The bytes of ``batches`` in ``fmt``, a chunk per batch."""
+    if fmt == "jsonl":
+        for batch in batches:
+            rows = (
+                json.dumps({k: json_value(v) for k, v in row.items()}, default=str)
+                for row in batch.to_pylist()
+            )
+            yield "".join(f"{row}\n" for row in rows).encode()
+        return
+    sink = _Sink()
+    target = pa.PythonFile(sink, mode="w")
+    if fmt == "parquet":
+        with pq.ParquetWriter(target, batches.schema) as parquet:
+            for batch in batches:
+                parquet.write_batch(batch)
+                yield sink.take()
+    else:
+        writer: pacsv.CSVWriter | None = None
+        for batch in map(_csv_ready, batches):
+            writer = writer or pacsv.CSVWriter(target, batch.schema)
+            writer.write_batch(batch)
+            yield sink.take()
+        if writer is None:  # no rows: the header alone
+            empty = pa.RecordBatch.from_pylist([], schema=batches.schema)
+            writer = pacsv.CSVWriter(target, _csv_ready(empty).schema)
+        writer.close()
+    yield sink.take()
+
+
+def _gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    for chunk in chunks:
+        packed = packer.compress(chunk)
+        if packed:
+            yield packed
+    yield packer.flush()
+
+
+def stream(
+    catalog: Catalog, ref: str | Version, fmt: str, gzip: bool = False, batch_rows: int = 65_536
+) -> Iterator[bytes]:
+    """Version ``ref`` as Parquet, CSV or JSON Lines (gzipped if asked), a batch of rows at a
+    time: the whole file is never in memory. The version's files are checked first, before
+    the first byte, so a damaged version is an error, not a truncated download."""
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"'{fmt}' is not a format: use one of {', '.join(FORMATS)}.")
+    version = catalog.ensure_intact(ref)
+    cursor = catalog.cursor()
+    batches = cursor.execute(f"SELECT * FROM {catalog.table_sql(version)}").fetch_record_batch(
+        batch_rows
+    )
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            encoded = _encode(batches, fmt)
+            yield from _gzip(encoded) if gzip else encoded
+        finally:
+            cursor.close()
+
+    return chunks()

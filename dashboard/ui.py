@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import streamlit as st
 
-from catalog import Dataset
+from catalog import Dataset, market
 from core.errors import HarvestError
-from dashboard import market
 
 log = logging.getLogger("harvest.dashboard")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

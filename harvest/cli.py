@@ -50,6 +50,7 @@ def _register() -> None:
         orchestration,
         quality,
         scrape,
+        server,
         site,
         training,
     )
@@ -62,6 +63,7 @@ def _register() -> None:
     orchestration.register(app)
     quality.register(app)
     scrape.register(app)
+    server.register(app)
     site.register(app)
     training.register(app)
 

@@ -94,6 +94,7 @@ class Job:
     dagster_run_id: str | None = None
     log: Path | None = None  # None in Dagster: its UI has the run's logs
     argv: tuple[str, ...] = ()
+    started_by: str = ""  # who asked for it: a user's name, or "" for the workspace's administrator
 
     @property
     def workspace(self) -> Workspace:
@@ -110,6 +111,7 @@ class Job:
             "dagster_run_id": self.dagster_run_id,
             "log": str(self.log) if self.log else None,
             "argv": list(self.argv),
+            "started_by": self.started_by,
         }
 
     @classmethod
@@ -124,6 +126,7 @@ class Job:
             dagster_run_id=data.get("dagster_run_id"),
             log=Path(data["log"]) if data.get("log") else None,
             argv=tuple(data.get("argv", ())),
+            started_by=str(data.get("started_by") or ""),
         )
 
     def status(self) -> JobStatus:
@@ -247,7 +250,12 @@ def _record(workspace: Workspace, job: Job) -> Job:
 
 
 def start(
-    workspace: Workspace, kind: str, what: str, args: list[str], job_id: str | None = None
+    workspace: Workspace,
+    kind: str,
+    what: str,
+    args: list[str],
+    job_id: str | None = None,
+    started_by: str = "",
 ) -> Job:
     """Start ``harvest <args>`` on ``workspace`` in a process of its own session; return its job.
 
@@ -272,7 +280,7 @@ def start(
             env=env,
             start_new_session=True,  # its own process group: outlives the tab, the server, the request
         )
-    job = Job(job_id, kind, what, workspace.home, started, child.pid, None, log, argv)
+    job = Job(job_id, kind, what, workspace.home, started, child.pid, None, log, argv, started_by)
     return _record(workspace, job)
 
 
@@ -282,16 +290,16 @@ def record_submitted(workspace: Workspace, kind: str, what: str, job_id: str, ru
     return _record(workspace, job)
 
 
-def scrape(workspace: Workspace, source: str) -> Job:
+def scrape(workspace: Workspace, source: str, started_by: str = "") -> Job:
     """Crawl ``source`` (``harvest scrape``) in the background; an unknown source is refused
     at once with the command's own sentence."""
     from scrapers.sources import find_source
 
     find_source(source, workspace)
-    return start(workspace, "scrape", source, ["scrape", source])
+    return start(workspace, "scrape", source, ["scrape", source], started_by=started_by)
 
 
-def train(workspace: Workspace, spec: TrainingSpec) -> Job:
+def train(workspace: Workspace, spec: TrainingSpec, started_by: str = "") -> Job:
     """Train ``spec``: in the Dagster deployment when ``harvest dagster`` serves this workspace,
     else ``harvest train`` in a process of its own. Either way the job id is the training run
     id, whose progress file (:mod:`training.runs`) exists when this returns."""
@@ -303,14 +311,14 @@ def train(workspace: Workspace, spec: TrainingSpec) -> Job:
 
         submitted = submit_training(spec, workspace, found)
         if submitted is not None:
-            return submitted
+            return _record(workspace, replace(submitted, started_by=started_by))
     run_id = new_run_id(spec.name)
     folder = runs_folder(workspace) / run_id
     folder.mkdir(parents=True, exist_ok=True)
     spec_file = folder / "spec.json"
     spec_file.write_text(json.dumps(spec.to_json(), indent=1), encoding="utf-8")
     args = ["train", "--spec", str(spec_file), "--run-id", run_id, "--quiet"]
-    job = start(workspace, "train", spec.name, args, job_id=run_id)
+    job = start(workspace, "train", spec.name, args, job_id=run_id, started_by=started_by)
     if not (folder / PROGRESS).exists():  # readable at once; the run rewrites it as it starts
         ProgressFile(workspace, run_id, spec, pid=job.pid)
     return job

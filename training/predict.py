@@ -311,9 +311,13 @@ def predict_record(catalog: Catalog, ref: str, record: Mapping[str, Any]) -> dic
 
     Fields the model does not use are ignored and listed as ``ignored_fields``.
     """
+    return predict_loaded(load_model(catalog, ref), record)
+
+
+def predict_loaded(model: LoadedModel, record: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`predict_record` with the model already loaded (a server predicting many)."""
     if not isinstance(record, Mapping):
         raise InvalidInputError("A record must be a JSON object of column names to values.")
-    model = load_model(catalog, ref)
     values = {str(k): v for k, v in record.items()}
     prompt_field = None
     if model.task is Task.LANGUAGE_MODELLING and model.target not in values:

@@ -6,7 +6,8 @@ import functools
 
 import streamlit as st
 
-from dashboard import account, data, market, quality, snippets, state, ui
+from catalog import market
+from dashboard import account, data, quality, snippets, state, ui
 
 state.init()
 st.title("Dataset")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from catalog import market
 from catalog.records import STAGES
-from dashboard import data, market, state, ui
+from dashboard import data, state, ui
 
 state.init()
 st.title("Marketplace")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 import jobs
+from catalog import market
 from core.workspace import Workspace
-from dashboard import data, market, state, ui
+from dashboard import data, state, ui
 
 state.init()
 st.title("Sources")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from catalog import Catalog
-from catalog.export import export
+from catalog.export import export, stream
 from core.errors import InvalidInputError
 
 
@@ -35,3 +37,36 @@ def test_unknown_format_and_missing_folder_are_refused(catalog: Catalog, tmp_pat
         export(catalog, "raw.t", tmp_path / "out.xml")
     with pytest.raises(InvalidInputError, match="does not exist"):
         export(catalog, "raw.t", tmp_path / "no" / "out.csv")
+
+
+def test_a_stream_comes_a_batch_at_a_time_in_every_format(catalog: Catalog) -> None:
+    rows = 5000
+    values = [float("nan") if i == 7 else i / 2 for i in range(rows)]
+    catalog.commit(
+        "raw.big",
+        pa.table({"id": list(range(rows)), "v": values, "b": [b"\x00\xff"] * rows}),
+        producer="t",
+    )
+    parquet = list(stream(catalog, "raw.big@1", "parquet", batch_rows=1000))
+    assert len([c for c in parquet if c]) > 2  # written as it goes, not at the end
+    table = pq.read_table(io.BytesIO(b"".join(parquet)))
+    assert table.column("id").to_pylist() == list(range(rows))
+    csv_text = b"".join(stream(catalog, "raw.big@1", "csv", batch_rows=1000)).decode()
+    assert csv_text.splitlines()[0] == '"id","v","b"' and len(csv_text.splitlines()) == rows + 1
+    packed = b"".join(stream(catalog, "raw.big@1", "jsonl", gzip=True, batch_rows=1000))
+    lines = [json.loads(line) for line in gzip.decompress(packed).decode().splitlines()]
+    assert len(lines) == rows and lines[7]["v"] is None and lines[8]["v"] == 4.0
+    assert lines[0]["b"] == "AP8="  # bytes as base64
+    with pytest.raises(InvalidInputError, match="not a format"):
+        stream(catalog, "raw.big@1", "xml")
+
+
+def test_a_stream_of_no_rows_is_a_header_or_an_empty_file(catalog: Catalog) -> None:
+    catalog.commit(
+        "raw.none",
+        pa.table({"x": pa.array([], pa.int64()), "l": pa.array([], pa.list_(pa.int64()))}),
+        producer="t",
+    )
+    assert b"".join(stream(catalog, "raw.none", "csv")).decode().splitlines() == ['"x","l"']
+    assert b"".join(stream(catalog, "raw.none", "jsonl")) == b""
+    assert pq.read_table(io.BytesIO(b"".join(stream(catalog, "raw.none", "parquet")))).num_rows == 0

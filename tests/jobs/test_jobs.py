@@ -59,8 +59,11 @@ def read_from_another_process(workspace: Workspace) -> list[dict[str, object]]:
 def test_a_job_is_recorded_and_another_process_follows_it_to_its_end(
     workspace: Workspace,
 ) -> None:
-    job = jobs.start(workspace, "sources", "list", ["sources", "list", "--json"])
+    job = jobs.start(
+        workspace, "sources", "list", ["sources", "list", "--json"], started_by="alice"
+    )
     assert job.kind == "sources" and job.what == "list" and job.pid > 0
+    assert job.started_by == "alice"  # who asked for it, kept in its record
     assert job.argv[-4:] == (str(workspace.home), "sources", "list", "--json")
     assert jobs.get(workspace, job.id) == job
     assert wait_finished(job) == jobs.JobStatus("succeeded", 0)

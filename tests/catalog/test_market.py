@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from catalog import ColumnStats, Dataset, Listing, Version
-from dashboard import market
+from catalog import ColumnStats, Dataset, Listing, Version, market
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 

@@ -1,4 +1,5 @@
-"""The marketplace's search, filters, sorts and pages over dataset listings (plain logic, no Streamlit)."""
+"""The marketplace's search, filters, sorts and pages over dataset listings (plain logic shared by
+the dashboard and the API server)."""
 
 from __future__ import annotations
 
