@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from catalog.access import Accounts, AuthenticationError
 from core.errors import HarvestError, InvalidInputError, NotFoundError
 from training.serving import ServedModel, frame_from_csv, frame_from_payload, predict_rows
 
@@ -37,6 +38,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 PROBLEM = "application/problem+json"
 TITLES = {
     400: ("BAD_REQUEST", "Bad request"),
+    401: ("UNAUTHENTICATED", "Unauthorized"),
     404: ("RESOURCE_DOES_NOT_EXIST", "Not found"),
     413: ("BAD_REQUEST", "Request body too large"),
     415: ("BAD_REQUEST", "Unsupported media type"),
@@ -106,8 +108,13 @@ def parse_body(body: bytes, content_type: str, features: tuple[str, ...]) -> pd.
     return frame_from_payload(payload, features)
 
 
-def create_app(served: ServedModel, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The scoring app for ``served``."""
+def create_app(
+    served: ServedModel, max_body_bytes: int = MAX_BODY_BYTES, accounts: Accounts | None = None
+) -> FastAPI:
+    """The scoring app for ``served``. With ``accounts`` of a workspace that has users,
+    ``/invocations`` needs a bearer token whose user may use the model (any other caller is
+    told the model does not exist); without users it serves anyone who reaches it, so
+    ``harvest models serve`` binds such a workspace to loopback only."""
     app = FastAPI(title=f"Harvest scoring server: {served.name}", version=harvest_version())
 
     @app.exception_handler(Problem)
@@ -128,8 +135,22 @@ def create_app(served: ServedModel, max_body_bytes: int = MAX_BODY_BYTES) -> Fas
     def version() -> str:
         return harvest_version()
 
+    def authorise(request: Request) -> None:
+        if accounts is None or not accounts.has_users():
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "Send a token as 'Authorization: Bearer TOKEN'.")
+        try:
+            principal = accounts.authenticate(token.strip())
+        except AuthenticationError as error:
+            raise Problem(401, str(error)) from error
+        if not accounts.may_use_model(principal, served.name, served.model.version.dataset):
+            raise Problem(404, f"There is no model '{served.name}'.")
+
     @app.post("/invocations")
     async def invocations(request: Request) -> Response:
+        await run_in_threadpool(authorise, request)
         body = await read_body(request, max_body_bytes)
         model = served.current()  # this request finishes on this version, whatever is promoted
         frame = parse_body(body, request.headers.get("content-type", ""), model.features)

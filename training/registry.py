@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from catalog import Catalog
+from catalog.commits import watch_commits
 from catalog.engine import LAKE
 from core.errors import InvalidInputError, NotFoundError
 from training.artifacts import load_skops
@@ -263,6 +264,9 @@ class Registry:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.root = catalog.workspace.models
+        self._commits = watch_commits(catalog.workspace.catalog_file, catalog.cursor)
+        self._all: list[ModelVersion] = []
+        self._read_at: int | None = None
         present = catalog.cursor().execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
             [LAKE, "harvest"],
@@ -438,29 +442,29 @@ class Registry:
         return out
 
     def versions(self, model: str | None = None) -> list[ModelVersion]:
-        """Every registered version (of one model if given), oldest first."""
-        where, params = ("WHERE model = ?", [model]) if model else ("", [])
-        rows = (
-            self.catalog.cursor()
-            .execute(f"SELECT * FROM {META}.model_versions {where} ORDER BY model, version", params)
-            .fetchall()
-        )
-        aliases = self._aliases()
-        return [_row_to_version(row, aliases) for row in rows]
+        """Every registered version (of one model if given), oldest first.
+
+        Read again only after something was committed to the catalog (on a SQLite catalog; on
+        another, every call reads), so a server resolving ``name@champion`` per request does
+        not query the catalog per request.
+        """
+        mark = self._commits.mark() if self._commits is not None else None
+        if mark is None or self._read_at != mark:
+            rows = (
+                self.catalog.cursor()
+                .execute(f"SELECT * FROM {META}.model_versions ORDER BY model, version")
+                .fetchall()
+            )
+            aliases = self._aliases()
+            self._all, self._read_at = [_row_to_version(row, aliases) for row in rows], mark
+        return [v for v in self._all if model is None or v.model == model]
 
     def models(self) -> list[str]:
         return sorted({v.model for v in self.versions()})
 
     def alias(self, model: str, alias: str) -> int | None:
-        row = (
-            self.catalog.cursor()
-            .execute(
-                f"SELECT version FROM {META}.model_aliases WHERE model = ? AND alias = ?",
-                [model, alias],
-            )
-            .fetchone()
-        )
-        return int(row[0]) if row else None
+        found = [v.version for v in self.versions(model) if alias in v.aliases]
+        return found[0] if found else None
 
     def get(self, ref: str) -> ModelVersion:
         """``name@N``, ``name@champion``/``@challenger``, or ``name`` (its champion, else its latest)."""

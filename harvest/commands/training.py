@@ -343,10 +343,14 @@ def serve_command(
     ] = 5001,
 ) -> None:
     """Serve a model over HTTP with MLflow's scoring protocol (/invocations, /ping); Ctrl-C stops it."""
+    from catalog.access import Accounts
+    from server.app import check_binding
     from server.scoring import bind, create_app, make_server
     from training.serving import ServedModel
 
     with _catalog(ctx) as catalog:
+        accounts = Accounts(catalog)
+        check_binding(host, accounts.has_users())
         served = ServedModel(catalog, model)
         sock = bind(host, port)
         where = sock.getsockname()
@@ -356,7 +360,7 @@ def serve_command(
             markup=False,
         )
         output.console.file.flush()
-        make_server(create_app(served)).run(sockets=[sock])
+        make_server(create_app(served, accounts=accounts)).run(sockets=[sock])
     output.console.print("Scoring server stopped.", markup=False)
 
 

@@ -7,11 +7,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from catalog import Catalog
+from catalog.access import Accounts
 from core.workspace import Workspace
 from server.scoring import create_app, running
 from tests.training.conftest import bundled, two_iris_versions
@@ -187,3 +189,41 @@ def test_harvest_models_serve_answers_on_loopback_and_stops(home: Workspace) -> 
     unknown = subprocess.run([*command, "nosuch"], capture_output=True, text=True)
     assert unknown.returncode != 0 and "There is no model 'nosuch'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_a_workspace_without_users_is_served_on_loopback_only(home: Workspace) -> None:
+    command = [sys.executable, "-m", "harvest", "--home", str(home.home), "models", "serve"]
+    refused = subprocess.run(
+        [*command, "iris", "--host", "0.0.0.0"], capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "has no users" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_with_users_a_token_that_may_use_the_model_is_needed(tmp_path: Path) -> None:
+    workspace = Workspace.at(tmp_path / "accounts").ensure()
+    with Catalog.open(workspace) as catalog:
+        two_iris_versions(catalog)
+        accounts = Accounts(catalog)
+        for user in ("ann", "ben"):
+            accounts.add_user(user)
+        accounts.set_access("clean.iris", owner="ann", visibility="private")
+        ann, _ = accounts.create_token("ann")
+        ben, _ = accounts.create_token("ben")
+        payload = MLFLOW_PAYLOADS["dataframe_split"]
+        with (
+            running(create_app(ServedModel(catalog, "iris"), accounts=accounts)) as url,
+            httpx.Client(base_url=url, timeout=30) as http,
+        ):
+            anonymous = http.post("/invocations", json=payload)
+            outsider = http.post("/invocations", json=payload, headers=bearer(ben))
+            forged = http.post("/invocations", json=payload, headers=bearer(ann[:-2] + "xx"))
+            owner = http.post("/invocations", json=payload, headers=bearer(ann))
+    assert anonymous.status_code == 401 and forged.status_code == 401
+    assert outsider.status_code == 404
+    assert outsider.json()["detail"] == "There is no model 'iris'."
+    assert owner.status_code == 200 and owner.json()["model"] == "iris@1"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
