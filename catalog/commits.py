@@ -12,6 +12,7 @@ turn into a corrupt one (https://www.sqlite.org/howtocorrupt.html, section 2.2.1
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,14 +36,16 @@ class Commits:
         self._cursor = cursor
         self._stamp: tuple[tuple[int, int, int] | None, ...] = ()
         self._snapshot = -1
+        self._lock = threading.Lock()  # stamp and snapshot change together
 
     def mark(self) -> int:
         stamp = tuple(file_stamp(file) for file in self._files)
-        if stamp != self._stamp:
-            row = self._cursor().execute(_LATEST).fetchone()
-            self._stamp = stamp  # taken before the read: a commit in between reads again
-            self._snapshot = int(row[0]) if row and row[0] is not None else -1
-        return self._snapshot
+        with self._lock:
+            if stamp != self._stamp:
+                row = self._cursor().execute(_LATEST).fetchone()
+                self._stamp = stamp  # taken before the read: a commit in between reads again
+                self._snapshot = int(row[0]) if row and row[0] is not None else -1
+            return self._snapshot
 
     def close(self) -> None:
         """Nothing is held between marks."""

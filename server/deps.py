@@ -20,6 +20,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from catalog.access import ADMIN, ANONYMOUS, Accounts, AuthenticationError, Principal
+from catalog.commits import watch_commits
+from catalog.records import Dataset
 from catalog.sandbox import Limits, Sandbox
 from catalog.store import Catalog
 from core.workspace import Workspace
@@ -97,6 +99,20 @@ class Services:
     registry: Registry
     limiter: RateLimiter
     loaded: Kept[LoadedModel] = field(default_factory=Kept)
+    _listed: tuple[int | None, list[Dataset]] = (None, [])
+
+    def __post_init__(self) -> None:
+        self._commits = watch_commits(self.workspace.catalog_file, self.catalog.cursor)
+
+    def datasets(self) -> list[Dataset]:
+        """Every dataset with its latest version, listed again only after a commit (on a
+        SQLite catalog; on another, every call lists them)."""
+        mark = self._commits.mark() if self._commits is not None else None
+        at, listed = self._listed
+        if mark is None or at != mark:
+            listed = self.catalog.datasets()
+            self._listed = (mark, listed)
+        return listed
 
     def close(self) -> None:
         self.sandbox.close()

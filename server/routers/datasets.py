@@ -132,7 +132,7 @@ def list_datasets(
     """Datasets the caller may see (gated ones included), filtered, sorted and paged."""
     size = min(limit, s.settings.max_page)
     start = _offset(cursor)
-    seen = [d for d in s.catalog.datasets() if s.accounts.may_see(principal, d.name)]
+    seen = [d for d in s.datasets() if s.accounts.may_see(principal, d.name)]
     filters = market.Filters(
         text=q,
         stages=tuple(stage),
@@ -218,7 +218,7 @@ def dataset_lineage(
     """What the version was made from and what was made from it, among the datasets the
     caller may see (the others end their branch, unnamed)."""
     found = find_version(s, find_dataset(s, principal, name, read=False), version)
-    seen = [d.name for d in s.catalog.datasets() if s.accounts.may_see(principal, d.name)]
+    seen = [d.name for d in s.datasets() if s.accounts.may_see(principal, d.name)]
     versions = [v for n in seen for v in s.catalog.versions(n)]
     return LineageOut(
         ref=found.ref,

@@ -47,9 +47,10 @@ def test_a_stream_comes_a_batch_at_a_time_in_every_format(catalog: Catalog) -> N
         pa.table({"id": list(range(rows)), "v": values, "b": [b"\x00\xff"] * rows}),
         producer="t",
     )
-    parquet = list(stream(catalog, "raw.big@1", "parquet", batch_rows=1000))
-    assert len([c for c in parquet if c]) > 2  # written as it goes, not at the end
-    table = pq.read_table(io.BytesIO(b"".join(parquet)))
+    parquet = list(stream(catalog, "raw.big@1", "parquet", gzip=True, batch_rows=1000))
+    csv_chunks = list(stream(catalog, "raw.big@1", "csv", batch_rows=1000))
+    assert len([c for c in csv_chunks if c]) > 2  # written as it goes, not at the end
+    table = pq.read_table(io.BytesIO(gzip.decompress(b"".join(parquet))))
     assert table.column("id").to_pylist() == list(range(rows))
     csv_text = b"".join(stream(catalog, "raw.big@1", "csv", batch_rows=1000)).decode()
     assert csv_text.splitlines()[0] == '"id","v","b"' and len(csv_text.splitlines()) == rows + 1
@@ -70,3 +71,11 @@ def test_a_stream_of_no_rows_is_a_header_or_an_empty_file(catalog: Catalog) -> N
     assert b"".join(stream(catalog, "raw.none", "csv")).decode().splitlines() == ['"x","l"']
     assert b"".join(stream(catalog, "raw.none", "jsonl")) == b""
     assert pq.read_table(io.BytesIO(b"".join(stream(catalog, "raw.none", "parquet")))).num_rows == 0
+
+
+def test_a_version_that_is_one_plain_file_streams_as_that_file(catalog: Catalog) -> None:
+    catalog.commit("raw.one", pa.table({"id": list(range(100)), "v": ["x"] * 100}), producer="t")
+    (only,) = catalog.data_files("raw.one@1")
+    sent = b"".join(stream(catalog, "raw.one@1", "parquet"))
+    assert sent == Path(only.path).read_bytes()
+    assert pq.read_table(io.BytesIO(sent)).column("id").to_pylist() == list(range(100))
