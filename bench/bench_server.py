@@ -89,7 +89,7 @@ def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
             "1000",
             "--burst",
             "1000",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

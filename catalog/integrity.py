@@ -36,17 +36,32 @@ def absolute(path: str, data_path: str) -> str:
     return path if "://" in path or os.path.isabs(path) else data_path + path
 
 
+# Checksums of local files this process measured, by path, inode, size and modification and
+# change times: a file written again (any write moves its ctime, which no one can set back)
+# is hashed again, so a server checking each download hashes each version's files once.
+_MEASURED: dict[tuple[str, int, int, int, int], tuple[int, str]] = {}
+_KEEP_MEASURED = 4096
+
+
 def measure(cur: duckdb.DuckDBPyConnection, path: str) -> tuple[int, str] | None:
     """The size and checksum of the file at ``path`` now, or None when it is gone.
 
-    Local files are hashed with hashlib (about 1 ms per MB); a remote data path is read
-    through DuckDB, which reaches whatever storage the lake's data path is on.
+    Local files are hashed with hashlib (about 1 ms per MB; once per process while the file
+    is untouched); a remote data path is read through DuckDB, which reaches whatever storage
+    the lake's data path is on.
     """
     if "://" not in path:
         try:
             with open(path, "rb") as handle:
-                digest = hashlib.file_digest(handle, CHECKSUM).hexdigest()
-                return os.fstat(handle.fileno()).st_size, f"{CHECKSUM}:{digest}"
+                found = os.fstat(handle.fileno())
+                stamp = (path, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+                known = _MEASURED.get(stamp)
+                if known is None:
+                    digest = hashlib.file_digest(handle, CHECKSUM).hexdigest()
+                    known = _MEASURED[stamp] = (found.st_size, f"{CHECKSUM}:{digest}")
+                    while len(_MEASURED) > _KEEP_MEASURED:
+                        del _MEASURED[next(iter(_MEASURED))]
+                return known
         except FileNotFoundError:
             return None
     try:
