@@ -231,8 +231,13 @@ class Catalog:
                 # WAL (readers never wait for the writer) is set in the new file's header before
                 # DuckDB opens it: Python's SQLite must never hold the file beside DuckDB's own
                 # in one process (see catalog/commits.py).
-                with contextlib.closing(sqlite3.connect(catalog_file)) as db:
-                    db.execute("PRAGMA journal_mode=WAL").fetchall()
+                try:
+                    with contextlib.closing(sqlite3.connect(catalog_file)) as db:
+                        db.execute("PRAGMA journal_mode=WAL").fetchall()
+                except sqlite3.Error as error:
+                    raise CatalogError(
+                        f"Could not open the catalog: {catalog_file}: {error}."
+                    ) from error
             con = connect(workspace)
             prepared = scalar(  # the last of _BOOTSTRAP's changes is there
                 con,
