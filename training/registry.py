@@ -266,6 +266,7 @@ class Registry:
         self.root = catalog.workspace.models
         self._commits = watch_commits(catalog.workspace.catalog_file, catalog.cursor)
         self._all: list[ModelVersion] = []
+        self._pointed: dict[tuple[str, str], int] = {}  # (model, alias) -> version
         self._read_at: int | None = None
         present = catalog.cursor().execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
@@ -456,15 +457,18 @@ class Registry:
                 .fetchall()
             )
             aliases = self._aliases()
-            self._all, self._read_at = [_row_to_version(row, aliases) for row in rows], mark
+            self._all = [_row_to_version(row, aliases) for row in rows]
+            self._pointed = {(m, a): v for (m, v), names in aliases.items() for a in names}
+            self._read_at = mark
         return [v for v in self._all if model is None or v.model == model]
 
     def models(self) -> list[str]:
         return sorted({v.model for v in self.versions()})
 
     def alias(self, model: str, alias: str) -> int | None:
-        found = [v.version for v in self.versions(model) if alias in v.aliases]
-        return found[0] if found else None
+        """The version ``alias`` points at (which may be one that is gone), or None."""
+        self.versions(model)  # read again if anything was committed
+        return self._pointed.get((model, alias))
 
     def get(self, ref: str) -> ModelVersion:
         """``name@N``, ``name@champion``/``@challenger``, or ``name`` (its champion, else its latest)."""
