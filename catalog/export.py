@@ -185,7 +185,7 @@ def stream(
         if whole is not None:  # the version is one plain file: send its bytes as they are
             return _file_chunks(whole)
     cursor = catalog.cursor()
-    batches = cursor.execute(f"SELECT * FROM {catalog.table_sql(version)}").fetch_record_batch(
+    batches = cursor.execute(f"SELECT * FROM {catalog.source_sql(version)}").fetch_record_batch(
         batch_rows
     )
 
@@ -200,17 +200,9 @@ def stream(
 
 
 def _whole_file(catalog: Catalog, version: Version) -> Path | None:
-    """The one Parquet file that holds exactly ``version``'s rows and columns, if there is
-    one: a single local data file with no delete file, not encrypted, whose columns are the
-    version's (a file merged from several snapshots carries a column only DuckLake reads)."""
-    files = catalog.data_files(version)
-    if len(files) != 1 or files[0].delete_file is not None or files[0].encrypted:
-        return None
-    path = Path(files[0].path)
-    if "://" in files[0].path or not path.is_file():
-        return None
-    names = pq.read_schema(path).names
-    return path if names == [name for name, _ in version.columns] else None
+    """The one Parquet file that holds exactly ``version``'s rows and columns, if there is one."""
+    files = catalog.plain_files(version)
+    return Path(files[0]) if len(files) == 1 else None
 
 
 def _file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:

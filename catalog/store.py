@@ -30,6 +30,7 @@ import pyarrow as pa
 from catalog import integrity
 from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
 from catalog.integrity import IntegrityError
+from catalog.plain import plain_files, read_parquet_sql
 from catalog.profile import Profile, profile, quote_ident
 from catalog.records import (
     STAGES,
@@ -214,6 +215,7 @@ class Catalog:
         self.workspace = workspace
         self._con = con
         self._lock = threading.Lock()
+        self._plain: dict[tuple[str, int, int], tuple[str, ...]] = {}
 
     @classmethod
     def open(cls, home: Workspace | str | os.PathLike[str] | None = None) -> Catalog:
@@ -396,6 +398,31 @@ class Catalog:
         version = ref if isinstance(ref, Version) else self.version(ref)
         stage, name = version.dataset.split(".", 1)
         return f"{LAKE}.{stage}.{quote_ident(name)} AT (VERSION => {version.snapshot_id})"
+
+    def source_sql(self, ref: str | Version) -> str:
+        """Like :meth:`table_sql`, but reading the version's Parquet files directly when they
+        alone give its rows (no catalog query per read); checked once per version."""
+        version = ref if isinstance(ref, Version) else self.version(ref)
+        files = self.plain_files(version)
+        return f"({read_parquet_sql(files)})" if files else self.table_sql(version)
+
+    def plain_files(self, version: Version) -> tuple[str, ...]:
+        """The version's files when reading them alone gives its rows (see catalog/plain.py);
+        versions never change, so the answer is kept."""
+        key = (version.dataset, version.number, version.snapshot_id)
+        found = self._plain.get(key)
+        if found is None:
+            found = plain_files(
+                self.cursor(),
+                self.table_sql(version),
+                self.data_files(version),
+                self.workspace.data_path,
+            )
+            with self._lock:
+                self._plain[key] = found
+                while len(self._plain) > 1024:
+                    del self._plain[next(iter(self._plain))]
+        return found
 
     def read(self, ref: str | Version, limit: int | None = None) -> pa.Table:
         """The rows of a version (the latest when no ``@N``) as an Arrow table."""

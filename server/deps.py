@@ -14,14 +14,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from catalog.access import ADMIN, ANONYMOUS, Accounts, AuthenticationError, Principal
 from catalog.commits import watch_commits
-from catalog.records import Dataset
+from catalog.records import Dataset, Version
 from catalog.sandbox import Limits, Sandbox
 from catalog.store import Catalog
 from core.workspace import Workspace
@@ -99,20 +99,36 @@ class Services:
     registry: Registry
     limiter: RateLimiter
     loaded: Kept[LoadedModel] = field(default_factory=Kept)
-    _listed: tuple[int | None, list[Dataset]] = (None, [])
 
     def __post_init__(self) -> None:
         self._commits = watch_commits(self.workspace.catalog_file, self.catalog.cursor)
+        self._kept: dict[str, tuple[int | None, Any]] = {}
+        self._kept_lock = threading.Lock()
 
     def datasets(self) -> list[Dataset]:
         """Every dataset with its latest version, listed again only after a commit (on a
         SQLite catalog; on another, every call lists them)."""
+        return self._since_commit("datasets", self.catalog.datasets)
+
+    def dataset(self, name: str) -> Dataset | None:
+        """The dataset ``name`` (``stage.name``), or None."""
+        return next((d for d in self.datasets() if d.name == name), None)
+
+    def versions(self, name: str) -> list[Version]:
+        """Every version of dataset ``name``, oldest first, read again only after a commit."""
+        return self._since_commit(f"versions {name}", lambda: self.catalog.versions(name))
+
+    def _since_commit(self, key: str, read: Callable[[], T]) -> T:
+        """``read()``, kept until the next commit to the catalog (a few hundred answers)."""
         mark = self._commits.mark() if self._commits is not None else None
-        at, listed = self._listed
-        if mark is None or at != mark:
-            listed = self.catalog.datasets()
-            self._listed = (mark, listed)
-        return listed
+        kept = self._kept.get(key)
+        if mark is None or kept is None or kept[0] != mark:
+            kept = (mark, read())
+            with self._kept_lock:
+                self._kept[key] = kept
+                while len(self._kept) > 512:
+                    del self._kept[next(iter(self._kept))]
+        return kept[1]  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.sandbox.close()

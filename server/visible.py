@@ -33,7 +33,7 @@ def find_dataset(s: Services, principal: Principal, name: str, *, read: bool) ->
         raise no_dataset(name)
     if not s.accounts.may_see(principal, name):
         raise no_dataset(name)
-    found = s.catalog.find(name)
+    found = s.dataset(name)
     if found is None:
         raise no_dataset(name)
     if read:
@@ -43,7 +43,7 @@ def find_dataset(s: Services, principal: Principal, name: str, *, read: bool) ->
 
 def find_version(s: Services, dataset: Dataset, which: str) -> Version:
     """Version ``which`` (a number, or ``latest``) of ``dataset``."""
-    versions = s.catalog.versions(dataset.name)
+    versions = s.versions(dataset.name)
     if not versions:
         raise NotFoundError(f"{dataset.name} has no versions yet.")
     if which == "latest":

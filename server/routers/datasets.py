@@ -161,7 +161,7 @@ def dataset_card(s: ServicesDep, principal: PrincipalDep, name: Name) -> Dataset
 def dataset_versions(s: ServicesDep, principal: PrincipalDep, name: Name) -> list[VersionOut]:
     """Every version, oldest first (what each is, not what it holds)."""
     dataset = find_dataset(s, principal, name, read=False)
-    return [version_out(s, principal, v) for v in s.catalog.versions(dataset.name)]
+    return [version_out(s, principal, v) for v in s.versions(dataset.name)]
 
 
 @router.get(
@@ -219,7 +219,7 @@ def dataset_lineage(
     caller may see (the others end their branch, unnamed)."""
     found = find_version(s, find_dataset(s, principal, name, read=False), version)
     seen = [d.name for d in s.datasets() if s.accounts.may_see(principal, d.name)]
-    versions = [v for n in seen for v in s.catalog.versions(n)]
+    versions = [v for n in seen for v in s.versions(n)]
     return LineageOut(
         ref=found.ref,
         ancestors=[
@@ -261,12 +261,16 @@ def dataset_rows(
     if unknown:
         raise InvalidInputError(f"{found.ref} has no column '{unknown[0]}'.")
     size = min(limit, s.settings.max_rows)
-    source = s.catalog.table_sql(found)
+    source = s.catalog.source_sql(found)
     test = " AND ".join(f"CAST({quote_ident(c)} AS VARCHAR) = ?" for c, _ in conditions)
     clause = f" WHERE {test}" if test else ""
     params = [v for _, v in conditions]
     cur = s.catalog.cursor()
-    total = cur.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()
+    total = (
+        cur.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()
+        if conditions
+        else (found.rows,)
+    )
     picked = ", ".join(quote_ident(c) for c in chosen)
     table = cur.execute(
         f"SELECT {picked} FROM {source}{clause} LIMIT {size} OFFSET {offset}", params
