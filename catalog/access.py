@@ -36,7 +36,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -676,20 +676,7 @@ class Accounts:
             created_at=now,
             decided_at=now if automatic else None,
         )
-        self._write(
-            f"INSERT INTO {META}.access_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                made.id,
-                made.dataset,
-                made.user,
-                made.reason,
-                made.license_accepted,
-                made.status,
-                made.decided_by,
-                made.created_at,
-                made.decided_at,
-            ],
-        )
+        self._insert_request(made)
         return made
 
     def decide(self, principal: Principal, request_id: str, grant: bool) -> AccessRequest:
@@ -725,20 +712,7 @@ class Accounts:
             secrets.token_hex(6), dataset, user, "granted by a maintainer", False, "granted",
             principal.name, now, now,
         )  # fmt: skip
-        self._write(
-            f"INSERT INTO {META}.access_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                made.id,
-                made.dataset,
-                made.user,
-                made.reason,
-                False,
-                "granted",
-                made.decided_by,
-                now,
-                now,
-            ],
-        )
+        self._insert_request(made)
         return made
 
     def revoke(self, principal: Principal, dataset: str, user: str) -> int:
@@ -756,6 +730,12 @@ class Accounts:
         self.require_see(principal, dataset)
         if not self.may_maintain(principal, dataset):
             raise PermissionDeniedError(f"Only a maintainer of {dataset} can change who reads it.")
+
+    def _insert_request(self, made: AccessRequest) -> None:
+        self._write(
+            f"INSERT INTO {META}.access_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [getattr(made, f.name) for f in fields(AccessRequest)],
+        )
 
     def _set_status(self, request: AccessRequest, status: str, by: str) -> AccessRequest:
         now = datetime.now(UTC)
