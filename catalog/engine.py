@@ -23,8 +23,19 @@ from core.workspace import Workspace
 
 LAKE = "lake"
 _EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_sqlite_scanner")
+# Loaded only when the workspace needs them: a catalog on PostgreSQL, a data path on S3.
+_POSTGRES = "duckdb_extension_postgres_scanner"
+_HTTPFS = "duckdb_extension_httpfs"
 _ERROR_CLASS = re.compile(r"^[A-Za-z ]+ Error: ")
-_RETRYABLE = ("database is locked", "conflict", "busy", "could not serialize")
+_RETRYABLE = (
+    "database is locked",
+    "conflict",
+    "busy",
+    "could not serialize",
+    "duplicate key",  # PostgreSQL: two commits took the same snapshot id
+    "serializ",  # PostgreSQL: a serialization failure
+    "maximum retry count",  # DuckLake gave up retrying a conflict itself
+)
 T = TypeVar("T")
 
 
@@ -33,10 +44,10 @@ class CatalogError(HarvestError):
 
 
 @cache
-def extension_files() -> tuple[str, ...]:
-    """Paths of the DuckLake and SQLite extension files inside their wheels."""
+def extension_files(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Paths of the DuckLake and SQLite extension files (and ``extra`` ones) in their wheels."""
     files = []
-    for module_name in _EXTENSIONS:
+    for module_name in (*_EXTENSIONS, *extra):
         module = importlib.import_module(module_name)
         found = sorted(Path(module.__file__ or "").parent.glob("extensions/*/*.duckdb_extension"))
         if not found:
@@ -45,9 +56,20 @@ def extension_files() -> tuple[str, ...]:
     return tuple(files)
 
 
-def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
-    for path in extension_files():
+def load_extensions(con: duckdb.DuckDBPyConnection, workspace: Workspace | None = None) -> None:
+    """Load the extensions every connection needs, and those ``workspace``'s settings need."""
+    for path in extension_files(needed_extensions(workspace) if workspace else ()):
         con.execute(f"LOAD {quote_literal(path)}")
+
+
+def needed_extensions(workspace: Workspace) -> tuple[str, ...]:
+    """The extension wheels beyond DuckLake and SQLite that ``workspace`` needs."""
+    needed = []
+    if workspace.catalog_uri.startswith(("ducklake:postgres:", "postgres:")):
+        needed.append(_POSTGRES)
+    if workspace.data_path.startswith(("s3://", "s3a://", "http://", "https://", "gs://", "r2://")):
+        needed.append(_HTTPFS)
+    return tuple(needed)
 
 
 def quote_literal(text: str) -> str:
@@ -73,7 +95,7 @@ def connect(
         {"threads": threads} if threads else {}
     )
     con = duckdb.connect(config=config)
-    load_extensions(con)
+    load_extensions(con, workspace)
     attach(con, workspace, read_only=read_only)
     return con
 

@@ -51,6 +51,7 @@ def _register() -> None:
         quality,
         scrape,
         server,
+        services,
         site,
         training,
     )
@@ -64,6 +65,7 @@ def _register() -> None:
     quality.register(app)
     scrape.register(app)
     server.register(app)
+    services.register(app)
     site.register(app)
     training.register(app)
 
