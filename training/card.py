@@ -129,12 +129,15 @@ def build_card(inputs: CardInputs) -> dict[str, Any]:
                 "validation": inputs.spec.split.validation,
                 "test": inputs.spec.split.test,
                 "rows": p.counts(),
+                "class_balance": p.balance(),
+                "notes": list(p.split_notes),
                 "unlabelled_left_out": p.unlabelled,
             },
             "leakage": {
                 "validation_duplicates": p.leakage.validation_duplicates,
                 "test_duplicates": p.leakage.test_duplicates,
                 "examples": list(p.leakage.examples),
+                "natural_duplicates": p.leakage.natural,
                 "summary": p.leakage.sentence(),
             },
         },
@@ -173,6 +176,20 @@ def _number(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _split_lines(split: Mapping[str, Any]) -> list[str]:
+    """The split's sizes (with shares), each split's class balance and any class notes."""
+    rows = split["rows"]
+    total = max(sum(rows.values()), 1)
+    by = ", ".join(split["key"]) if split["key"] else "the whole row with its copy number"
+    lines = [
+        f"- Split by hash of {by}: "
+        + ", ".join(f"{k} {v} ({v / total:.0%})" for k, v in rows.items())
+    ]
+    for name, shares in split.get("class_balance", {}).items():
+        lines.append(f"  - {name} classes: " + ", ".join(f"{c} {v:.0%}" for c, v in shares.items()))
+    return lines + [f"- {note}" for note in split.get("notes", [])]
+
+
 def render_markdown(card: Mapping[str, Any]) -> str:
     """``MODEL_CARD.md``: the card for people."""
     data, metrics = card["data"], card["metrics"]
@@ -196,8 +213,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         f"- Produced by: `{data['producer']}`"
         + (f"; scraped by `{data['scrape_run']}`" if data["scrape_run"] else ""),
         "- Lineage: " + " ← ".join(f"`{s['ref']}` ({s['producer']})" for s in data["lineage"]),
-        f"- Split by hash of {', '.join(data['split']['key']) if data['split']['key'] else 'the whole row'}: "
-        + ", ".join(f"{k} {v}" for k, v in data["split"]["rows"].items()),
+        *_split_lines(data["split"]),
         f"- Leakage: {data['leakage']['summary']}",
         *(
             [f"- Rows without a target, left out: {data['split']['unlabelled_left_out']}"]

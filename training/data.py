@@ -23,7 +23,7 @@ from training.evaluation import Splits
 from training.features import Column, FeatureProfile, Kind, profile_columns
 from training.metrics import Metric, metric_for
 from training.spec import TrainingSpec
-from training.splits import Leakage, Split, assign_splits, find_leakage
+from training.splits import Leakage, Split, assign_splits, class_notes, find_leakage
 from training.task import Task
 from training.tasks import (
     check_target,
@@ -66,6 +66,7 @@ class Prepared:
     image_mode: str
     classes: tuple[str, ...] = ()
     unlabelled: int = 0  # rows left out because their target was missing (missing_target: drop)
+    split_notes: tuple[str, ...] = ()  # classes missing from a split, one sentence each
 
     def rows(self, which: Split) -> pd.DataFrame:
         """All columns of the rows in split ``which`` (what another model would be scored on)."""
@@ -73,6 +74,24 @@ class Prepared:
 
     def counts(self) -> dict[str, int]:
         return {s.value: int((self.split == s.value).sum()) for s in Split}
+
+    def balance(self) -> dict[str, dict[str, float]]:
+        """Each split's share of every class (classification only; empty otherwise)."""
+        if not self.task.is_classification:
+            return {}
+        s = self.splits
+        parts = {Split.TRAIN: s.y_train, Split.VALIDATION: s.y_val, Split.TEST: s.y_test}
+        return {
+            which.value: {
+                str(k): round(float(v), 4)
+                for k, v in pd.Series(y)
+                .astype(str)
+                .value_counts(normalize=True)
+                .sort_index()
+                .items()
+            }
+            for which, y in parts.items()
+        }
 
 
 def lineage(catalog: Catalog, start: str | Version, limit: int = 50) -> tuple[LineageStep, ...]:
@@ -156,7 +175,10 @@ def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
     metric = metric_for(task, spec.metric or default_metric(task))
 
     hash_columns = key or tuple(c for c in frame.columns if c not in dataset.volatile)
-    split = assign_splits(frame, hash_columns, spec.split.validation, spec.split.test)
+    strata = _target_values(target, task) if task.is_classification else None
+    split = assign_splits(
+        frame, hash_columns, spec.split.validation, spec.split.test, strata=strata, keyless=not key
+    )
     counts = {s: int((split == s.value).sum()) for s in Split}
     if counts[Split.TRAIN] < MIN_TRAIN_ROWS or counts[Split.TEST] == 0:
         raise InvalidInputError(
@@ -204,4 +226,7 @@ def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
         image_mode=mode,
         classes=classes,
         unlabelled=unlabelled,
+        split_notes=tuple(class_notes(strata, split, spec.split.validation))
+        if strata is not None
+        else (),
     )
