@@ -20,6 +20,7 @@ from typing import Any
 from training.data import LineageStep, Prepared
 from training.evaluation import Evaluation
 from training.gates import GateResult
+from training.protocol import describe
 from training.search import SearchResult
 from training.spec import TrainingSpec
 from training.task import Task
@@ -148,8 +149,13 @@ def build_card(inputs: CardInputs) -> dict[str, Any]:
             "cv_folds": inputs.search.folds,
             "best": best.to_json(),
         },
+        "evaluation": {
+            "protocol": inputs.evaluation.protocol,
+            "summary": describe(inputs.evaluation.protocol, len(p.frame)),
+        },
         "metrics": {
             "test": dict(inputs.evaluation.test),
+            "intervals": {k: v.to_json() for k, v in inputs.evaluation.intervals.items()},
             "validation": dict(inputs.evaluation.validation),
             "per_class": {k: dict(v) for k, v in inputs.evaluation.per_class.items()},
         },
@@ -174,6 +180,21 @@ def build_card(inputs: CardInputs) -> dict[str, Any]:
 
 def _number(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _interval(interval: Mapping[str, Any] | None) -> str:
+    if not interval or interval.get("low") is None:
+        return ""
+    return f"{_number(interval['low'])} to {_number(interval['high'])}"
+
+
+def _protocol_lines(card: Mapping[str, Any]) -> list[str]:
+    evaluation = card.get("evaluation")
+    return (
+        [f"Protocol: **{evaluation['protocol']}**. {evaluation['summary']}", ""]
+        if evaluation
+        else []
+    )
 
 
 def _split_lines(split: Mapping[str, Any]) -> list[str]:
@@ -236,10 +257,12 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         "",
         "## Metrics",
         "",
-        "| metric | test | validation | baseline (test) |",
-        "| --- | --- | --- | --- |",
+        *_protocol_lines(card),
+        "| metric | score | 95% interval | validation | baseline |",
+        "| --- | --- | --- | --- | --- |",
         *[
             f"| {name}{' **(gated)**' if name == card['metric'] else ''} | {_number(value)} | "
+            f"{_interval(metrics.get('intervals', {}).get(name))} | "
             f"{_number(metrics['validation'].get(name, ''))} | {_number(card['baseline']['test'].get(name, ''))} |"
             for name, value in metrics["test"].items()
         ],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
 
 from training import plots
+from training.intervals import Interval, Predictions, bootstrap_intervals
 from training.metrics import (
     Metric,
     labels_of,
@@ -58,6 +59,9 @@ class Evaluation:
     per_class: Mapping[str, Mapping[str, float]]
     importance: tuple[Importance, ...]
     plots: tuple[str, ...]  # PNG file names, relative to the model folder
+    intervals: Mapping[str, Interval] = field(default_factory=dict)  # around each test metric
+    protocol: str = "test_split"  # test_split | repeated_cv (see training.protocol)
+    predicted: Predictions | None = None  # the model's test-split predictions (for the gates)
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,8 @@ def evaluate(
     written: list[Path] = []
     per_class: dict[str, dict[str, float]] = {}
     importance: tuple[Importance, ...] = ()
+    intervals: dict[str, Interval] = {}
+    predicted: Predictions | None = None
     estimator = model[-1]
     if task is Task.LANGUAGE_MODELLING or splits.y_test is None:
         test = model_scores(task, model, splits.X_test, splits.y_test)
@@ -205,6 +211,8 @@ def evaluate(
         proba = model.predict_proba(splits.X_test) if has_proba else None
         classes = getattr(model, "classes_", None)
         test = prediction_scores(task, splits.y_test, y_pred, proba, classes)
+        predicted = Predictions(y_pred, proba, classes)
+        intervals = bootstrap_intervals(task, splits.y_test, predicted, test, seed)
         if classes is not None:
             labels = list(labels_of(np.asarray(classes), splits.y_test))
             per_class = per_class_report(splits.y_test, y_pred, labels)
@@ -278,4 +286,6 @@ def evaluate(
         per_class=per_class,
         importance=importance,
         plots=tuple(str(p.relative_to(plot_dir.parent)) for p in written),
+        intervals=intervals,
+        predicted=predicted,
     )

@@ -7,15 +7,29 @@
   champion's error on the challenger's test split (rows neither has trained on, since
   splits are by key hash). With no champion the gate passes.
 
+Both gates know about noise when given a paired :class:`~training.intervals.Comparison`
+of ``(1 - margin) x reference error - model error`` on the same test rows (paired
+bootstrap) or the same folds (corrected paired t test): they then pass only when at least
+``GATE_SURE`` of the evidence says that difference is above zero, and the verdict says how
+sure it is. A challenger that ties with the champion within noise does not replace it.
+
 Every verdict is a :class:`GateResult` written to the model card whether it passes or not.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from training.metrics import Metric, error
+from numpy.typing import NDArray
+
+from training.intervals import Comparison, Predictions, paired_bootstrap, paired_folds
+from training.metrics import Metric, error, prediction_score
+from training.task import Task
+
+GATE_SURE = 0.95
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,8 @@ class GateResult:
     required: float | None  # the value the model had to reach (None: nothing to beat)
     margin: float
     detail: str
+    sure: float | None = None  # how sure the model beats the reference by the margin (0-1)
+    difference: tuple[float, float] | None = None  # 95% interval of that error difference
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -41,6 +57,8 @@ class GateResult:
             "required": self.required,
             "margin": self.margin,
             "detail": self.detail,
+            "sure": self.sure,
+            "difference": list(self.difference) if self.difference else None,
         }
 
 
@@ -58,10 +76,33 @@ def _beats(metric: Metric, value: float, required: float, strictly: bool) -> boo
     return value < required if strictly else value <= required
 
 
-def baseline_gate(metric: Metric, value: float, baseline: float, margin: float) -> GateResult:
-    """Does the model beat the dummy baseline by ``margin``?"""
+def _noise(
+    passed: bool, comparison: Comparison | None, how: str
+) -> tuple[bool, str, float | None, tuple[float, float] | None]:
+    """The verdict with the comparison's noise taken into account, and its sentence."""
+    if comparison is None:
+        return passed, "", None, None
+    beyond = comparison.sure >= GATE_SURE
+    sentence = (
+        f" {comparison.sure:.0%} sure by a {how} (error difference {comparison.difference:.3g}, "
+        f"95% interval {comparison.low:.3g} to {comparison.high:.3g}; needed {GATE_SURE:.0%})"
+        + ("." if beyond or not passed else ": within noise.")
+    )
+    return passed and beyond, sentence, comparison.sure, (comparison.low, comparison.high)
+
+
+def baseline_gate(
+    metric: Metric,
+    value: float,
+    baseline: float,
+    margin: float,
+    comparison: Comparison | None = None,
+    how: str = "",
+) -> GateResult:
+    """Does the model beat the dummy baseline by ``margin`` (beyond noise, given ``comparison``)?"""
     required = _threshold(metric, baseline, margin)
     passed = _beats(metric, value, required, strictly=margin == 0)
+    passed, noise, sure, difference = _noise(passed, comparison, how)
     verdict = "beats" if passed else "does not beat"
     return GateResult(
         "baseline",
@@ -72,20 +113,30 @@ def baseline_gate(metric: Metric, value: float, baseline: float, margin: float) 
         required,
         margin,
         f"{metric.name} {value:.4g} {verdict} the baseline's {baseline:.4g} by the margin "
-        f"{margin:.0%} (needed {required:.4g}).",
+        f"{margin:.0%} (needed {required:.4g}).{noise}",
+        sure,
+        difference,
     )
 
 
 def champion_gate(
-    metric: Metric, value: float, champion: float | None, margin: float, champion_ref: str | None
+    metric: Metric,
+    value: float,
+    champion: float | None,
+    margin: float,
+    champion_ref: str | None,
+    comparison: Comparison | None = None,
+    how: str = "",
+    where: str = "the same test split",
 ) -> GateResult:
-    """Does the challenger beat the current champion on the same test split?"""
+    """Does the challenger beat the current champion on the same rows or folds?"""
     if champion is None or champion_ref is None:
         return GateResult(
             "champion", True, metric.name, value, None, None, margin, "There is no champion yet."
         )
     required = _threshold(metric, champion, margin)
     passed = _beats(metric, value, required, strictly=True)
+    passed, noise, sure, difference = _noise(passed, comparison, how)
     verdict = "beats" if passed else "does not beat"
     return GateResult(
         "champion",
@@ -96,7 +147,9 @@ def champion_gate(
         required,
         margin,
         f"{metric.name} {value:.4g} {verdict} champion {champion_ref}'s {champion:.4g} "
-        f"on the same test split (needed better than {required:.4g}).",
+        f"on {where} (needed better than {required:.4g}).{noise}",
+        sure,
+        difference,
     )
 
 
@@ -115,3 +168,39 @@ def champion_unscored(
         f"Champion {champion_ref} could not be scored on this test split ({why}); "
         "train under a new model name if the data or target changed.",
     )
+
+
+def compare_on_folds(
+    metric: Metric,
+    model: Sequence[float],
+    reference: Sequence[float],
+    margin: float,
+    test_share: float,
+) -> Comparison:
+    """``(1 - margin) x reference error - model error`` over the same folds."""
+    allowed = [(1.0 - margin) * error(metric, r) for r in reference]
+    return paired_folds(allowed, [error(metric, m) for m in model], test_share)
+
+
+def compare_on_rows(
+    task: Task,
+    metric: Metric,
+    y: NDArray[Any],
+    model: Predictions,
+    reference: Predictions,
+    margin: float,
+    seed: int,
+) -> Comparison:
+    """``(1 - margin) x reference error - model error`` over bootstrap resamples of the same rows."""
+
+    def score(rows: NDArray[Any]) -> tuple[float, float]:
+        def err(p: Predictions) -> float:
+            part = p.take(rows)
+            return error(
+                metric,
+                prediction_score(task, metric, y[rows], part.y_pred, part.proba, part.classes),
+            )
+
+        return (1.0 - margin) * err(reference), err(model)
+
+    return paired_bootstrap(y, score, seed)

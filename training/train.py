@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -47,9 +47,28 @@ from training.card import CardInputs, build_card, render_markdown
 from training.data import Prepared, lineage, prepare
 from training.evaluation import Evaluation, evaluate
 from training.families import Family, FamilyContext, families_for, family
-from training.gates import GateResult, baseline_gate, champion_gate, champion_unscored
+from training.gates import (
+    GateResult,
+    baseline_gate,
+    champion_gate,
+    champion_unscored,
+    compare_on_folds,
+    compare_on_rows,
+)
+from training.intervals import Comparison, Predictions
 from training.metrics import Metric, metric_for, model_scores, pick, signed
 from training.plots import Drawing, start_plotter
+from training.protocol import (
+    CV_FOLDS,
+    CV_REPEATS,
+    REPEATED_CV,
+    Fold,
+    FoldScores,
+    all_rows,
+    choose_protocol,
+    cross_validate,
+    repeated_folds,
+)
 from training.registry import ModelVersion, Registration, Registry, remove_staging, save_pipeline
 from training.runs import ProgressFile, new_run_id
 from training.search import (
@@ -86,10 +105,18 @@ class TrainResult:
     promoted: str | None  # champion | challenger | None
     leaderboard: tuple[TrialRecord, ...]
     leakage: Leakage
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95%, per metric
+    protocol: str = "test_split"  # test_split | repeated_cv (training.protocol)
 
     @property
     def score(self) -> float:
         return self.test[self.metric]
+
+    def where(self) -> str:
+        """Where the scores come from, in a few words."""
+        if self.protocol == REPEATED_CV:
+            return f"by {CV_REPEATS} x {CV_FOLDS}-fold cross-validation on all rows"
+        return "on the test split"
 
 
 @dataclass(frozen=True)
@@ -201,23 +228,65 @@ def _context(prepared: Prepared, seed: int, max_time: float | None = None) -> Fa
     )
 
 
-def _score_champion(
+def _champion_test_rows(
     registry: Registry, champion: ModelVersion, prepared: Prepared, target: str
-) -> float:
-    """The champion's metric on ``prepared``'s test split (all columns given; it picks its own)."""
+) -> tuple[Pipeline, pd.DataFrame]:
+    """The champion's pipeline and ``prepared``'s test rows as it reads them (all columns)."""
     if champion.target != target or champion.task != prepared.task.value:
         raise InvalidInputError(
             f"it predicts {champion.target!r} ({champion.task}), not {target!r} ({prepared.task.value})"
         )
-    pipeline = registry.load(champion)
     rows = prepared.rows(Split.TEST)
     X = (
         rows.drop(columns=[target])
         if prepared.task is not Task.LANGUAGE_MODELLING
         else rows[[target]]
     )
+    return registry.load(champion), X
+
+
+def _score_champion(
+    registry: Registry, champion: ModelVersion, prepared: Prepared, target: str
+) -> float:
+    """The champion's metric on ``prepared``'s test split (all columns given; it picks its own)."""
+    pipeline, X = _champion_test_rows(registry, champion, prepared, target)
     scores = model_scores(prepared.task, pipeline, X, prepared.splits.y_test)
     return pick(scores, prepared.metric)
+
+
+def _predictions(task: Task, model: Pipeline, X: pd.DataFrame) -> Predictions:
+    has_proba = task.is_classification and hasattr(model, "predict_proba")
+    proba = model.predict_proba(X) if has_proba else None
+    return Predictions(np.asarray(model.predict(X)), proba, getattr(model, "classes_", None))
+
+
+@dataclass(frozen=True)
+class _CrossValidation:
+    """The folds of the repeated-CV protocol, the rows they index, and the scores on them."""
+
+    X: pd.DataFrame
+    y: Any
+    folds: list[Fold]
+    model: FoldScores
+    baseline: FoldScores
+
+
+def _champion_on_folds(
+    registry: Registry,
+    champion: ModelVersion,
+    prepared: Prepared,
+    cv: _CrossValidation,
+    seed: int,
+) -> FoldScores:
+    """The champion's recipe (family and parameters from its card) fit on the same folds."""
+    card = registry.card(champion)
+    if champion.target != card["target"] or card["task"] != prepared.task.value:
+        raise InvalidInputError(f"it predicts {card['target']!r} ({card['task']})")
+    recipe, params = family(card["family"]), dict(card["params"])
+    context = _context(prepared, seed)
+    return cross_validate(
+        prepared.task, lambda: build_pipeline(recipe, context, params), cv.X, cv.y, cv.folds
+    )
 
 
 def _champion_gate(
@@ -226,18 +295,44 @@ def _champion_gate(
     prepared: Prepared,
     value: float,
     exclude: int | None = None,
+    fitted: _Fitted | None = None,
 ) -> GateResult:
-    metric = prepared.metric
+    """The champion gate; with ``fitted``, paired on its folds or test rows (beyond noise)."""
+    metric, margin = prepared.metric, spec.gates.champion_margin
     number = registry.alias(spec.name, "champion")
     if number is None or number == exclude:
-        return champion_gate(metric, value, None, spec.gates.champion_margin, None)
+        return champion_gate(metric, value, None, margin, None)
     champion = registry.get(f"{spec.name}@{number}")
+    comparison: Comparison | None = None
+    how, where = "", "the same test split"
     try:
-        champion_value = _score_champion(registry, champion, prepared, spec.target)
+        if fitted is not None and fitted.cv is not None:
+            scores = _champion_on_folds(registry, champion, prepared, fitted.cv, spec.seed)
+            champion_value = float(np.nanmean(scores.of(metric.name)))
+            mine = fitted.cv.model.of(metric.name)
+            comparison = compare_on_folds(
+                metric, mine, scores.of(metric.name), margin, fitted.cv.model.test_share
+            )
+            where = f"the same {len(mine)} folds (its recipe refit on each)"
+            how = "corrected paired t test over the folds"
+        elif fitted is not None and fitted.evaluation.predicted is not None:
+            pipeline, X = _champion_test_rows(registry, champion, prepared, spec.target)
+            theirs = _predictions(prepared.task, pipeline, X)
+            y = prepared.splits.y_test
+            assert y is not None
+            champion_value = pick(model_scores(prepared.task, pipeline, X, y), metric)
+            comparison = compare_on_rows(
+                prepared.task, metric, y, fitted.evaluation.predicted, theirs, margin, spec.seed
+            )
+            how = f"paired bootstrap of the {len(y)} test rows"
+        else:
+            champion_value = _score_champion(registry, champion, prepared, spec.target)
     except Exception as error:  # an unscorable champion blocks replacement, with the reason
         why = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return champion_unscored(metric, value, spec.gates.champion_margin, champion.ref, why)
-    return champion_gate(metric, value, champion_value, spec.gates.champion_margin, champion.ref)
+        return champion_unscored(metric, value, margin, champion.ref, why)
+    return champion_gate(
+        metric, value, champion_value, margin, champion.ref, comparison, how, where
+    )
 
 
 @dataclass(frozen=True)
@@ -248,6 +343,8 @@ class _Fitted:
     evaluation: Evaluation
     baseline: dict[str, float]
     value: float
+    baseline_predicted: Predictions | None = None  # the dummy's test-split predictions
+    cv: _CrossValidation | None = None  # the repeated-CV protocol's folds and scores
 
 
 class _Run:
@@ -350,17 +447,72 @@ class _Run:
             drawing=self.drawing,  # waited for in register, once the artifact is saved
         )
         baseline = model_scores(prepared.task, baseline_model, splits.X_test, splits.y_test)
-        return _Fitted(model, evaluation, baseline, pick(evaluation.test, prepared.metric))
+        baseline_predicted = (
+            _predictions(prepared.task, baseline_model, splits.X_test)
+            if evaluation.predicted is not None
+            else None
+        )
+        cv: _CrossValidation | None = None
+        protocol = choose_protocol(prepared.task, len(prepared.frame), winner.uses_torch)
+        if protocol == REPEATED_CV:
+            self.progress.stage(
+                "evaluating", f"{CV_REPEATS} x {CV_FOLDS}-fold cross-validation on all rows"
+            )
+            self.say(f"scoring by {CV_REPEATS} x {CV_FOLDS}-fold cross-validation on all rows")
+            X_all, y_all = all_rows(splits)
+            folds = repeated_folds(prepared.task, y_all, self.spec.seed)
+            cv = _CrossValidation(
+                X_all,
+                y_all,
+                folds,
+                cross_validate(
+                    prepared.task,
+                    lambda: build_pipeline(winner, context, best.params),
+                    X_all, y_all, folds,
+                ),
+                cross_validate(
+                    prepared.task,
+                    lambda: build_pipeline(family("dummy"), context, {}),
+                    X_all, y_all, folds,
+                ),
+            )  # fmt: skip
+            model = refit(X_all, y_all)
+            evaluation = replace(
+                evaluation, test=cv.model.means(), intervals=cv.model.intervals(), protocol=protocol
+            )
+            baseline = cv.baseline.means()
+        return _Fitted(
+            model,
+            evaluation,
+            baseline,
+            pick(evaluation.test, prepared.metric),
+            baseline_predicted,
+            cv,
+        )
 
     def gate(
         self, prepared: Prepared, fitted: _Fitted, promote: bool
     ) -> tuple[tuple[GateResult, ...], str | None]:
-        margin = self.spec.gates.baseline_margin
+        margin, metric = self.spec.gates.baseline_margin, prepared.metric
+        comparison: Comparison | None = None
+        how = ""
+        if fitted.cv is not None:
+            mine, theirs = fitted.cv.model.of(metric.name), fitted.cv.baseline.of(metric.name)
+            comparison = compare_on_folds(metric, mine, theirs, margin, fitted.cv.model.test_share)
+            how = f"corrected paired t test over the same {len(mine)} folds"
+        elif fitted.evaluation.predicted is not None and fitted.baseline_predicted is not None:
+            y = prepared.splits.y_test
+            assert y is not None
+            comparison = compare_on_rows(
+                prepared.task, metric, y, fitted.evaluation.predicted,
+                fitted.baseline_predicted, margin, self.spec.seed,
+            )  # fmt: skip
+            how = f"paired bootstrap of the {len(y)} test rows"
         gates = (
             baseline_gate(
-                prepared.metric, fitted.value, pick(fitted.baseline, prepared.metric), margin
+                metric, fitted.value, pick(fitted.baseline, metric), margin, comparison, how
             ),
-            _champion_gate(self.registry, self.spec, prepared, fitted.value),
+            _champion_gate(self.registry, self.spec, prepared, fitted.value, fitted=fitted),
         )
         for gate in gates:
             self.say(f"gate {gate.gate}: {'passed' if gate.passed else 'FAILED'} - {gate.detail}")
@@ -385,7 +537,9 @@ class _Run:
         _write_json(self.staging / "leaderboard.json", [t.to_json() for t in result.trials])
         evaluation = fitted.evaluation
         scores = {
+            "protocol": evaluation.protocol,
             "test": evaluation.test,
+            "intervals": {k: v.to_json() for k, v in evaluation.intervals.items()},
             "validation": evaluation.validation,
             "baseline": fitted.baseline,
         }
@@ -421,8 +575,10 @@ class _Run:
             alias=promoted,
         )
         self.staging = None
+        interval = evaluation.intervals.get(prepared.metric.name)
+        between = f", 95% interval {interval.low:.4f} to {interval.high:.4f}" if interval else ""
         self.say(
-            f"registered {version.ref} ({prepared.metric.name} {fitted.value:.4f}); "
+            f"registered {version.ref} ({prepared.metric.name} {fitted.value:.4f}{between}); "
             f"promoted to {promoted or 'nothing'}"
         )
         return version
@@ -484,6 +640,8 @@ def train(
         promoted=promoted,
         leaderboard=result.trials,
         leakage=prepared.leakage,
+        intervals={name: (i.low, i.high) for name, i in fitted.evaluation.intervals.items()},
+        protocol=fitted.evaluation.protocol,
     )
 
 

@@ -110,6 +110,8 @@ def train_command(
         "score": result.score,
         "baseline": result.baseline.get(result.metric),
         "test": result.test,
+        "intervals": {k: list(v) for k, v in result.intervals.items()},
+        "protocol": result.protocol,
         "gates": [g.to_json() for g in result.gates],
         "promoted": result.promoted,
         "path": str(result.version.path),
@@ -117,8 +119,10 @@ def train_command(
     if as_json:
         output.emit_json(summary)
         return
+    low, high = result.intervals.get(result.metric, (result.score, result.score))
     output.console.print(
-        f"{result.version.ref}: {result.version.family}, {result.metric} {result.score:.4f} on the test split "
+        f"{result.version.ref}: {result.version.family}, {result.metric} {result.score:.4f} "
+        f"(95% interval {low:.4f} to {high:.4f}) {result.where()} "
         f"(baseline {summary['baseline']:.4f}); "
         + (f"promoted to {result.promoted}." if result.promoted else "not promoted."),
         markup=False,
