@@ -7,6 +7,7 @@ import math
 import pytest
 
 from training.gates import baseline_gate, champion_gate, champion_unscored
+from training.intervals import Comparison
 from training.metrics import METRICS, error
 
 
@@ -46,3 +47,19 @@ def test_champion_gate() -> None:
         and "could not be scored on this test split (it predicts 'x')" in unscored.detail
     )
     assert unscored.to_json()["gate"] == "champion"
+
+
+def test_a_challenger_better_only_within_noise_does_not_replace_the_champion() -> None:
+    accuracy = METRICS["accuracy"]
+    noisy = Comparison(difference=0.01, low=-0.02, high=0.04, sure=0.74)
+    tie = champion_gate(accuracy, 0.92, 0.91, 0.0, "m@1", noisy, "paired bootstrap of 40 rows")
+    assert not tie.passed and tie.sure == 0.74 and tie.difference == (-0.02, 0.04)
+    assert (
+        "74% sure by a paired bootstrap of 40 rows" in tie.detail and "within noise" in tie.detail
+    )
+    clear = Comparison(difference=0.08, low=0.03, high=0.12, sure=0.998)
+    won = champion_gate(accuracy, 0.99, 0.91, 0.0, "m@1", clear, "paired bootstrap of 40 rows")
+    assert won.passed and "100% sure" in won.detail and "does not" not in won.detail
+    worse = baseline_gate(accuracy, 0.5, 0.6, 0.0, clear, "paired t test")
+    assert not worse.passed  # sure or not, a model below the baseline's point never passes
+    assert won.to_json()["sure"] == 0.998 and won.to_json()["difference"] == [0.03, 0.12]

@@ -19,6 +19,7 @@ from catalog import Catalog
 from core.errors import HarvestError, InvalidInputError, NotFoundError
 from core.workspace import Workspace
 from tests.training.conftest import articles, bundled, commit, digit_images
+from tests.training.test_splits import donations
 from training.data import prepare
 from training.predict import load_model
 from training.protocol import all_rows
@@ -275,6 +276,47 @@ def test_gates_promote_a_better_model_and_refuse_a_worse_one(catalog: Catalog) -
     hopeless = train(spec(ref, **base, **stump, gates={"baseline_margin": 0.95}), catalog)
     assert not hopeless.gates[0].passed and hopeless.promoted is None
     assert registry.get("wine@4").aliases == () and not registry.get("wine@4").gates_passed
+
+
+def test_a_challenger_that_ties_within_noise_stays_a_challenger(catalog: Catalog) -> None:
+    """Forest and logistic regression both score about 0.97 on wine: the paired test over the
+    same folds cannot tell them apart, so the forest does not replace the champion."""
+    ref = commit(catalog, "wine", bundled("wine"))
+    base = {"name": "wine-tie", "trials": 0, "time_budget": 20}
+    first = train(spec(ref, **base, families=["linear"]), catalog)
+    tie = train(spec(ref, **base, families=["forest"]), catalog)
+    assert first.promoted == "champion" and tie.promoted == "challenger"
+    gate = tie.gates[1]
+    assert not gate.passed and gate.sure is not None and gate.sure < 0.95
+    assert "the same 10 folds" in gate.detail and "sure by a corrected paired t test" in gate.detail
+    assert Registry(catalog).alias("wine-tie", "champion") == 1
+
+
+def test_keyless_data_with_many_copies_splits_near_70_15_15_and_is_cross_validated(
+    catalog: Catalog,
+) -> None:
+    """The blood-transfusion case of issue 22: 748 keyless rows, four integer columns, a
+    binary class and many identical rows."""
+    frame = donations()
+    ref = catalog.commit("imports.donations", frame, producer="user:test").version.ref
+    heard: list[str] = []
+    result = train(
+        spec(ref, "donated", families=["linear"], trials=0, time_budget=10),
+        catalog,
+        echo=heard.append,
+    )
+    card = Registry(catalog).card(result.version)
+    rows = card["data"]["split"]["rows"]
+    assert abs(rows["train"] - 524) <= 3 and abs(rows["test"] - 112) <= 3, rows
+    overall = float(frame["donated"].astype(str).value_counts(normalize=True)["1"])
+    for shares in card["data"]["split"]["class_balance"].values():
+        assert abs(shares["1"] - overall) < 0.01
+    leakage = card["data"]["leakage"]
+    assert leakage["natural_duplicates"] and "natural duplicates" in leakage["summary"]
+    assert result.protocol == "repeated_cv" and card["evaluation"]["protocol"] == "repeated_cv"
+    low, high = result.intervals["roc_auc"]
+    assert low <= result.test["roc_auc"] <= high and high - low < 0.2
+    assert any("95% interval" in line for line in heard)
 
 
 # -- bad input: one sentence, nothing registered --------------------------------------------
