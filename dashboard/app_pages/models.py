@@ -66,8 +66,14 @@ with compare_tab:
                 "rows": card["data"]["rows"],
                 "trials": card["search"]["trials"],
                 "promoted": card.get("promoted") or "",
+                "protocol": card.get("evaluation", {}).get("protocol", "test_split"),
             }
-            facts.update({f"test {k}": round(v, 4) for k, v in card["metrics"]["test"].items()})
+            intervals = card["metrics"].get("intervals", {})
+            for k, v in card["metrics"]["test"].items():
+                facts[f"test {k}"] = round(v, 4)
+                if intervals.get(k) and intervals[k].get("low") is not None:
+                    low, high = intervals[k]["low"], intervals[k]["high"]
+                    facts[f"test {k} 95% interval"] = f"{low:.4f} to {high:.4f}"
             facts.update(
                 {f"baseline {k}": round(v, 4) for k, v in card["baseline"]["test"].items()}
             )

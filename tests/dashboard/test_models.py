@@ -125,6 +125,11 @@ def test_models_page_leaderboard_compare_plots_and_card(app: MakeApp, populated_
     compare = at.dataframe[1].value
     assert list(compare.columns) == ["", "iris-species@2", "iris-species@1"]
     assert "test accuracy" in list(compare[""])
+    assert {"protocol", "test accuracy 95% interval"} <= set(compare[""])  # issue 22
+    interval = compare.loc[compare[""] == "test accuracy 95% interval", "iris-species@1"].iloc[0]
+    low, high = (float(x) for x in interval.split(" to "))
+    score = float(compare.loc[compare[""] == "test accuracy", "iris-species@1"].iloc[0])
+    assert low <= score <= high
     assert len(at.get("imgs")) >= 1 or at.get("image")
     assert any("Intended use" in m.value for m in at.markdown)
 
