@@ -211,3 +211,21 @@ def test_the_command_line_works_unchanged(workspace: Workspace) -> None:
         workspace.home, "sql", "SELECT count(*) AS n FROM imports.iris_team", "--json"
     )
     assert counted.returncode == 0 and '"n": 150' in counted.stdout
+
+
+def test_a_file_altered_or_deleted_on_s3_is_found_by_verify(
+    workspace: Workspace, services_home: Path
+) -> None:
+    s3 = services.running(services_home).s3
+    assert s3 is not None
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.kept", pa.table({"n": [1, 2, 3]}), producer="t")
+        catalog.commit("raw.kept", pa.table({"n": [4, 5, 6]}), producer="t")
+        first, second = (catalog.data_files(f"raw.kept@{n}")[0].path for n in (1, 2))
+        # the S3 server serves its folder: s3://bucket/key is root/bucket/key there
+        on_disk = [Path(s3.folder, "root", p.removeprefix("s3://")) for p in (first, second)]
+        data = bytearray(on_disk[0].read_bytes())
+        data[len(data) // 2] ^= 0xFF  # the same size, other bytes
+        on_disk[0].write_bytes(bytes(data))
+        on_disk[1].unlink()
+        assert [c.status for c in catalog.verify("raw.kept")] == ["altered", "missing"]
