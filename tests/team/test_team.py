@@ -10,12 +10,13 @@ import shutil
 import signal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from catalog import Catalog
 from catalog.access import Accounts
-from catalog.engine import CatalogError
+from catalog.engine import CatalogError, create_s3_secret, extension_files, quote_literal
 from catalog.sandbox import Limits, QueryError, Sandbox
 from core import services
 from core.workspace import Workspace
@@ -229,3 +230,21 @@ def test_a_file_altered_or_deleted_on_s3_is_found_by_verify(
         on_disk[0].write_bytes(bytes(data))
         on_disk[1].unlink()
         assert [c.status for c in catalog.verify("raw.kept")] == ["altered", "missing"]
+
+
+def test_s3_settings_become_a_secret_that_never_shows_its_key() -> None:
+    con = duckdb.connect()
+    for path in extension_files(("duckdb_extension_httpfs",)):
+        con.execute(f"LOAD {quote_literal(path)}")
+    settings = {
+        "HARVEST_S3_ENDPOINT": "https://store.example:9000/",
+        "HARVEST_S3_KEY_ID": "key-one",
+        "HARVEST_S3_SECRET": "very-secret-value",
+        "HARVEST_S3_URL_STYLE": "path",
+    }
+    create_s3_secret(con, settings)
+    (shown,) = con.execute("SELECT secret_string FROM duckdb_secrets()").fetchone()  # type: ignore[misc]
+    assert "endpoint=store.example:9000" in shown and "use_ssl=true" in shown
+    assert "very-secret-value" not in shown
+    create_s3_secret(con, {})  # no settings: no secret, nothing replaced
+    assert con.execute("SELECT count(*) FROM duckdb_secrets()").fetchone() == (1,)
