@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from scrapy import Request, signals
 from scrapy.core.scheduler import BaseScheduler
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.request import request_from_dict
 from twisted.internet import reactor
 from twisted.internet.task import LoopingCall
@@ -157,7 +158,11 @@ class FrontierScheduler(BaseScheduler):
 
     def try_wake(self) -> None:
         self.wake = None
-        if self.ready or self.frontier.counts().drained:
+        if self.ready:
+            return
+        if self.frontier.counts().drained:
+            if not self.leased:
+                self.close_drained()
             return
         request = self.lease()
         if request is None:
@@ -165,6 +170,13 @@ class FrontierScheduler(BaseScheduler):
             return
         request.meta[READY] = True
         self.crawler.engine.crawl(request)  # type: ignore[union-attr]
+
+    def close_drained(self) -> None:
+        """Close the spider now that no worker has anything left (the engine would only
+        notice at its next five-second heartbeat)."""
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason="finished"))
 
     def renew(self) -> None:
         self.frontier.renew(self.leased, self.lease_s)
