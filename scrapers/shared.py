@@ -175,10 +175,10 @@ def _run_workers(
         return "every worker stopped before the frontier was drained: " + "; ".join(
             f"{name}: {reason}" for name, reason in failures.items()
         ), ""
-    note = "; ".join(
-        f"worker {name} stopped ({reason}); its pages were crawled by the others"
-        for name, reason in failures.items()
-    )
+    note = "; ".join(f"worker {name} stopped ({reason})" for name, reason in failures.items())
+    if note:
+        expired = frontier.counts().expired
+        note += f"; {expired} leased pages went back to the queue and were crawled by the others"
     return None, note
 
 
