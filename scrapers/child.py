@@ -18,7 +18,7 @@ from scrapy.crawler import CrawlerProcess
 
 from core.workspace import Workspace
 from scrapers.landing import STATS, Job, read_json
-from scrapers.settings import crawl_settings
+from scrapers.settings import SharedFrontier, crawl_settings
 from scrapers.spec import load_spec
 from scrapers.spider import spider_class
 
@@ -35,6 +35,7 @@ def crawl_child(job_path: Path) -> int:
         media_dir=workspace.media,
         run_id=job.run_id,
         replay=job.replay,
+        frontier=_shared(job),
     )
     process = CrawlerProcess(settings)
     process.crawl(spider_class(spec), spec=spec, max_pages=job.max_pages)
@@ -44,6 +45,13 @@ def crawl_child(job_path: Path) -> int:
     gc.freeze()
     process.start()
     return 0 if (job_path.parent / STATS).exists() else 1
+
+
+def _shared(job: Job) -> SharedFrontier | None:
+    if job.frontier is None:
+        return None
+    assert job.worker is not None and job.budget is not None
+    return SharedFrontier(url=job.frontier, worker=job.worker, budget=job.budget)
 
 
 def main() -> None:

@@ -123,20 +123,15 @@ def scrape(
             stats = _final_stats(landing)
             with opening.result() as catalog:
                 if failure is not None:
-                    run = _run_row(
-                        spec, run_id, started_at, stats or CrawlStats(), "failed", None, failure
-                    )
+                    run = failed_run(spec, run_id, started_at, stats or CrawlStats(), failure)
                     record_run(catalog, run)
                     return CrawlResult(run=run, version=None)
                 assert stats is not None
-                return _commit(catalog, spec, run_id, started_at, stats, landing)
+                return commit_landed(catalog, spec, run_id, started_at, stats, landing)
         except BaseException as error:
             with contextlib.suppress(Exception), opening.result() as catalog:
                 reason = f"the crawl was stopped ({type(error).__name__})"
-                record_run(
-                    catalog,
-                    _run_row(spec, run_id, started_at, CrawlStats(), "failed", None, reason),
-                )
+                record_run(catalog, failed_run(spec, run_id, started_at, CrawlStats(), reason))
             raise
         finally:
             shutil.rmtree(landing, ignore_errors=True)
@@ -168,10 +163,10 @@ def _run_child(
                 if on_progress is not None:
                     on_progress(_progress(landing, time.monotonic() - start))
                 if timeout_s is not None and time.monotonic() - start > timeout_s:
-                    _stop(child)
+                    stop_child(child)
                     return f"the crawl ran past its {timeout_s:g}s time limit and was stopped"
         except BaseException:
-            _stop(child)
+            stop_child(child)
             raise
     if on_progress is not None:
         on_progress(_progress(landing, time.monotonic() - start))
@@ -179,7 +174,7 @@ def _run_child(
     if code < 0:
         return f"the crawl process was killed (signal {-code})"
     if code != 0:
-        return f"the crawl process failed (exit code {code}): {_last_error(landing / LOG)}"
+        return f"the crawl process failed (exit code {code}): {last_error(landing / LOG)}"
     return None
 
 
@@ -191,7 +186,7 @@ def _ended(child: subprocess.Popen[bytes], within: float) -> bool:
     return True
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
+def stop_child(child: subprocess.Popen[bytes]) -> None:
     child.terminate()
     try:
         child.wait(timeout=10)
@@ -220,7 +215,7 @@ def _final_stats(landing: Path) -> CrawlStats | None:
         return None
 
 
-def _last_error(log: Path) -> str:
+def last_error(log: Path) -> str:
     try:
         lines = [
             line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()
@@ -230,14 +225,16 @@ def _last_error(log: Path) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-def _commit(
+def commit_landed(
     catalog: Catalog,
     spec: SourceSpec,
     run_id: str,
     started_at: datetime,
     stats: CrawlStats,
     landing: Path,
+    note: str = "",
 ) -> CrawlResult:
+    """Commit ``landing/items.jsonl`` as one new ``raw.<source>`` version and record the run."""
     table = landed_table(landing, spec)
     if table.num_rows == 0:
         run = _run_row(
@@ -262,11 +259,17 @@ def _commit(
     )
     status = "committed" if result.created else "unchanged"
     message = (
-        "" if result.created else f"content equals {result.version.ref}, so no version was made"
+        note if result.created else f"content equals {result.version.ref}, so no version was made"
     )
     run = _run_row(spec, run_id, started_at, stats, status, result.version.number, message)
     record_run(catalog, run)
     return CrawlResult(run=run, version=result.version)
+
+
+def failed_run(
+    spec: SourceSpec, run_id: str, started_at: datetime, stats: CrawlStats, reason: str
+) -> CrawlRun:
+    return _run_row(spec, run_id, started_at, stats, "failed", None, reason)
 
 
 def _run_row(

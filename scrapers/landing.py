@@ -34,6 +34,9 @@ class Job:
     base_url: str | None = None
     max_pages: int | None = None
     replay: bool = False
+    frontier: str | None = None  # the Redis URL of a shared frontier (a crawl with workers)
+    worker: str | None = None  # this worker's id in it
+    budget: int | None = None  # the crawl's page budget, shared by its workers
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,11 @@ def _plain(value: Any) -> Any:
 class ItemWriter:
     """Appends records to ``items.jsonl``; dates and datetimes as ISO text."""
 
-    def __init__(self, folder: Path) -> None:
-        self._file: TextIO = (folder / ITEMS).open("a", encoding="utf-8")
+    def __init__(self, folder: Path, line_buffered: bool = False) -> None:
+        # A frontier worker writes a line at a time: a page is acknowledged once its records
+        # are written, and a worker killed then must not lose them in a buffer.
+        buffering = 1 if line_buffered else -1
+        self._file: TextIO = (folder / ITEMS).open("a", encoding="utf-8", buffering=buffering)
 
     def write(self, row: Mapping[str, Any]) -> None:
         self._file.write(json.dumps(row, default=_iso, ensure_ascii=False) + "\n")

@@ -138,7 +138,9 @@ class LandingPipeline:
         return cls(crawler)
 
     def open_spider(self, spider: Any = None) -> None:
-        self.writer = ItemWriter(self.folder)
+        self.writer = ItemWriter(
+            self.folder, line_buffered=bool(self.crawler.settings["HARVEST_FRONTIER"])
+        )
 
     def close_spider(self, spider: Any = None) -> None:
         if self.writer is not None:

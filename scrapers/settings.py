@@ -10,6 +10,7 @@ in a browser.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ def crawl_settings(
     media_dir: Path,
     run_id: str,
     replay: bool = False,
+    frontier: SharedFrontier | None = None,
 ) -> dict[str, Any]:
     """Every Scrapy setting of a crawl of ``spec`` landing in ``landing``."""
     polite = spec.politeness
@@ -99,13 +101,46 @@ def crawl_settings(
         "HARVEST_SOURCE": spec.name,
         "HARVEST_RUN_ID": run_id,
     }
-    if spec.cache or replay:
+    if (spec.cache or replay) and frontier is None:
         settings.update(_cache(cache_dir, replay))
     if spec.media_fields:
         settings.update(_media(spec, media_dir))
     if spec.uses_browser:
         settings.update(_browser(spec))
+    if frontier is not None:
+        settings.update(_shared(spec, frontier, settings["DOWNLOADER_MIDDLEWARES"]))
     return settings
+
+
+@dataclass(frozen=True)
+class SharedFrontier:
+    """A worker's place in a crawl shared through Redis (``scrapers.frontier``)."""
+
+    url: str
+    worker: str
+    budget: int
+
+
+def _shared(
+    spec: SourceSpec, frontier: SharedFrontier, middlewares: dict[str, Any]
+) -> dict[str, Any]:
+    """A worker of a shared crawl: the Redis scheduler, and politeness held in Redis for
+    every worker (so the local delay is off; the per-domain concurrency is global)."""
+    return {
+        "SCHEDULER": "scrapers.frontier_scheduler.FrontierScheduler",
+        "SPIDER_MIDDLEWARES": {"scrapers.frontier_scheduler.LeaseOutputs": 1},
+        "DOWNLOADER_MIDDLEWARES": {
+            **middlewares,
+            "scrapers.frontier_scheduler.LeaseFailures": 1,
+        },
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_START_DELAY": 0,
+        "HARVEST_FRONTIER": frontier.url,
+        "HARVEST_WORKER": frontier.worker,
+        "HARVEST_PAGE_BUDGET": frontier.budget,
+        "HARVEST_DOMAIN_CONCURRENCY": spec.politeness.concurrency,
+        "HARVEST_DOMAIN_DELAY": spec.politeness.delay,
+    }
 
 
 def _cache(cache_dir: Path, replay: bool) -> dict[str, Any]:

@@ -34,6 +34,7 @@ sources_app = typer.Typer(help="List and show source specs.", no_args_is_help=Tr
 def register(app: typer.Typer) -> None:
     """Add ``scrape`` and ``sources`` to ``app``."""
     app.command("scrape")(scrape)
+    app.command("scrape-worker")(scrape_worker)
     app.add_typer(sources_app, name="sources")
 
 
@@ -59,6 +60,14 @@ def scrape(
             "--replay", help="Re-parse pages from the HTTP cache without fetching anything."
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Crawl with this many processes sharing a Redis frontier (HARVEST_REDIS_URL).",
+        ),
+    ] = 1,
     owner: OwnerOption = None,
     visibility: VisibilityOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
@@ -69,11 +78,14 @@ def scrape(
     workspace: Workspace = ctx.obj
     path = _spec_path(source, spec, workspace)
     spec_model = load_spec(path, base_url)
+    redis_url = _frontier_url(workers, replay)
     if owner is not None or visibility is not None:
         with Catalog.open(workspace) as catalog:
             check_owner(catalog, owner, visibility)
     limit = max_pages or spec_model.limits.max_pages
-    if as_json:
+    if redis_url is not None:
+        result = _shared(spec_model, path, workspace, base_url, max_pages, workers, redis_url)
+    elif as_json:
         result = crawl.scrape(
             path, workspace, base_url=base_url, max_pages=max_pages, replay=replay
         )
@@ -93,6 +105,74 @@ def scrape(
         raise HarvestError(
             f"The crawl of {run.source} failed and nothing was committed: {run.message}."
         )
+
+
+def scrape_worker(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="The source the crawl is of.")],
+    run: Annotated[str, typer.Option("--run", help="The run id harvest scrape --workers printed.")],
+) -> None:
+    """Join a running shared crawl as one more worker (on this machine or another)."""
+    from scrapers.frontier import REDIS_ENV, redis_url
+    from scrapers.shared import join_crawl
+
+    workspace: Workspace = ctx.obj
+    url = redis_url()
+    if url is None:
+        raise InvalidInputError(
+            f"Joining a crawl needs its Redis frontier: set {REDIS_ENV} to the URL the "
+            "crawl uses (harvest services env prints it)."
+        )
+    failure = join_crawl(source, run, find_source(source, workspace).path, url)
+    if failure is not None:
+        raise HarvestError(f"The worker stopped before the crawl was done: {failure}.")
+    output.console.print(f"[bold]{source}[/]: worker done; the crawl's coordinator commits it")
+
+
+def _frontier_url(workers: int, replay: bool) -> str | None:
+    """The Redis URL a crawl with ``workers`` shares (None for one worker)."""
+    from scrapers.frontier import REDIS_ENV, redis_url
+
+    if workers == 1:
+        return None
+    url = redis_url()
+    if url is None:
+        raise InvalidInputError(
+            f"--workers {workers} needs a Redis frontier to share: set {REDIS_ENV} "
+            "(harvest services up starts one) or crawl with one worker."
+        )
+    if replay:
+        raise InvalidInputError("--replay reads this machine's HTTP cache: use it with one worker.")
+    return url
+
+
+def _shared(
+    spec: SourceSpec,
+    path: Path,
+    workspace: Workspace,
+    base_url: str | None,
+    max_pages: int | None,
+    workers: int,
+    redis_url: str,
+) -> crawl.CrawlResult:
+    from scrapers.shared import scrape_shared
+
+    def started(run_id: str) -> None:
+        typer.echo(
+            f"crawl {run_id} of {spec.name} with {workers} workers; join from another machine "
+            f"with: harvest scrape-worker {spec.name} --run {run_id}",
+            err=True,
+        )
+
+    return scrape_shared(
+        path,
+        workspace,
+        workers=workers,
+        redis_url=redis_url,
+        base_url=base_url,
+        max_pages=max_pages,
+        on_start=started,
+    )
 
 
 def _spec_path(source: str | None, spec: Path | None, workspace: Workspace) -> Path:
