@@ -22,9 +22,16 @@ from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
 
 from training import plots
-from training.intervals import Interval, Predictions, bootstrap_intervals
+from training.intervals import (
+    Interval,
+    Predictions,
+    bootstrap_intervals,
+    text_intervals,
+    text_scores,
+)
 from training.metrics import (
     Metric,
+    document_losses,
     labels_of,
     metric_score,
     model_scores,
@@ -62,6 +69,7 @@ class Evaluation:
     intervals: Mapping[str, Interval] = field(default_factory=dict)  # around each test metric
     protocol: str = "test_split"  # test_split | repeated_cv (see training.protocol)
     predicted: Predictions | None = None  # the model's test-split predictions (for the gates)
+    documents: NDArray[np.float64] | None = None  # a language model's (nats, bytes) per test text
 
 
 @dataclass(frozen=True)
@@ -203,7 +211,11 @@ def evaluate(
     intervals: dict[str, Interval] = {}
     predicted: Predictions | None = None
     estimator = model[-1]
-    if task is Task.LANGUAGE_MODELLING or splits.y_test is None:
+    documents = document_losses(model, splits.X_test) if task is Task.LANGUAGE_MODELLING else None
+    if documents is not None and len(documents):  # scored once, by text, with its interval
+        test = text_scores(documents)
+        intervals = text_intervals(documents, seed)
+    elif task is Task.LANGUAGE_MODELLING or splits.y_test is None:
         test = model_scores(task, model, splits.X_test, splits.y_test)
     else:  # predicted once, then scored, reported and plotted
         y_pred = model.predict(splits.X_test)
@@ -288,4 +300,5 @@ def evaluate(
         plots=tuple(str(p.relative_to(plot_dir.parent)) for p in written),
         intervals=intervals,
         predicted=predicted,
+        documents=documents,
     )

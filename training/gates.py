@@ -23,9 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from numpy.typing import NDArray
 
-from training.intervals import Comparison, Predictions, paired_bootstrap, paired_folds
+from training.intervals import (
+    Comparison,
+    Predictions,
+    paired_bootstrap,
+    paired_folds,
+    text_scores,
+)
 from training.metrics import Metric, error, prediction_score
 from training.task import Task
 
@@ -204,3 +211,22 @@ def compare_on_rows(
         return (1.0 - margin) * err(reference), err(model)
 
     return paired_bootstrap(y, score, seed)
+
+
+def compare_on_texts(
+    metric: Metric,
+    model: NDArray[np.float64],
+    reference: NDArray[np.float64],
+    margin: float,
+    seed: int,
+) -> Comparison:
+    """``(1 - margin) x reference error - model error`` over bootstrap resamples of the same
+    evaluation texts (each a row of (nats, bytes predicted), as a language model scores them)."""
+
+    def score(rows: NDArray[Any]) -> tuple[float, float]:
+        def err(documents: NDArray[np.float64]) -> float:
+            return error(metric, text_scores(documents[rows])[metric.name])
+
+        return (1.0 - margin) * err(reference), err(model)
+
+    return paired_bootstrap(np.arange(len(model)), score, seed)

@@ -13,6 +13,7 @@ Every interval contains its point estimate, and the same seed gives the same int
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from training.metrics import prediction_scores
+from training.metrics import language_scores, prediction_scores
 from training.task import Task
 
 CONFIDENCE = 0.95
@@ -92,6 +93,25 @@ def bootstrap_intervals(
             resampled[name].append(values.get(name, float("nan")))
     return {
         name: Interval(*_around(resampled[name], value), "bootstrap")
+        for name, value in scores.items()
+    }
+
+
+def text_scores(documents: NDArray[np.float64]) -> dict[str, float]:
+    """Perplexity and bits per byte of documents given as rows of (nats, bytes predicted)."""
+    nats, count = documents.sum(axis=0) if len(documents) else (0.0, 0.0)
+    return language_scores(math.exp(nats / count) if count else float("nan"))
+
+
+def text_intervals(documents: NDArray[np.float64], seed: int) -> dict[str, Interval]:
+    """A bootstrap interval around each language metric, resampling the evaluation texts
+    (documents, not bytes: the bytes of one text are not independent of each other)."""
+    scores = text_scores(documents)
+    if len(documents) < 2:
+        return {name: Interval(value, value, "bootstrap") for name, value in scores.items()}
+    resampled = [text_scores(documents[rows]) for rows in _resamples(len(documents), seed)]
+    return {
+        name: Interval(*_around([r[name] for r in resampled], value), "bootstrap")
         for name, value in scores.items()
     }
 

@@ -150,11 +150,22 @@ def per_class_report(
     }
 
 
+def _texts(model: Any, X: Any) -> Any:
+    """``X`` as a language-model pipeline's last step reads it."""
+    return model[:-1].transform(X) if len(model.steps) > 1 else X
+
+
+def document_losses(model: Any, X: Any) -> NDArray[np.float64] | None:
+    """Per text of ``X``, a language-model pipeline's (nats, bytes predicted), or None when its
+    model cannot say (see ``training.families.nets.language.per_document``)."""
+    losses = getattr(model[-1], "document_losses", None)
+    return None if losses is None else np.asarray(losses(_texts(model, X)), dtype=np.float64)
+
+
 def model_scores(task: Task, model: Any, X: Any, y: NDArray[Any] | None) -> dict[str, float]:
     """Every metric of ``task`` for a fitted pipeline on ``X`` (and ``y``)."""
     if task is Task.LANGUAGE_MODELLING:
-        features = model[:-1].transform(X) if len(model.steps) > 1 else X
-        return language_scores(model[-1].perplexity(features))
+        return language_scores(model[-1].perplexity(_texts(model, X)))
     assert y is not None
     y_pred = model.predict(X)
     proba = (

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
 
 from catalog import Catalog
@@ -54,9 +55,10 @@ from training.gates import (
     champion_unscored,
     compare_on_folds,
     compare_on_rows,
+    compare_on_texts,
 )
-from training.intervals import Comparison, Predictions
-from training.metrics import Metric, metric_for, model_scores, pick, signed
+from training.intervals import Comparison, Predictions, text_scores
+from training.metrics import Metric, document_losses, metric_for, model_scores, pick, signed
 from training.plots import Drawing, start_plotter
 from training.protocol import (
     CV_FOLDS,
@@ -325,6 +327,16 @@ def _champion_gate(
                 prepared.task, metric, y, fitted.evaluation.predicted, theirs, margin, spec.seed
             )
             how = f"paired bootstrap of the {len(y)} test rows"
+        elif fitted is not None and fitted.evaluation.documents is not None:
+            pipeline, X = _champion_test_rows(registry, champion, prepared, spec.target)
+            theirs = document_losses(pipeline, X)
+            if theirs is None:
+                raise InvalidInputError("its model cannot score texts one by one")
+            champion_value = text_scores(theirs)[metric.name]
+            comparison = compare_on_texts(
+                metric, fitted.evaluation.documents, theirs, margin, spec.seed
+            )
+            how = f"paired bootstrap of the {len(theirs)} test texts"
         else:
             champion_value = _score_champion(registry, champion, prepared, spec.target)
     except Exception as error:  # an unscorable champion blocks replacement, with the reason
@@ -345,6 +357,7 @@ class _Fitted:
     value: float
     baseline_predicted: Predictions | None = None  # the dummy's test-split predictions
     cv: _CrossValidation | None = None  # the repeated-CV protocol's folds and scores
+    baseline_documents: NDArray[np.float64] | None = None  # a language baseline's, per test text
 
 
 class _Run:
@@ -452,6 +465,11 @@ class _Run:
             if evaluation.predicted is not None
             else None
         )
+        baseline_documents = (
+            document_losses(baseline_model, splits.X_test)
+            if evaluation.documents is not None
+            else None
+        )
         cv: _CrossValidation | None = None
         protocol = choose_protocol(prepared.task, len(prepared.frame), winner.uses_torch)
         if protocol == REPEATED_CV:
@@ -488,6 +506,7 @@ class _Run:
             pick(evaluation.test, prepared.metric),
             baseline_predicted,
             cv,
+            baseline_documents,
         )
 
     def gate(
@@ -508,6 +527,12 @@ class _Run:
                 fitted.baseline_predicted, margin, self.spec.seed,
             )  # fmt: skip
             how = f"paired bootstrap of the {len(y)} test rows"
+        elif fitted.evaluation.documents is not None and fitted.baseline_documents is not None:
+            comparison = compare_on_texts(
+                metric, fitted.evaluation.documents, fitted.baseline_documents, margin,
+                self.spec.seed,
+            )  # fmt: skip
+            how = f"paired bootstrap of the {len(fitted.baseline_documents)} test texts"
         gates = (
             baseline_gate(
                 metric, fitted.value, pick(fitted.baseline, metric), margin, comparison, how

@@ -41,6 +41,17 @@ def byte_stream(texts: Sequence[str]) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
+def per_document(texts: Sequence[str], target_nats: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Next-byte losses in stream order (one per target, the stream's bytes after its first)
+    summed per document: rows of (nats, bytes predicted), so that any set of documents gives
+    its perplexity as ``exp(sum nats / sum bytes)``."""
+    lengths = np.array([len(t.encode("utf-8")) + 1 for t in texts], dtype=np.int64)
+    owner = np.repeat(np.arange(len(texts)), lengths)[1:]  # the document of each target byte
+    nats = np.bincount(owner, weights=target_nats, minlength=len(texts))
+    counts = np.bincount(owner, minlength=len(texts)).astype(np.float64)
+    return np.column_stack([nats, counts])
+
+
 def decode(ids: Sequence[int]) -> str:
     """Bytes back to text, stopping at the end-of-document id."""
     out = bytearray()
@@ -257,25 +268,35 @@ class GPTLanguageModel(TorchEstimator):
                 self.module_.load_state_dict(best_state)
             self.module_.eval()
 
-    def _mean_loss(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """Mean next-byte cross-entropy (nats) over windows ``x`` -> ``y`` (targets -1 ignored)."""
+    def _losses(self, x: torch.Tensor, y: torch.Tensor) -> NDArray[np.float64]:
+        """Next-byte cross-entropy (nats) of every target of windows ``x`` -> ``y``, in stream
+        order (the padding targets, -1, are left out)."""
         device = next(self.module_.parameters()).device
         self.module_.eval()
-        total, count = 0.0, 0
+        parts = []
         with torch.no_grad():
             for start in range(0, len(x), 64):
                 xb, yb = x[start : start + 64].to(device), y[start : start + 64].to(device)
                 logits = self.module_(xb)
-                total += float(
-                    F.cross_entropy(
-                        logits.reshape(-1, VOCABULARY),
-                        yb.reshape(-1),
-                        ignore_index=-1,
-                        reduction="sum",
-                    )
+                losses = F.cross_entropy(
+                    logits.reshape(-1, VOCABULARY),
+                    yb.reshape(-1),
+                    ignore_index=-1,
+                    reduction="none",
                 )
-                count += int((yb >= 0).sum())
-        return total / max(count, 1)
+                parts.append(losses[yb.reshape(-1) >= 0].double().cpu().numpy())
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _mean_loss(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """Mean next-byte cross-entropy (nats) over windows ``x`` -> ``y`` (targets -1 ignored)."""
+        losses = self._losses(x, y)
+        return float(losses.sum()) / max(len(losses), 1)
+
+    def document_losses(self, X: Any) -> NDArray[np.float64]:
+        """Per text of ``X``: (nats, bytes predicted) (see :func:`per_document`)."""
+        check_is_fitted(self)
+        texts = as_texts(X)
+        return per_document(texts, self._losses(*windows(byte_stream(texts), self.block_size)))
 
     def perplexity(self, X: Any) -> float:
         """Perplexity per byte of texts ``X``."""
@@ -344,6 +365,13 @@ class UnigramLanguageModel(BaseEstimator):
         check_is_fitted(self)
         ids = byte_stream(as_texts(X)).numpy()
         return float(np.exp(-self.log_probs_[ids].mean()))
+
+    def document_losses(self, X: Any) -> NDArray[np.float64]:
+        """Per text of ``X``: (nats, bytes predicted), every byte after the stream's first."""
+        check_is_fitted(self)
+        texts = as_texts(X)
+        ids = byte_stream(texts).numpy()
+        return per_document(texts, -self.log_probs_[ids[1:]])
 
     def score(self, X: Any, y: object = None) -> float:
         return -self.perplexity(X)
