@@ -329,14 +329,14 @@ def _champion_gate(
             how = f"paired bootstrap of the {len(y)} test rows"
         elif fitted is not None and fitted.evaluation.documents is not None:
             pipeline, X = _champion_test_rows(registry, champion, prepared, spec.target)
-            theirs = document_losses(pipeline, X)
-            if theirs is None:
+            their_losses = document_losses(pipeline, X)
+            if their_losses is None:
                 raise InvalidInputError("its model cannot score texts one by one")
-            champion_value = text_scores(theirs)[metric.name]
+            champion_value = text_scores(their_losses)[metric.name]
             comparison = compare_on_texts(
-                metric, fitted.evaluation.documents, theirs, margin, spec.seed
+                metric, fitted.evaluation.documents, their_losses, margin, spec.seed
             )
-            how = f"paired bootstrap of the {len(theirs)} test texts"
+            how = f"paired bootstrap of the {len(their_losses)} test texts"
         else:
             champion_value = _score_champion(registry, champion, prepared, spec.target)
     except Exception as error:  # an unscorable champion blocks replacement, with the reason
