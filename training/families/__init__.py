@@ -190,6 +190,7 @@ _TASK_WORDS = {
     Task.TEXT_CLASSIFICATION: "text",
     Task.IMAGE_CLASSIFICATION: "images",
     Task.LANGUAGE_MODELLING: "language modelling",
+    Task.REINFORCEMENT_LEARNING: "reinforcement learning",
 }
 
 
