@@ -93,7 +93,7 @@ FAMILIES = (
         build=build_agent,
         space=space_dqn,
         estimators=("training.families.nets.policy.PolicyNetwork",),
-        rank=90,
+        rank=110,
     ),
     Family(
         name="ppo",
@@ -103,6 +103,6 @@ FAMILIES = (
         build=build_agent,
         space=space_ppo,
         estimators=("training.families.nets.policy.PolicyNetwork",),
-        rank=91,
+        rank=111,
     ),
 )
