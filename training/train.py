@@ -116,6 +116,8 @@ class TrainResult:
         """Where the scores come from, in a few words."""
         if self.protocol == REPEATED_CV:
             return f"by {CV_REPEATS} x {CV_FOLDS}-fold cross-validation on all rows"
+        if self.protocol == "evaluation_seeds":  # reinforcement learning
+            return "over the fixed evaluation seeds"
         return "on the test split"
 
 
