@@ -92,7 +92,7 @@ def test_scrape_runs_follow_lineage_back_from_the_training_data(catalog: Catalog
     assert scrape_runs(catalog, "clean.products@1") == ["run-1"]
 
 
-def test_policies_get_assets_too_repricing_with_its_heuristic_gate_and_gym_envs_without_data() -> None:
+def test_policy_assets_repricing_with_its_heuristic_gate_and_gym_envs_without_data() -> None:
     from training.spec import load_spec
 
     repricing = Model(load_spec("products_repricing"))

@@ -26,6 +26,7 @@ from training.environments import (
     gym_environment,
 )
 from training.predict import predict_record
+from training.registry import Registry
 from training.reinforcement import (
     POLICY_FILE,
     episode_returns,
@@ -37,7 +38,6 @@ from training.reinforcement import (
     random_policy,
     train_agent,
 )
-from training.registry import Registry
 from training.spec import spec_from_mapping
 from training.train import TrainResult, train
 
@@ -166,12 +166,15 @@ def test_the_policy_artifact_is_weights_only_with_no_pickled_objects(cartpole: T
     with zipfile.ZipFile(folder / POLICY_FILE) as archive:
         pickled = next(n for n in archive.namelist() if n.endswith("data.pkl"))
         ops = list(pickletools.genops(archive.read(pickled)))
-    # the only objects named are torch's tensor rebuilders and storages, and an OrderedDict
-    globals_named = {str(arg) for op, arg, _ in ops if op.name in ("GLOBAL", "STACK_GLOBAL")}
-    strings = [str(arg) for op, arg, _ in ops if "UNICODE" in op.name]
-    named = globals_named | {
-        f"{a} {b}" for a, b in zip(strings, strings[1:], strict=False) if a.startswith(("torch", "collections"))
-    }  # fmt: skip
+    # the only objects the pickle names are torch's tensor rebuilders and an OrderedDict
+    named, strings = set(), []
+    for op, arg, _ in ops:
+        if "UNICODE" in op.name:
+            strings.append(str(arg))
+        elif op.name == "GLOBAL":
+            named.add(str(arg))
+        elif op.name == "STACK_GLOBAL":
+            named.add(" ".join(strings[-2:]))
     assert named and all(n.startswith(("torch", "collections OrderedDict")) for n in named), named
     document = json.loads((folder / "policy.json").read_text())
     assert document["environment"]["id"] == "CartPole-v1" and document["network"]["sizes"] == [
@@ -282,3 +285,20 @@ def test_specs_for_reinforcement_learning_are_checked() -> None:
         families_for(spec.task, ["forest"])  # type: ignore[arg-type]
     with pytest.raises(NotFoundError, match="no Gymnasium environment 'Nope-v0'"):
         gym_environment("Nope-v0")
+
+
+def test_promote_rejudges_a_policy_on_the_same_seeds_and_refuses_a_tie(
+    cartpole: TrainResult, shop: Catalog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.train import promote
+
+    again = train(spec_from_mapping(cartpole_spec()), shop, promote=False)
+    assert again.promoted is None and again.test == cartpole.test  # same spec, data and seed
+    verdict = promote(shop, again.version.ref)
+    assert not verdict.promoted and [g.gate for g in verdict.gates] == ["baseline", "champion"]
+    assert "does not beat champion" in verdict.message  # a tie within noise replaces nothing
+    assert promote(shop, cartpole.version.ref).message.endswith("is already the champion.")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--home", str(shop.workspace.home), "train", "--environment", "Nope-v0"])
+    assert exit_.value.code == 1
+    assert "There is no Gymnasium environment 'Nope-v0'" in capsys.readouterr().err
