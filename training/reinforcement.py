@@ -55,6 +55,7 @@ from training.families import families_for, merged
 from training.families.reinforcement import DEFAULTS
 from training.gates import GATE_SURE, GateResult
 from training.intervals import Interval, fold_interval, paired_folds
+from training.plots import reward_curve
 from training.registry import ModelVersion, Registration, Registry, remove_staging
 from training.runs import ProgressFile, new_run_id
 from training.search import TrialRecord
@@ -523,28 +524,6 @@ def predict_observation(folder: Path, record: Mapping[str, Any]) -> dict[str, An
 # -- the run --------------------------------------------------------------------------
 
 
-def _reward_curve(agent: Agent, reference: Mapping[str, float], path: Path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 4))
-    FigureCanvasAgg(figure)
-    ax = figure.add_subplot()
-    if agent.curve:
-        steps, values = zip(*agent.curve, strict=True)
-        ax.plot(steps, values, label=f"{agent.family} (training episodes)")
-    for (label, value), style in zip(reference.items(), ("--", ":", "-."), strict=False):
-        ax.axhline(value, linestyle=style, color="grey", label=label)
-    ax.set_xlabel("timesteps")
-    ax.set_ylabel(f"return (mean of the last {CURVE_WINDOW} episodes)")
-    ax.set_title("Reward curve")
-    ax.legend(fontsize="small")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, format="png")
-    return path
-
-
 @dataclass(frozen=True)
 class Judged:
     """The winner's returns on the evaluation seeds and its gates."""
@@ -810,7 +789,8 @@ def train_policy(
         references = {
             label: return_scores(r)["mean_return"] for label, r in judged.references.items()
         }
-        _reward_curve(search.best, references, staging / "plots" / REWARD_CURVE)
+        label = f"{search.best.family} (mean of the last {CURVE_WINDOW} training episodes)"
+        reward_curve(search.best.curve, label, references, staging / "plots" / REWARD_CURVE)
         _write_json(staging / "leaderboard.json", [t.to_json() for t in search.trials])
         interval = return_interval(judged.returns)
         _write_json(
@@ -916,7 +896,3 @@ def promote_policy(catalog: Catalog, version: ModelVersion, card: Mapping[str, A
     if registry.alias(version.model, "challenger") == version.version:
         registry.clear_alias(version.model, "challenger")
     return Promotion(version, True, gates, f"{version.ref} is now the champion.")
-
-
-def is_policy(version: ModelVersion) -> bool:
-    return version.task == Task.REINFORCEMENT_LEARNING.value
