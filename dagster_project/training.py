@@ -77,7 +77,19 @@ def models_of(workspace: Workspace) -> list[Model]:
 
 
 def gate_checks(model: Model) -> list[AssetCheckSpec]:
+    heuristic = (
+        [
+            AssetCheckSpec(
+                "beats_heuristic",
+                asset=model.key,
+                description="The repricing policy beats keeping the price on the test products.",
+            )
+        ]
+        if model.spec.environment == "repricing"
+        else []
+    )
     return [
+        *heuristic,
         AssetCheckSpec(
             "beats_baseline",
             asset=model.key,
@@ -95,7 +107,9 @@ def gate_results(model: Model, gates: Sequence[GateResult]) -> list[AssetCheckRe
     """Each gate's verdict as a check result (a gate that never ran is reported as not passed)."""
     by_gate = {gate.gate: gate for gate in gates}
     checks = []
+    heuristic = [("heuristic", "beats_heuristic", AssetCheckSeverity.ERROR)]
     for gate, name, severity in (
+        *(heuristic if model.spec.environment == "repricing" else []),
         ("baseline", "beats_baseline", AssetCheckSeverity.ERROR),
         ("champion", "beats_champion", AssetCheckSeverity.WARN),
     ):
@@ -212,13 +226,19 @@ def model_asset(model: Model) -> AssetsDefinition:
         ).with_label("eager, once upstream blocking checks pass")
     )
 
+    what = (
+        f"a policy for {spec.environment}" + (f" made from {spec.dataset}" if spec.dataset else "")
+        if spec.environment
+        else f"predicts {spec.target!r} from {spec.dataset}"
+    )
+
     @asset(
         key=model.key,
-        deps=[model.dataset_key],
+        deps=[model.dataset_key] if spec.dataset else [],  # a Gymnasium env reads no dataset
         group_name=GROUP,
         description=(
-            f"Model {spec.name}: predicts {spec.target!r} from {spec.dataset}; searched, "
-            "evaluated, gated against the baseline and the champion, registered."
+            f"Model {spec.name}: {what}; searched, evaluated, gated against the baseline and "
+            "the champion, registered."
         ),
         kinds={"scikitlearn", "pytorch"},
         tags={"harvest/stage": "model"},
@@ -228,10 +248,14 @@ def model_asset(model: Model) -> AssetsDefinition:
     def _model(
         context: AssetExecutionContext, registry: ModelRegistryResource, catalog: CatalogResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
-        dataset = spec.dataset if model.pinned else recorded_ref(context, model.dataset_key)
+        dataset = (
+            spec.dataset
+            if model.pinned or not spec.dataset
+            else recorded_ref(context, model.dataset_key)
+        )
         with as_failure():
             result = registry.train(spec, catalog.catalog, dataset=dataset, echo=context.log.info)
-        runs = scrape_runs(catalog.catalog, result.version.dataset)
+        runs = scrape_runs(catalog.catalog, result.version.dataset) if spec.dataset else []
         tag_run(
             context,
             {
@@ -275,7 +299,7 @@ def train_model(
         spec = spec_from_mapping(json.loads(config.spec), origin=f"training run {config.run_id}")
         registry.ensure_workspace(config.home)
         result = registry.train(spec, catalog.catalog, run_id=config.run_id, echo=context.log.info)
-    runs = scrape_runs(catalog.catalog, result.version.dataset)
+    runs = scrape_runs(catalog.catalog, result.version.dataset) if spec.dataset else []
     tag_run(context, {f"model_{spec.name}": result.version.ref})
     context.add_output_metadata(model_metadata(result, runs))
 

@@ -45,6 +45,8 @@ METRICS: dict[str, Metric] = {
         Metric("r2", True, True),
         Metric("perplexity", False, False),
         Metric("bits_per_byte", False, False),
+        Metric("mean_return", True, False),  # reinforcement learning: episode return
+        Metric("std_return", False, False),
     )
 }
 
@@ -54,6 +56,7 @@ TASK_METRICS: dict[Task, tuple[str, ...]] = {
     Task.IMAGE_CLASSIFICATION: ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
     Task.REGRESSION: ("r2", "rmse", "mae"),
     Task.LANGUAGE_MODELLING: ("perplexity", "bits_per_byte"),
+    Task.REINFORCEMENT_LEARNING: ("mean_return",),
 }
 
 

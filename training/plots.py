@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -292,6 +292,24 @@ def loss_history(history: Sequence[Sequence[float]], unit: str, path: Path) -> P
     return _save(figure, path)
 
 
+def reward_curve(
+    curve: Sequence[tuple[int, float]], label: str, references: Mapping[str, float], path: Path
+) -> Path:
+    """A policy's training returns over timesteps, with reference policies' returns as lines."""
+    figure = Figure(figsize=(6, 4))
+    ax = figure.add_subplot()
+    if curve:
+        rows = np.asarray(curve, dtype=float)
+        ax.plot(rows[:, 0], rows[:, 1], label=label)
+    for (name, value), style in zip(references.items(), ("--", ":", "-."), strict=False):
+        ax.axhline(value, linestyle=style, color="grey", label=name)
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel("episode return")
+    ax.set_title("Reward curve")
+    ax.legend(fontsize="small")
+    return _save(figure, path)
+
+
 def residuals(y_true: NDArray[Any], y_pred: NDArray[Any], path: Path) -> Path:
     """Predicted against actual values, with the line of perfect prediction.
 
@@ -313,6 +331,14 @@ def residuals(y_true: NDArray[Any], y_pred: NDArray[Any], path: Path) -> Path:
 
 PLOTS: dict[str, Callable[..., Path]] = {
     plot.__name__: plot
-    for plot in (confusion_matrix, calibration, importance, learning_curve, loss_history, residuals)
+    for plot in (
+        confusion_matrix,
+        calibration,
+        importance,
+        learning_curve,
+        loss_history,
+        residuals,
+        reward_curve,
+    )
 }
 """The plots by name: what the plotting process is allowed to draw."""

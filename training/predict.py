@@ -309,8 +309,14 @@ def _check_record(model: LoadedModel, values: Mapping[str, Any]) -> None:
 def predict_record(catalog: Catalog, ref: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """Predict one record; missing input fields are treated as missing values and listed.
 
-    Fields the model does not use are ignored and listed as ``ignored_fields``.
+    Fields the model does not use are ignored and listed as ``ignored_fields``. A policy
+    (reinforcement learning) takes ``{"observation": [...]}`` and returns its action.
     """
+    version = Registry(catalog).get(ref)
+    if version.task == Task.REINFORCEMENT_LEARNING.value:
+        from training.reinforcement import predict_observation
+
+        return {"model": version.ref, **predict_observation(version.path, record)}
     return predict_loaded(load_model(catalog, ref), record)
 
 

@@ -549,6 +549,11 @@ class Registry:
 
     def verify(self, version: ModelVersion) -> None:
         """Load ``version`` to prove its artifact is safe and what its card says (or one sentence)."""
+        if version.task == "reinforcement_learning":  # a policy network, not a pipeline
+            from training.reinforcement import load_policy
+
+            load_policy(version.path)
+            return
         self.load(version)
 
 

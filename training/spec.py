@@ -23,6 +23,14 @@ Keys (all but ``dataset`` and ``target`` optional)::
     gates: {baseline_margin: 0.05, champion_margin: 0.0}
     params: {forest: {n_estimators: 300}}               # fixed parameters per family
     image_root: media           # folder image paths are relative to (default: workspace media)
+
+Reinforcement learning (``task: reinforcement_learning``, see :mod:`training.reinforcement`)
+needs no ``target``; ``dataset`` only for an environment built from data::
+
+    environment: CartPole-v1    # a Gymnasium id, or repricing (a market made from dataset:)
+    columns: {price: price, list_price: was_price, stock: in_stock, category: category,
+              product: sku}     # the repricing market's columns (these are the defaults)
+    episodes: 20                # evaluation episodes, one fixed seed each
 """
 
 from __future__ import annotations
@@ -90,6 +98,9 @@ class TrainingSpec:
     params: Mapping[str, Params] = field(default_factory=lambda: MappingProxyType({}))
     image_root: Path | None = None
     missing_target: str = "error"  # or "drop": train on the rows whose target is known
+    environment: str | None = None  # reinforcement learning: a Gymnasium id or "repricing"
+    columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    episodes: int = 20  # reinforcement learning: evaluation episodes (fixed seeds)
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -122,6 +133,9 @@ class TrainingSpec:
             "params": {family: dict(values) for family, values in self.params.items()},
             "image_root": str(self.image_root) if self.image_root else None,
             "missing_target": self.missing_target,
+            "environment": self.environment,
+            "columns": dict(self.columns),
+            "episodes": self.episodes,
         }
 
 
@@ -143,8 +157,8 @@ class SpecFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = None
-    dataset: str = Field(min_length=1)
-    target: str = Field(min_length=1)
+    dataset: str | None = None  # required but for reinforcement learning in a Gymnasium env
+    target: str | None = None  # required but for reinforcement learning
     task: Task | None = None
     features: list[str] | None = None
     exclude: list[str] = Field(default_factory=list)
@@ -159,6 +173,9 @@ class SpecFile(BaseModel):
     params: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
     image_root: str | None = None
     missing_target: Literal["error", "drop"] = "error"
+    environment: str | None = Field(None, min_length=1)
+    columns: dict[str, str] = Field(default_factory=dict)
+    episodes: int = Field(20, ge=2, le=1000)
 
     @field_validator("name")
     @classmethod
@@ -177,16 +194,43 @@ class SpecFile(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _says_what_to_learn_from(self) -> Self:
+        if self.task is Task.REINFORCEMENT_LEARNING or self.environment:
+            if self.task is not Task.REINFORCEMENT_LEARNING:
+                raise ValueError("environment is for task: reinforcement_learning only")
+            if not self.environment:
+                raise ValueError(
+                    "reinforcement learning needs 'environment': a Gymnasium id or repricing"
+                )
+            if self.environment == "repricing" and not self.dataset:
+                raise ValueError("the repricing environment needs 'dataset': a product dataset")
+            return self
+        for key in ("dataset", "target"):
+            if not getattr(self, key):
+                raise ValueError(f"'{key}' is required (Field required)")
+        return self
+
     def build(self) -> TrainingSpec:
         """The frozen spec, with the model name defaulted from dataset and target."""
+        dataset, target = self.dataset or "", self.target or ""
+        if self.task is Task.REINFORCEMENT_LEARNING:
+            assert self.environment is not None
+            target = target or "return"
+            default_name = default_model_name(
+                dataset or self.environment,
+                "repricing" if self.environment == "repricing" else "policy",
+            )
+        else:
+            default_name = default_model_name(dataset, target)
         families = tuple(self.families) if self.families is not None else None
         if families is not None:
             check_family_names(families)
         key = self.split.key
         return TrainingSpec(
-            name=self.name or default_model_name(self.dataset, self.target),
-            dataset=self.dataset,
-            target=self.target,
+            name=self.name or default_name,
+            dataset=dataset,
+            target=target,
             task=self.task,
             features=tuple(self.features) if self.features is not None else None,
             exclude=tuple(self.exclude),
@@ -207,6 +251,9 @@ class SpecFile(BaseModel):
             ),
             image_root=Path(self.image_root).expanduser() if self.image_root else None,
             missing_target=self.missing_target,
+            environment=self.environment,
+            columns=MappingProxyType(dict(self.columns)),
+            episodes=self.episodes,
         )
 
 

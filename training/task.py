@@ -21,6 +21,7 @@ class Task(StrEnum):
     TEXT_CLASSIFICATION = "text_classification"
     IMAGE_CLASSIFICATION = "image_classification"
     LANGUAGE_MODELLING = "language_modelling"
+    REINFORCEMENT_LEARNING = "reinforcement_learning"  # a policy in an environment, no target
 
     @property
     def is_classification(self) -> bool:

@@ -124,6 +124,8 @@ def default_metric(task: Task) -> str:
         return "r2"
     if task is Task.LANGUAGE_MODELLING:
         return "perplexity"
+    if task is Task.REINFORCEMENT_LEARNING:
+        return "mean_return"
     return "accuracy"
 
 

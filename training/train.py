@@ -118,6 +118,8 @@ class TrainResult:
         """Where the scores come from, in a few words."""
         if self.protocol == REPEATED_CV:
             return f"by {CV_REPEATS} x {CV_FOLDS}-fold cross-validation on all rows"
+        if self.protocol == "evaluation_seeds":  # reinforcement learning
+            return "over the fixed evaluation seeds"
         return "on the test split"
 
 
@@ -628,6 +630,10 @@ def train(
     promote: bool = True,
 ) -> TrainResult:
     """Run one training run for ``spec``; see the module docstring for the steps."""
+    if spec.task is Task.REINFORCEMENT_LEARNING:  # a policy in an environment, not a table
+        from training.reinforcement import train_policy
+
+        return train_policy(spec, catalog, run_id=run_id, echo=echo, promote=promote)
     run = _Run(spec, catalog, run_id or new_run_id(spec.name), echo)
     start_plotter()  # it starts while the data is read and the model fit
     try:
@@ -687,6 +693,12 @@ def promote(catalog: Catalog, ref: str) -> Promotion:
     registry = Registry(catalog)
     version = registry.get(ref)
     card = registry.card(version)
+    if version.task == Task.REINFORCEMENT_LEARNING.value:
+        from training.reinforcement import promote_policy
+
+        if registry.alias(version.model, "champion") == version.version:
+            return Promotion(version, True, (), f"{version.ref} is already the champion.")
+        return promote_policy(catalog, version, card)
     spec = spec_from_mapping(
         {**card["spec"], "dataset": version.dataset}, origin=f"card of {version.ref}"
     )

@@ -62,7 +62,7 @@ with compare_tab:
             facts: dict[str, object] = {
                 "family": card["family"],
                 "trained on": card["data"]["ref"],
-                "data hash": card["data"]["content_hash"][:12],
+                "data hash": (card["data"]["content_hash"] or "")[:12],
                 "rows": card["data"]["rows"],
                 "trials": card["search"]["trials"],
                 "promoted": card.get("promoted") or "",
@@ -106,11 +106,20 @@ with card_tab:
     st.markdown(f"**Intended use:** {ui.plain(card.get('intended_use', ''))}")
     for limit in card.get("limits", []):
         st.markdown(f"- {ui.plain(limit)}")
-    st.caption(
-        f"Features: {ui.plain(', '.join(c['name'] for c in card['features']['columns']))} · "
-        f"trained on {card['data']['ref']} ({card['data']['rows']:,} rows) · "
-        f"scrape run {card['data'].get('scrape_run') or 'none'}"
-    )
+    policy = card.get("reinforcement")
+    if policy:  # reinforcement learning: the environment, the reward curve, the gates
+        st.caption(
+            f"Environment {ui.plain(policy['environment'])} · trained on {card['data']['ref']} · "
+            f"{policy['timesteps']:,} timesteps · judged on {len(policy['evaluation_seeds'])} "
+            "evaluation seeds"
+        )
+        st.image(str(version.path / card["plots"][0]), caption="reward curve")
+    else:
+        st.caption(
+            f"Features: {ui.plain(', '.join(c['name'] for c in card['features']['columns']))} · "
+            f"trained on {card['data']['ref']} ({card['data']['rows']:,} rows) · "
+            f"scrape run {card['data'].get('scrape_run') or 'none'}"
+        )
     st.dataframe(card["gates"], hide_index=True, width="stretch")
     markdown = (version.path / "MODEL_CARD.md").read_text(encoding="utf-8")
     st.download_button(

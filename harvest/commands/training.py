@@ -56,6 +56,10 @@ def train_command(
     task: Annotated[str | None, typer.Option(help="Task, if not the inferred one.")] = None,
     metric: Annotated[str | None, typer.Option(help="Metric, if not the task's default.")] = None,
     features: Annotated[str | None, typer.Option(help="Feature columns, comma-separated.")] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option(help="Reinforcement learning: a Gymnasium id, or repricing (with --dataset)."),
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Id for the run's progress folder.")
     ] = None,
@@ -78,6 +82,7 @@ def train_command(
         "task": task,
         "metric": metric,
         "features": _split(features),
+        "environment": environment,
     }
     given = {k: v for k, v in overrides.items() if v is not None}
     if spec is not None:
@@ -88,6 +93,10 @@ def train_command(
         if target:
             values["target"] = target
         training_spec = spec_from_mapping(values, origin=f"Training spec {spec}")
+    elif environment:
+        training_spec = spec_from_mapping(
+            {"task": "reinforcement_learning", "dataset": dataset, **given}, origin="harvest train"
+        )
     else:
         if not dataset or not target:
             raise InvalidInputError("Give --dataset and --target, or a --spec file.")
@@ -99,7 +108,9 @@ def train_command(
     if echo is None:
         result = train(training_spec, catalog, run_id=run_id, promote=not no_promote)
     else:
-        with output.console.status(f"Training {training_spec.name} on {training_spec.dataset}"):
+        with output.console.status(
+            f"Training {training_spec.name} on {training_spec.dataset or training_spec.environment}"
+        ):
             result = train(training_spec, catalog, run_id=run_id, echo=echo, promote=not no_promote)
     summary = {
         "model": result.version.ref,

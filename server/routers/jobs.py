@@ -60,11 +60,12 @@ def start_training(body: SpecFile, s: ServicesDep, principal: PrincipalDep) -> J
         raise InvalidInputError(
             "image_root is not taken over the API: images come from the catalog."
         )
-    try:
-        name = DatasetRef.parse(body.dataset).qualified
-    except InvalidInputError:
-        name = body.dataset
-    find_dataset(s, principal, name, read=True)
+    if body.dataset:  # reinforcement learning in a Gymnasium environment reads no dataset
+        try:
+            name = DatasetRef.parse(body.dataset).qualified
+        except InvalidInputError:
+            name = body.dataset
+        find_dataset(s, principal, name, read=True)
     return _out(jobs.train(s.workspace, body.build(), started_by=_starter(principal)))
 
 

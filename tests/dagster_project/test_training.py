@@ -90,3 +90,27 @@ def test_scrape_runs_follow_lineage_back_from_the_training_data(catalog: Catalog
         "clean.products", rows, producer="clean:abc", parents=("raw.products@1",), key=("sku",)
     )
     assert scrape_runs(catalog, "clean.products@1") == ["run-1"]
+
+
+def test_policy_assets_repricing_with_its_heuristic_gate_and_gym_envs_without_data() -> None:
+    from training.spec import load_spec
+
+    repricing = Model(load_spec("products_repricing"))
+    asset = model_asset(repricing)
+    assert asset.key == AssetKey("products_repricing_model")
+    assert set(asset.asset_deps[asset.key]) == {AssetKey("clean_products")}
+    names = {c.name for c in gate_checks(repricing)}
+    assert names == {"beats_heuristic", "beats_baseline", "beats_champion"}
+    gates = (
+        GateResult("baseline", True, "mean_return", 9.0, 7.0, 7.4, 0.05, "beats random."),
+        GateResult("heuristic", False, "mean_return", 9.0, 9.1, 9.5, 0.05, "does not beat."),
+    )
+    checks = {c.check_name: c for c in gate_results(repricing, gates)}
+    assert not checks["beats_heuristic"].passed and checks["beats_baseline"].passed
+    cartpole = Model(
+        spec_from_mapping({"task": "reinforcement_learning", "environment": "CartPole-v1"})
+    )
+    asset = model_asset(cartpole)
+    assert not asset.asset_deps[asset.key] and "a policy for CartPole-v1" in (
+        asset.descriptions_by_key[asset.key] or ""
+    )

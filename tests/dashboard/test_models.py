@@ -227,3 +227,24 @@ def test_the_train_page_preselects_a_target_that_can_be_trained(
     assert at.selectbox(key="train_target").value == "words"
     assert not at.error
     assert "regression" in texts(at)
+
+
+def test_models_page_shows_a_policys_reward_curve_and_gates(app: MakeApp, tmp_path: Path) -> None:
+    from catalog import Catalog
+    from training.spec import spec_from_mapping
+    from training.train import train
+
+    home = tmp_path / "home"
+    tiny = {"timesteps": 256, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1}
+    spec = {"task": "reinforcement_learning", "environment": "CartPole-v1", "families": ["ppo"],
+            "trials": 0, "episodes": 3, "params": {"ppo": tiny}}  # fmt: skip
+    with Catalog.open(home) as catalog:
+        train(spec_from_mapping(spec), catalog)
+    at = ran(app(home, "models"))
+    assert list(at.dataframe[0].value["mean_return"])  # the leaderboard ranks by return
+    assert any("reward curve" in str(getattr(i, "caption", "")) for i in at.get("imgs")) or at.get(
+        "image"
+    )
+    gates = at.dataframe[-1].value
+    assert list(gates["gate"]) == ["baseline", "champion"]
+    assert any("Environment CartPole" in c.value and "timesteps" in c.value for c in at.caption)

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from training.features import FeatureProfile, ImageLoader
 
 TABLE_TASKS = frozenset({Task.CLASSIFICATION, Task.REGRESSION})
-ALL_BUT_LM = frozenset(Task) - {Task.LANGUAGE_MODELLING}
+ALL_BUT_LM = frozenset(Task) - {Task.LANGUAGE_MODELLING, Task.REINFORCEMENT_LEARNING}  # rows in
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,7 @@ _TASK_WORDS = {
     Task.TEXT_CLASSIFICATION: "text",
     Task.IMAGE_CLASSIFICATION: "images",
     Task.LANGUAGE_MODELLING: "language modelling",
+    Task.REINFORCEMENT_LEARNING: "reinforcement learning",
 }
 
 

@@ -1,4 +1,4 @@
-"""The baseline every search measures first: class prior, mean, or byte unigram."""
+"""The baseline every search measures first: class prior, mean, byte unigram, or a random policy."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ _LANGUAGE = "training.families.nets.language.UnigramLanguageModel"
 FAMILIES = (
     Family(
         name="dummy",
-        description="class prior / mean / byte unigram — the baseline, always run first",
+        description="class prior / mean / byte unigram / random policy — the baseline, always run first",
         tasks=frozenset(Task),
         default_for=frozenset(Task),
         build=build_dummy,
