@@ -1,4 +1,4 @@
-"""``harvest catalog list|show|versions|diff|export|verify|vacuum|owner|visibility``, ``harvest import``
+"""``harvest catalog list|show|versions|diff|drift|export|verify|vacuum|owner|visibility``, ``harvest import``
 and ``harvest sql``."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import typer
 
 from catalog import Catalog, Dataset, Listing, Version
 from catalog.access import Accounts
+from catalog.drift import DEFAULT_THRESHOLD, version_drift
 from catalog.export import export
 from catalog.importer import import_file
 from catalog.sandbox import Limits, run_sql
@@ -220,6 +221,45 @@ def diff_command(
     ):
         if table.num_rows:
             _print_arrow(table.slice(0, limit), title=title)
+
+
+@catalog_app.command("drift")
+def drift_command(
+    ctx: typer.Context,
+    before: Annotated[str, typer.Argument(help="The reference version, e.g. clean.products@1.")],
+    after: Annotated[
+        str, typer.Argument(help="The version compared with it, e.g. clean.products@2.")
+    ],
+    threshold: Annotated[
+        float, typer.Option(help="Flag columns whose score (PSI) is above this.")
+    ] = DEFAULT_THRESHOLD,
+    as_json: JsonFlag = False,
+) -> None:
+    """Per-column drift between two versions: PSI and KS for numbers, PSI and Jensen-Shannon
+    distance for categories, length and vocabulary shift for text, missing-rate change."""
+    report = version_drift(open_catalog(ctx), before, after)
+    if as_json:
+        output.emit_json(report.to_json())
+        return
+    output.console.print(report.summary(threshold), markup=False)
+    output.table(
+        ["column", "kind", "score", "statistics", "missing change", ""],
+        [
+            (
+                c.column,
+                c.kind,
+                f"{c.score:.3f}",
+                ", ".join(
+                    f"{name} {value:.3f}"
+                    for name, value in c.statistics().items()
+                    if name != "missing_change"
+                ),
+                f"{c.missing_change:+.1%}",
+                "drift" if c.score > threshold else "",
+            )
+            for c in report.columns
+        ],
+    )
 
 
 def _print_arrow(table: pa.Table, title: str | None = None) -> None:
