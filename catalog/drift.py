@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from catalog.engine import CatalogError, first_line
 from catalog.profile import quote_ident
@@ -422,17 +424,18 @@ def _text_stats(
 ) -> dict[str, float | None]:
     """Length PSI, mean length change, vocabulary JS distance and unseen-word share."""
     col = quote_ident(column)
-    length_psi, _ = _number_stats(cursor, f"length({col})", before, after, counts)
+    length_psi, _ = _number_stats(cursor, f"length({col}::VARCHAR)", before, after, counts)
     means = _one(
         cursor,
-        f"SELECT (SELECT avg(length({col})) FROM {before}), (SELECT avg(length({col})) FROM {after})",
+        f"SELECT (SELECT avg(length({col}::VARCHAR)) FROM {before}), "
+        f"(SELECT avg(length({col}::VARCHAR)) FROM {after})",
         [],
     )
     mean_a, mean_b = means
     change = (
         (float(mean_b) - float(mean_a)) / float(mean_a) if mean_a and mean_b is not None else None
     )
-    words = "SELECT unnest(regexp_extract_all(lower({col}), '{word}')) AS v FROM {src}"
+    words = "SELECT unnest(regexp_extract_all(lower({col}::VARCHAR), '{word}')) AS v FROM {src}"
     row = _one(
         cursor,
         _distribution_sql(
@@ -548,11 +551,12 @@ def _drift_of(
     columns: Sequence[tuple[str, str]],
     label: str,
     after_sql: str,
+    cursor: duckdb.DuckDBPyConnection | None = None,
 ) -> DriftReport:
     provenance = [n for n, _ in reference_columns if n.startswith("_")]
     shared, added, removed = shared_columns(reference_columns, columns, provenance)
     report = drift(
-        catalog.cursor(),
+        cursor or catalog.cursor(),
         catalog.source_sql(reference),
         after_sql,
         shared,
@@ -577,14 +581,39 @@ def batch_drift(
     *,
     features: Sequence[str] | None = None,
     label: str = "the batch",
+    cursor: duckdb.DuckDBPyConnection | None = None,
 ) -> DriftReport:
     """The drift from the version ``reference`` (a model's training data) to the rows of the
-    table expression ``batch_sql``, over ``features`` (default: every shared column)."""
+    table expression ``batch_sql``, over ``features`` (default: every shared column).
+    ``cursor`` is the catalog cursor ``batch_sql`` can be read on (a registered table's)."""
     version = reference if not isinstance(reference, str) else catalog.version(reference)
 
     def wanted(columns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         return [(n, t) for n, t in columns if features is None or n in features]
 
     return _drift_of(
-        catalog, version, wanted(version.columns), wanted(batch_columns), label, batch_sql
+        catalog, version, wanted(version.columns), wanted(batch_columns), label, batch_sql, cursor
     )
+
+
+def table_drift(
+    catalog: Catalog,
+    reference: str | Version,
+    table: pa.Table,
+    *,
+    features: Sequence[str] | None = None,
+    label: str = "the batch",
+) -> DriftReport:
+    """:func:`batch_drift` of rows not in the catalog: an Arrow table, read in place by DuckDB."""
+    cursor = catalog.cursor()
+    name = f"_drift_{uuid.uuid4().hex}"
+    cursor.register(name, table)
+    try:
+        described = cursor.execute(f"DESCRIBE {name}").fetchall()
+        columns = [(str(row[0]), str(row[1])) for row in described]
+        return batch_drift(
+            catalog, reference, name, columns, features=features, label=label, cursor=cursor
+        )
+    finally:
+        cursor.unregister(name)
+        cursor.close()
