@@ -22,6 +22,8 @@ Keys (all but ``dataset`` and ``target`` optional)::
     split: {validation: 0.15, test: 0.15, key: [sku]}   # key default: the dataset's key
     gates: {baseline_margin: 0.05, champion_margin: 0.0}
     params: {forest: {n_estimators: 300}}               # fixed parameters per family
+    drift: {threshold: 0.2, action: warn}   # drift of the features from the training data
+                                            # (PSI) that warns, or with block stops promotion
     image_root: media           # folder image paths are relative to (default: workspace media)
 """
 
@@ -70,6 +72,15 @@ class GateSpec:
 
 
 @dataclass(frozen=True)
+class DriftSpec:
+    """How much drift of the features from the training data (a column's PSI, see
+    ``catalog/drift.py``) is tolerated, and whether more warns or blocks a promotion."""
+
+    threshold: float = 0.2
+    action: Literal["warn", "block"] = "warn"
+
+
+@dataclass(frozen=True)
 class TrainingSpec:
     """One training request, validated."""
 
@@ -90,6 +101,7 @@ class TrainingSpec:
     params: Mapping[str, Params] = field(default_factory=lambda: MappingProxyType({}))
     image_root: Path | None = None
     missing_target: str = "error"  # or "drop": train on the rows whose target is known
+    drift: DriftSpec = field(default_factory=DriftSpec)
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -122,6 +134,7 @@ class TrainingSpec:
             "params": {family: dict(values) for family, values in self.params.items()},
             "image_root": str(self.image_root) if self.image_root else None,
             "missing_target": self.missing_target,
+            "drift": {"threshold": self.drift.threshold, "action": self.drift.action},
         }
 
 
@@ -136,6 +149,12 @@ class _GateFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     baseline_margin: float = Field(0.05, ge=0.0, lt=1.0)
     champion_margin: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class _DriftFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threshold: float = Field(0.2, gt=0.0)
+    action: Literal["warn", "block"] = "warn"
 
 
 class SpecFile(BaseModel):
@@ -159,6 +178,7 @@ class SpecFile(BaseModel):
     params: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
     image_root: str | None = None
     missing_target: Literal["error", "drop"] = "error"
+    drift: _DriftFile = Field(default_factory=lambda: _DriftFile.model_validate({}))
 
     @field_validator("name")
     @classmethod
@@ -207,6 +227,7 @@ class SpecFile(BaseModel):
             ),
             image_root=Path(self.image_root).expanduser() if self.image_root else None,
             missing_target=self.missing_target,
+            drift=DriftSpec(self.drift.threshold, self.drift.action),
         )
 
 
