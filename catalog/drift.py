@@ -279,15 +279,21 @@ def _bucket(x: str) -> str:
     for skewed values as for narrow ones). The key only grows with the value, so each bucket
     holds one contiguous run of the sorted values; where rounding puts a value by a power of
     two in the neighbouring octave, its mantissa bits (-1 or 4096) give it the key it would
-    have had there."""
-    octave = f"floor(log2(abs({x})))"
+    have had there. Reads ``m`` (the magnitude) and ``o`` (its octave) of :func:`_numbers_sql`."""
     steps = 1 << MANTISSA_BITS
-    magnitude = (
-        f"(({octave} + 1100) * {steps} + floor((abs({x}) / pow(2, {octave}) - 1) * {steps}) + 1)"
-    )
+    magnitude = f"((o + 1100) * {steps} + floor((m / pow(2, o) - 1) * {steps}) + 1)"
     return (
         f"(CASE WHEN NOT isfinite({x}) THEN CASE WHEN {x} < 0 THEN -{_HUGE} ELSE {_HUGE} END "
         f"WHEN {x} > 0 THEN {magnitude} WHEN {x} < 0 THEN -{magnitude} ELSE 0 END)::BIGINT"
+    )
+
+
+def _numbers_sql(expression: str, source: str) -> str:
+    """The values ``x`` of ``expression`` present in ``source``, their magnitude and octave."""
+    return (
+        "SELECT x, abs(x) AS m, "
+        "CASE WHEN x <> 0 AND isfinite(x) THEN floor(log2(abs(x))) END AS o "
+        f"FROM (SELECT {expression} AS x FROM {source}) WHERE x IS NOT NULL"
     )
 
 
@@ -296,7 +302,7 @@ def _histogram_sql(expression: str, before: str, after: str) -> str:
     aggregate, no sort)."""
     sides = [
         f"SELECT {_bucket('x')} AS k, count(*) AS n, min(x) AS lo, max(x) AS hi "
-        f"FROM (SELECT {expression} AS x FROM {src}) WHERE x IS NOT NULL GROUP BY k"
+        f"FROM ({_numbers_sql(expression, src)}) GROUP BY k"
         for src in (before, after)
     ]
     return f"""
@@ -314,8 +320,7 @@ def _exact_sql(expression: str, before: str, after: str) -> str:
     counts of smaller values on both sides come in as parameters.
     """
     sides = [
-        f"SELECT x, {_bucket('x')} AS k, {flag} AS ia FROM (SELECT {expression} AS x FROM {src}) "
-        "WHERE x IS NOT NULL"
+        f"SELECT x, {_bucket('x')} AS k, {flag} AS ia FROM ({_numbers_sql(expression, src)})"
         for src, flag in ((before, 1), (after, 0))
     ]
     return f"""
