@@ -227,3 +227,17 @@ def test_the_train_page_preselects_a_target_that_can_be_trained(
     assert at.selectbox(key="train_target").value == "words"
     assert not at.error
     assert "regression" in texts(at)
+
+
+def test_models_page_charts_the_drift_of_the_newest_data_from_the_training_data(
+    app: MakeApp, populated_home: Path
+) -> None:
+    at = ran(app(populated_home, "models"))
+    drift = next(d.value for d in at.dataframe if "score" in d.value.columns)
+    assert set(drift["column"]) == {
+        f"{p}_{d}_cm" for p in ("sepal", "petal") for d in ("length", "width")
+    }
+    assert (drift["score"] == 0).all()  # the newest version is the one it was trained on
+    assert any(
+        "No column of imports.iris@1 drifts from imports.iris@1" in c.value for c in at.caption
+    )
