@@ -413,7 +413,7 @@ def predict_command(
             f"{'Committed' if result.created else 'Unchanged:'} {result.version.ref}: {result.version.rows} predictions.",
             markup=False,
         )
-        input_ref = result.version.parents[0] if result.version.parents else dataset
+        input_ref = catalog.version(dataset).ref
         _warn_drift(drift_warning(catalog, load_model(catalog, model), input_ref, input_ref))
         return
     assert input_file is not None

@@ -217,7 +217,9 @@ def test_a_batch_that_drifts_from_the_training_data_is_warned_about(
         assert drift_warning(catalog, model, same, "same.csv") is None
         sentence = drift_warning(catalog, model, shifted, "shifted.csv")
         catalog.commit("imports.iris_shifted", shifted, producer="user:test")
-        from_dataset = drift_warning(catalog, model, "imports.iris_shifted@1", "the dataset")
+        from_dataset = drift_warning(
+            catalog, model, "imports.iris_shifted@1", "imports.iris_shifted@1"
+        )
     assert sentence is not None and sentence.startswith(
         "shifted.csv drifts from clean.iris@1 beyond 0.2 in 1 column: petal_length ("
     )
@@ -232,3 +234,7 @@ def test_a_batch_that_drifts_from_the_training_data_is_warned_about(
     assert warned.returncode == quiet.returncode == 0, warned.stderr
     assert warned.stderr.strip().splitlines() == [f"warning: {sentence}"]
     assert quiet.stderr.strip() == ""
+    dataset = subprocess.run([*run, "--dataset", "imports.iris_shifted"], capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert dataset.returncode == 0, dataset.stderr
+    assert dataset.stderr.strip().splitlines() == [f"warning: {from_dataset}"]
