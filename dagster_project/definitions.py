@@ -23,7 +23,7 @@ from core.workspace import Workspace
 from dagster_project.cleaning import build_cleaning, cleanings_of
 from dagster_project.resources import CatalogResource, ModelRegistryResource, ScraperResource
 from dagster_project.scraping import build_scraping, sources_of
-from dagster_project.training import build_training, models_of, training_job
+from dagster_project.training import build_drift_checks, build_training, models_of, training_job
 
 PIPELINE_JOB = "harvest_job"
 
@@ -46,7 +46,9 @@ def build_definitions(
     sources = sources_of(workspace)
     scraping = build_scraping(sources)
     cleaning = build_cleaning(cleanings_of(workspace, [source.name for source in sources]))
-    training = build_training(models_of(workspace))
+    models = models_of(workspace)
+    training = build_training(models)
+    datasets = [key for assets in (*scraping.assets, *cleaning) for key in assets.keys]
     automation = AutomationConditionSensorDefinition(
         "harvest_automation_sensor",
         target=AssetSelection.all(),
@@ -56,6 +58,7 @@ def build_definitions(
     )
     return Definitions(
         assets=[*scraping.assets, *cleaning, *training],
+        asset_checks=build_drift_checks(models, datasets),
         jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all()), training_job],
         schedules=scraping.schedules,
         sensors=[automation],

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -29,6 +30,7 @@ from dagster import (
     OpExecutionContext,
     Out,
     asset,
+    asset_check,
     job,
     op,
 )
@@ -39,6 +41,7 @@ from dagster_project.common import as_failure, asset_name, dataset_asset_key, re
 from dagster_project.metadata import Metadata, numbers
 from dagster_project.resources import CatalogResource, ModelRegistryResource
 from training.data import lineage
+from training.drift import model_drift
 from training.gates import GateResult
 from training.search import TrialRecord
 from training.spec import TrainingSpec, spec_from_mapping, workspace_specs
@@ -273,6 +276,45 @@ def model_asset(model: Model) -> AssetsDefinition:
 
 def build_training(models: Sequence[Model]) -> list[AssetsDefinition]:
     return [model_asset(model) for model in models]
+
+
+def drift_check(model: Model) -> AssetChecksDefinition:
+    """A check on the model's dataset: its newest version's drift from the data the model
+    was trained on, over the model's features, against the spec's ``drift`` threshold.
+    Blocking when the spec says ``action: block``: retraining (and so promotion) waits."""
+    spec = model.spec
+    blocks = spec.drift.action == "block"
+
+    @asset_check(
+        asset=model.dataset_key,
+        name=f"drift_for_{asset_name(spec.name)}",
+        blocking=blocks,
+        description=(
+            f"The newest version's features drift from {spec.name}'s training data by at most "
+            f"{spec.drift.threshold:g} (PSI); {'blocks' if blocks else 'warns'} otherwise."
+        ),
+    )
+    def _drift(catalog: CatalogResource) -> AssetCheckResult:
+        with as_failure():
+            verdict = model_drift(catalog.catalog, spec, spec.dataset.split("@", 1)[0])
+        if verdict is None:
+            return AssetCheckResult(passed=True, description=f"No {spec.name} model yet.")
+        scores = {f"score_{c.column}": c.score for c in verdict.report.columns}
+        return AssetCheckResult(
+            passed=verdict.passed,
+            severity=AssetCheckSeverity.ERROR if blocks else AssetCheckSeverity.WARN,
+            description=verdict.sentence,
+            metadata={"model": verdict.model, "threshold": verdict.threshold, **numbers(scores)},
+        )
+
+    return _drift
+
+
+def build_drift_checks(
+    models: Sequence[Model], datasets: Sequence[AssetKey]
+) -> list[AssetChecksDefinition]:
+    """One drift check per model whose dataset is an asset of these definitions."""
+    return [drift_check(model) for model in models if model.dataset_key in datasets]
 
 
 class TrainingRunConfig(Config):

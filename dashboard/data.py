@@ -22,6 +22,7 @@ from croniter import croniter
 import jobs
 from catalog import Catalog, Dataset, Diff, Version
 from catalog.access import ADMIN, ANONYMOUS, Accounts, AuthenticationError, Principal
+from catalog.drift import DriftReport, version_drift
 from catalog.export import export
 from catalog.records import DatasetRef
 from catalog.sandbox import Sandbox, prestart
@@ -207,6 +208,16 @@ def _report(home: str, ref: str) -> object:
 def report(ref: str) -> object:
     """The quality report stored with a version, or None."""
     return _report(home(), _readable(ref))
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=32)
+def _drift(home: str, before: str, after: str) -> DriftReport:
+    return version_drift(_catalog(home), before, after)
+
+
+def drift(before: str, after: str) -> DriftReport:
+    """Per-column drift from version ``before`` to version ``after`` (catalog/drift.py)."""
+    return _drift(home(), _readable(before), _readable(after))
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=16)

@@ -33,10 +33,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.pipeline import Pipeline
 
 from catalog import Catalog, CommitResult, Listing
-from core.errors import InvalidInputError, NotFoundError
+from catalog.drift import DEFAULT_THRESHOLD, batch_drift, table_drift
+from core.errors import HarvestError, InvalidInputError, NotFoundError
 from training.features import Column, Kind
 from training.registry import ModelVersion, Registry
 from training.task import Task
@@ -277,12 +279,44 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def drift_warning(
+    catalog: Catalog, model: LoadedModel, batch: str | pd.DataFrame, label: str
+) -> str | None:
+    """One sentence when the batch (a dataset version ``name@N``, or a frame) drifts from the
+    data ``model`` was trained on beyond its spec's drift threshold (``catalog/drift.py``),
+    over the model's features; None when it does not, or when the training data version is
+    no longer there or the frame cannot be read as a table."""
+    card = Registry(catalog).card(model.version)
+    trained_on = card.get("data", {}).get("ref")
+    threshold = float(card.get("spec", {}).get("drift", {}).get("threshold", DEFAULT_THRESHOLD))
+    try:
+        if isinstance(batch, str):
+            version = catalog.version(batch)
+            report = batch_drift(
+                catalog,
+                str(trained_on),
+                catalog.source_sql(version),
+                version.columns,
+                features=model.features,
+                label=label,
+            )
+        else:
+            table = pa.Table.from_pandas(batch, preserve_index=False)
+            report = table_drift(
+                catalog, str(trained_on), table, features=model.features, label=label
+            )
+    except (HarvestError, pa.ArrowException):
+        return None
+    return report.summary(threshold) if report.over(threshold) else None
+
+
 def predict_file(
     catalog: Catalog, ref: str, source: Path, destination: Path | None = None
 ) -> pd.DataFrame:
     """Predict every row of the file ``source``; write them to ``destination`` when given.
 
-    The columns the model does not use are listed in ``attrs["ignored_columns"]`` of the result.
+    The columns the model does not use are listed in ``attrs["ignored_columns"]`` of the
+    result, and ``attrs["drift_warning"]`` says whether the file drifts from the training data.
     """
     model = load_model(catalog, ref)
     frame = read_table(source)
@@ -291,6 +325,7 @@ def predict_file(
     if destination is not None:
         write_table(out, destination)
     out.attrs["ignored_columns"] = ignored
+    out.attrs["drift_warning"] = drift_warning(catalog, model, frame, source.name)
     return out
 
 

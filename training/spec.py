@@ -22,6 +22,8 @@ Keys (all but ``dataset`` and ``target`` optional)::
     split: {validation: 0.15, test: 0.15, key: [sku]}   # key default: the dataset's key
     gates: {baseline_margin: 0.05, champion_margin: 0.0}
     params: {forest: {n_estimators: 300}}               # fixed parameters per family
+    drift: {threshold: 0.2, action: warn}   # drift of the features from the training data
+                                            # (PSI) that warns, or with block stops promotion
     image_root: media           # folder image paths are relative to (default: workspace media)
 
 Reinforcement learning (``task: reinforcement_learning``, see :mod:`training.reinforcement`)
@@ -78,6 +80,15 @@ class GateSpec:
 
 
 @dataclass(frozen=True)
+class DriftSpec:
+    """How much drift of the features from the training data (a column's PSI, see
+    ``catalog/drift.py``) is tolerated, and whether more warns or blocks a promotion."""
+
+    threshold: float = 0.2
+    action: Literal["warn", "block"] = "warn"
+
+
+@dataclass(frozen=True)
 class TrainingSpec:
     """One training request, validated."""
 
@@ -101,6 +112,7 @@ class TrainingSpec:
     environment: str | None = None  # reinforcement learning: a Gymnasium id or "repricing"
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     episodes: int = 20  # reinforcement learning: evaluation episodes (fixed seeds)
+    drift: DriftSpec = field(default_factory=DriftSpec)
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -136,6 +148,7 @@ class TrainingSpec:
             "environment": self.environment,
             "columns": dict(self.columns),
             "episodes": self.episodes,
+            "drift": {"threshold": self.drift.threshold, "action": self.drift.action},
         }
 
 
@@ -150,6 +163,12 @@ class _GateFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     baseline_margin: float = Field(0.05, ge=0.0, lt=1.0)
     champion_margin: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class _DriftFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threshold: float = Field(0.2, gt=0.0)
+    action: Literal["warn", "block"] = "warn"
 
 
 class SpecFile(BaseModel):
@@ -176,6 +195,7 @@ class SpecFile(BaseModel):
     environment: str | None = Field(None, min_length=1)
     columns: dict[str, str] = Field(default_factory=dict)
     episodes: int = Field(20, ge=2, le=1000)
+    drift: _DriftFile = Field(default_factory=lambda: _DriftFile.model_validate({}))
 
     @field_validator("name")
     @classmethod
@@ -254,6 +274,7 @@ class SpecFile(BaseModel):
             environment=self.environment,
             columns=MappingProxyType(dict(self.columns)),
             episodes=self.episodes,
+            drift=DriftSpec(self.drift.threshold, self.drift.action),
         )
 
 

@@ -30,6 +30,7 @@ from catalog.cleaning.rules import RuleContext, RuleResult, check_all
 from catalog.cleaning.score import quality_score
 from catalog.cleaning.spec import CleanSpec, find_spec, load_spec
 from catalog.cleaning.transform import transform
+from catalog.drift import table_drift
 from catalog.records import Dataset, DatasetRef, Listing, Version
 from catalog.store import Catalog
 from core.errors import NotFoundError
@@ -177,6 +178,13 @@ def clean(
         rows=clean_table.num_rows,
     )
     duplicates = sum(d.removed for d in done.duplicates)
+    drift_started = time.perf_counter()
+    drift = (
+        table_drift(catalog, previous, clean_table, label=f"{dataset}@{previous.number + 1}")
+        if previous
+        else None
+    )
+    drift_s = time.perf_counter() - drift_started
     before = previous.rows if previous else None
     change = clean_table.num_rows - before if before is not None else None
     report = QualityReport(
@@ -205,9 +213,11 @@ def clean(
         rules=rules,
         score=score,
         spec=settled,
+        drift=drift,
         timings=(
             Timing("read", round(read_s, 4)),
             *done.timings,
+            Timing("drift", round(drift_s, 4)),
             Timing("total", round(time.perf_counter() - started, 4)),
         ),
     )

@@ -17,6 +17,7 @@ from catalog.cleaning.profile import ColumnProfile, TopValue
 from catalog.cleaning.rules import RuleResult
 from catalog.cleaning.score import Score
 from catalog.cleaning.spec import CleanSpec
+from catalog.drift import DriftReport
 from core.errors import InvalidInputError
 
 MAX_LISTED = 1000
@@ -112,6 +113,7 @@ class QualityReport:
     score: Score
     spec: CleanSpec
     timings: tuple[Timing, ...] = ()
+    drift: DriftReport | None = None  # against the previous clean version (catalog/drift.py)
 
     @property
     def failed(self) -> tuple[RuleResult, ...]:

@@ -7,7 +7,7 @@ import functools
 import streamlit as st
 
 from catalog import market
-from dashboard import account, data, quality, snippets, state, ui
+from dashboard import account, data, drift, quality, snippets, state, ui
 
 state.init()
 st.title("Dataset")
@@ -120,6 +120,9 @@ with tab_diff:
             if part.num_rows:
                 st.subheader(label)
                 st.dataframe(part.slice(0, 500).to_pandas(), hide_index=True, width="stretch")
+        st.subheader("Drift")
+        with ui.guard(f"measure the drift from {before} to {after}"):
+            drift.show(data.drift(before, after))
 
 with tab_quality:
     scored = [v for v in versions if v.quality_score is not None] or versions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import actions, data, state, ui
+from dashboard import actions, data, drift, state, ui
 from training.metrics import METRICS
 
 state.init()
@@ -50,7 +50,9 @@ st.dataframe(
 )
 
 refs = [v.ref for v in reversed(versions)]
-compare_tab, plots_tab, card_tab, champion_tab = st.tabs(["Compare", "Plots", "Card", "Champion"])
+compare_tab, plots_tab, card_tab, champion_tab, drift_tab = st.tabs(
+    ["Compare", "Plots", "Card", "Champion", "Drift"]
+)
 
 with compare_tab:
     chosen = st.multiselect("Versions", refs, default=refs[:2], key="compare")
@@ -155,3 +157,13 @@ with champion_tab:
             back = data.registry().roll_back(model, by="dashboard")
         st.success(f"{model}@{back} is the champion again.")
         st.cache_data.clear()
+
+with drift_tab:
+    ref = st.selectbox("Version", refs, key="drift_ref")
+    with ui.guard(f"measure the drift of {ref}'s data"):
+        card = data.card(ref)
+        trained = card["data"]
+        newest = data.versions(trained["dataset"])[-1].ref
+        features = [c["name"] for c in card["features"]["columns"]]
+        st.markdown(f"The newest **{newest}** against **{trained['ref']}**, {ref}'s training data:")
+        drift.show(data.drift(trained["ref"], newest), features)

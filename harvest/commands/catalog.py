@@ -1,4 +1,4 @@
-"""``harvest catalog list|show|versions|diff|export|verify|vacuum|owner|visibility``, ``harvest import``
+"""``harvest catalog list|show|versions|diff|drift|export|verify|vacuum|owner|visibility``, ``harvest import``
 and ``harvest sql``."""
 
 from __future__ import annotations
@@ -220,6 +220,47 @@ def diff_command(
     ):
         if table.num_rows:
             _print_arrow(table.slice(0, limit), title=title)
+
+
+@catalog_app.command("drift")
+def drift_command(
+    ctx: typer.Context,
+    before: Annotated[str, typer.Argument(help="The reference version, e.g. clean.products@1.")],
+    after: Annotated[
+        str, typer.Argument(help="The version compared with it, e.g. clean.products@2.")
+    ],
+    threshold: Annotated[
+        float, typer.Option(help="Flag columns whose score (PSI) is above this.")
+    ] = 0.2,  # catalog.drift.DEFAULT_THRESHOLD (imported when the command runs)
+    as_json: JsonFlag = False,
+) -> None:
+    """Per-column drift between two versions: PSI and KS for numbers, PSI and Jensen-Shannon
+    distance for categories, length and vocabulary shift for text, missing-rate change."""
+    from catalog.drift import version_drift  # numpy loads only for this command
+
+    report = version_drift(open_catalog(ctx), before, after)
+    if as_json:
+        output.emit_json(report.to_json())
+        return
+    output.console.print(report.summary(threshold), markup=False)
+    output.table(
+        ["column", "kind", "score", "statistics", "missing change", ""],
+        [
+            (
+                c.column,
+                c.kind,
+                f"{c.score:.3f}",
+                ", ".join(
+                    f"{name} {value:.3f}"
+                    for name, value in c.statistics().items()
+                    if name != "missing_change"
+                ),
+                f"{c.missing_change:+.1%}",
+                "drift" if c.score > threshold else "",
+            )
+            for c in report.columns
+        ],
+    )
 
 
 def _print_arrow(table: pa.Table, title: str | None = None) -> None:

@@ -134,6 +134,10 @@ def _print_summary(report: QualityReport) -> None:
     if changes:
         more = f" and {len(changes) - 6} more" if len(changes) > 6 else ""
         lines.append("schema changes vs previous: " + "; ".join(changes[:6]) + more)
+    if report.drift is not None:
+        from catalog.drift import DEFAULT_THRESHOLD
+
+        lines.append("drift: " + report.drift.summary(DEFAULT_THRESHOLD))
     for line in lines:
         output.console.print(line, markup=False)
     if report.rules:

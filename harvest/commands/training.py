@@ -379,6 +379,12 @@ def serve_command(
     output.console.print("Scoring server stopped.", markup=False)
 
 
+def _warn_drift(sentence: str | None) -> None:
+    """The batch's drift from the training data, as one warning line on stderr."""
+    if sentence:
+        output.errors.print(f"warning: {sentence}", markup=False)
+
+
 def predict_command(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="name (its champion), name@N or name@champion.")],
@@ -392,7 +398,13 @@ def predict_command(
     record: Annotated[str | None, typer.Option(help="One record as a JSON object.")] = None,
 ) -> None:
     """Predict with a registered model: a file, a dataset (committed as predictions.<model>) or one record."""
-    from training.predict import predict_dataset, predict_file, predict_record
+    from training.predict import (
+        drift_warning,
+        load_model,
+        predict_dataset,
+        predict_file,
+        predict_record,
+    )
 
     if sum(x is not None for x in (input_file, dataset, record)) != 1:
         raise InvalidInputError(
@@ -412,6 +424,8 @@ def predict_command(
             f"{'Committed' if result.created else 'Unchanged:'} {result.version.ref}: {result.version.rows} predictions.",
             markup=False,
         )
+        input_ref = catalog.version(dataset).ref
+        _warn_drift(drift_warning(catalog, load_model(catalog, model), input_ref, input_ref))
         return
     assert input_file is not None
     frame = predict_file(catalog, model, input_file, output_file)
@@ -422,6 +436,7 @@ def predict_command(
             f"which {model} does not use as input.",
             markup=False,
         )
+    _warn_drift(frame.attrs.get("drift_warning"))
     if output_file is not None:
         output.console.print(f"Wrote {len(frame)} predictions to {output_file}.", markup=False)
     else:

@@ -248,3 +248,17 @@ def test_models_page_shows_a_policys_reward_curve_and_gates(app: MakeApp, tmp_pa
     gates = at.dataframe[-1].value
     assert list(gates["gate"]) == ["baseline", "champion"]
     assert any("Environment CartPole" in c.value and "timesteps" in c.value for c in at.caption)
+
+
+def test_models_page_charts_the_drift_of_the_newest_data_from_the_training_data(
+    app: MakeApp, populated_home: Path
+) -> None:
+    at = ran(app(populated_home, "models"))
+    drift = next(d.value for d in at.dataframe if "score" in d.value.columns)
+    assert set(drift["column"]) == {
+        f"{p}_{d}_cm" for p in ("sepal", "petal") for d in ("length", "width")
+    }
+    assert (drift["score"] == 0).all()  # the newest version is the one it was trained on
+    assert any(
+        "No column of imports.iris@1 drifts from imports.iris@1" in c.value for c in at.caption
+    )

@@ -185,3 +185,17 @@ def test_sql_page_shows_refused_queries_as_one_sentence(
     at.button[0].click()
     ran(at)
     assert not at.error and at.dataframe[0].value.iloc[0, 0] == "abc"
+
+
+def test_dataset_page_charts_the_drift_from_the_previous_version(
+    app: MakeApp, populated_home: Path
+) -> None:
+    at = app(populated_home, "dataset")
+    at.query_params["name"] = "raw.products"
+    ran(at)
+    drift = next(d.value for d in at.dataframe if "score" in d.value.columns)
+    rows = drift.set_index("column")
+    assert rows.loc["price", "kind"] == "number" and rows.loc["category", "kind"] == "category"
+    assert rows.loc["price", "ks"] > 0 and rows.loc["category", "js"] < 0.05
+    assert any("from raw.products@1" in c.value and "raw.products@2" in c.value for c in at.caption)
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")

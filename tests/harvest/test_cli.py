@@ -155,3 +155,37 @@ def test_import_into_another_stage_is_one_sentence_and_exit_1(
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     listing = harvest(workspace.home, "catalog", "list", "--json")
     assert json.loads(listing.stdout) == []
+
+
+def test_drift_as_json_and_as_a_table(home: Path) -> None:
+    result = harvest(home, "catalog", "drift", "imports.shop@1", "imports.shop@2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["before"], report["after"]) == ("imports.shop@1", "imports.shop@2")
+    price = report["columns"]["price"]
+    assert price["kind"] == "number"
+    assert price["ks"] == pytest.approx(2 / 3)  # at 2.0: all of [1.5, 2.0], 1/3 of [1.5, 2.5, 3.0]
+    assert price["missing_change"] == 0.0 and price["psi"] > 0
+    assert report["columns"]["sku"]["kind"] == "category"
+    assert set(report["columns"]["sku"]) >= {"psi", "js", "missing_change"}
+    table = harvest(home, "catalog", "drift", "shop@1", "shop@2", "--threshold", "0.01")
+    assert table.returncode == 0, table.stderr
+    assert "drifts from imports.shop@1 beyond 0.01" in table.stdout
+    assert "price" in table.stdout and "ks 0.667" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("imports.shop@1", "imports.shop@9"), "has no version 9"),
+        (("imports.nope@1", "imports.shop@2"), "There is no dataset"),
+        (("shop@1", "not a name"), "is not a dataset name"),
+    ],
+)
+def test_drift_of_a_bad_name_or_version_is_one_sentence(
+    home: Path, args: tuple[str, str], message: str
+) -> None:
+    result = harvest(home, "catalog", "drift", *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,14 @@ from catalog import Catalog
 from core.errors import InvalidInputError, NotFoundError
 from core.workspace import Workspace
 from tests.training.conftest import bundled
-from training.predict import predict_dataset, predict_file, predict_record, predictions_name
+from training.predict import (
+    drift_warning,
+    load_model,
+    predict_dataset,
+    predict_file,
+    predict_record,
+    predictions_name,
+)
 from training.spec import spec_from_mapping
 from training.train import train
 
@@ -196,3 +205,36 @@ def test_a_dataset_of_the_wrong_types_is_refused(home: Workspace) -> None:
         catalog.commit("imports.iris_text", frame, producer="user:test", key=("row_id",))
         with pytest.raises(InvalidInputError, match=r"^imports\.iris_text@1: column 'sepal_width' takes a number, but row 5 holds the text 'n/a'\.$"):  # fmt: skip
             predict_dataset(catalog, "iris", "imports.iris_text")
+
+
+def test_a_batch_that_drifts_from_the_training_data_is_warned_about(
+    home: Workspace, tmp_path: Path
+) -> None:
+    same = flowers(150)
+    shifted = same.assign(petal_length=same["petal_length"] + 5.0)
+    with Catalog.open(home) as catalog:
+        model = load_model(catalog, "iris")
+        assert drift_warning(catalog, model, same, "same.csv") is None
+        sentence = drift_warning(catalog, model, shifted, "shifted.csv")
+        catalog.commit("imports.iris_shifted", shifted, producer="user:test")
+        from_dataset = drift_warning(
+            catalog, model, "imports.iris_shifted@1", "imports.iris_shifted@1"
+        )
+    assert sentence is not None and sentence.startswith(
+        "shifted.csv drifts from clean.iris@1 beyond 0.2 in 1 column: petal_length ("
+    )
+    assert from_dataset is not None and "petal_length" in from_dataset
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    same.to_csv(tmp_path / "same.csv", index=False)
+    run = [sys.executable, "-m", "harvest", "--home", str(home.home), "predict", "iris"]
+    warned = subprocess.run([*run, "--input", str(tmp_path / "shifted.csv"), "--output",
+                             str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    quiet = subprocess.run([*run, "--input", str(tmp_path / "same.csv"), "--output",
+                            str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert warned.returncode == quiet.returncode == 0, warned.stderr
+    assert warned.stderr.strip().splitlines() == [f"warning: {sentence}"]
+    assert quiet.stderr.strip() == ""
+    dataset = subprocess.run([*run, "--dataset", "imports.iris_shifted"], capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert dataset.returncode == 0, dataset.stderr
+    assert dataset.stderr.strip().splitlines() == [f"warning: {from_dataset}"]

@@ -104,3 +104,15 @@ def test_missing_and_broken_spec_files(tmp_path: Path) -> None:
 
 def test_default_model_name() -> None:
     assert default_model_name("raw.Demo_Products@2", "In Stock") == "demo_products-in-stock"
+
+
+def test_drift_threshold_and_action_default_to_warn_and_can_block() -> None:
+    plain = spec_from_mapping({"dataset": "clean.x", "target": "y"})
+    assert (plain.drift.threshold, plain.drift.action) == (0.2, "warn")
+    strict = spec_from_mapping(
+        {"dataset": "clean.x", "target": "y", "drift": {"threshold": 0.1, "action": "block"}}
+    )
+    assert (strict.drift.threshold, strict.drift.action) == (0.1, "block")
+    assert spec_from_mapping(strict.to_json()) == strict
+    with pytest.raises(InvalidInputError, match=r"drift\.action"):
+        spec_from_mapping({"dataset": "clean.x", "target": "y", "drift": {"action": "stop"}})

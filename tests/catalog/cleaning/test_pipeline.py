@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from catalog import Catalog
-from catalog.cleaning import clean
+from catalog.cleaning import clean, from_json
 from catalog.cleaning.spec import parse_spec
 from core.errors import NotFoundError
 from tests.catalog.cleaning.fixtures import (
@@ -232,3 +232,38 @@ def test_the_bundled_specs_clean_what_the_bundled_spiders_write(
     if source == "reviews":
         assert "[EMAIL]" in next(r["body"] for r in table if r["review_id"] == "1004-1")
         assert result.report.pii.email == 1
+
+
+def test_the_report_has_a_drift_section_against_the_previous_clean_version(
+    catalog: Catalog,
+) -> None:
+    spec = parse_spec({"columns": {"price": {"type": "number"}}}, source="shop", where="t")
+    skus = [str(i) for i in range(200)]
+    cheap = pa.table(
+        {
+            "sku": skus,
+            "price": [float(i % 50) for i in range(200)],
+            "_fetched_at": fetched([0] * 200),
+        }
+    )
+    dear = pa.table(
+        {
+            "sku": skus,
+            "price": [float(40 + i % 50) for i in range(200)],
+            "_fetched_at": fetched([1] * 200),
+        }
+    )
+    catalog.commit("raw.shop", cheap, producer="t", key=("sku",))
+    first = clean(catalog, "shop", spec)
+    assert first.report.drift is None  # nothing to compare the first version with
+    catalog.commit("raw.shop", dear, producer="t", key=("sku",))
+    second = clean(catalog, "shop", spec)
+    drift = second.report.drift
+    assert drift is not None
+    assert (drift.before, drift.after) == ("clean.shop@1", "clean.shop@2")
+    assert drift.column("price").ks == pytest.approx(0.8)  # 40 of 50 levels moved past the old
+    assert drift.column("sku").psi == pytest.approx(0.0)
+    assert [c.column for c in drift.over(0.2)] == ["price"]
+    stored = from_json(catalog.report("clean.shop@2"))
+    assert stored.drift == drift
+    assert any(t.step == "drift" for t in second.report.timings)
