@@ -6,7 +6,8 @@ frozen :class:`TrainingSpec`.
 
 Keys (all but ``dataset`` and ``target`` optional)::
 
-    name: products-price        # model name in the registry (default <dataset>-<target>)
+    name: products-price        # model name in the registry (default <dataset>-<target>,
+                                # or the parent's name when fine-tuning)
     dataset: clean.products@3   # name or name@N (latest when no @N)
     target: price               # column to predict; for language modelling, the text column
     task: regression            # classification | regression | text_classification |
@@ -23,6 +24,8 @@ Keys (all but ``dataset`` and ``target`` optional)::
     gates: {baseline_margin: 0.05, champion_margin: 0.0}
     params: {forest: {n_estimators: 300}}               # fixed parameters per family
     image_root: media           # folder image paths are relative to (default: workspace media)
+    from: products-price@2      # fine-tune this registered version (see training.finetune)
+    freeze: [blocks.0]          # when fine-tuning: layers left as the parent had them
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ class TrainingSpec:
     params: Mapping[str, Params] = field(default_factory=lambda: MappingProxyType({}))
     image_root: Path | None = None
     missing_target: str = "error"  # or "drop": train on the rows whose target is known
+    from_model: str | None = None  # ``from:``: fine-tune this registered version (model@N)
+    freeze: tuple[str, ...] = ()  # when fine-tuning: layers (parameter prefixes) not trained
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -122,6 +127,7 @@ class TrainingSpec:
             "params": {family: dict(values) for family, values in self.params.items()},
             "image_root": str(self.image_root) if self.image_root else None,
             "missing_target": self.missing_target,
+            **({"from": self.from_model, "freeze": list(self.freeze)} if self.from_model else {}),
         }
 
 
@@ -141,7 +147,7 @@ class _GateFile(BaseModel):
 class SpecFile(BaseModel):
     """The spec as written in YAML or given on the command line (the checked edge)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str | None = None
     dataset: str = Field(min_length=1)
     target: str = Field(min_length=1)
@@ -159,6 +165,8 @@ class SpecFile(BaseModel):
     params: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
     image_root: str | None = None
     missing_target: Literal["error", "drop"] = "error"
+    from_model: str | None = Field(None, alias="from", min_length=1)
+    freeze: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -168,6 +176,12 @@ class SpecFile(BaseModel):
                 "must be lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _freeze_needs_a_parent(self) -> Self:
+        if self.freeze and not self.from_model:
+            raise ValueError("freeze applies only when fine-tuning: give 'from: MODEL@N' too")
+        return self
 
     @model_validator(mode="after")
     def _split_leaves_training_rows(self) -> Self:
@@ -184,7 +198,9 @@ class SpecFile(BaseModel):
             check_family_names(families)
         key = self.split.key
         return TrainingSpec(
-            name=self.name or default_model_name(self.dataset, self.target),
+            name=self.name
+            or (self.from_model.partition("@")[0] if self.from_model else None)  # its next version
+            or default_model_name(self.dataset, self.target),
             dataset=self.dataset,
             target=self.target,
             task=self.task,
@@ -207,6 +223,8 @@ class SpecFile(BaseModel):
             ),
             image_root=Path(self.image_root).expanduser() if self.image_root else None,
             missing_target=self.missing_target,
+            from_model=self.from_model,
+            freeze=tuple(self.freeze),
         )
 
 

@@ -56,6 +56,13 @@ def train_command(
     task: Annotated[str | None, typer.Option(help="Task, if not the inferred one.")] = None,
     metric: Annotated[str | None, typer.Option(help="Metric, if not the task's default.")] = None,
     features: Annotated[str | None, typer.Option(help="Feature columns, comma-separated.")] = None,
+    from_model: Annotated[
+        str | None,
+        typer.Option("--from", help="Fine-tune this registered version (MODEL@N) on the dataset."),
+    ] = None,
+    freeze: Annotated[
+        str | None, typer.Option(help="When fine-tuning: layers left as they are, comma-separated.")
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Id for the run's progress folder.")
     ] = None,
@@ -78,8 +85,11 @@ def train_command(
         "task": task,
         "metric": metric,
         "features": _split(features),
+        "from": from_model,
+        "freeze": _split(freeze),
     }
     given = {k: v for k, v in overrides.items() if v is not None}
+    catalog: Catalog | None = None
     if spec is not None:
         loaded = load_spec(spec)
         values: dict[str, Any] = {**loaded.to_json(), **given}
@@ -89,12 +99,17 @@ def train_command(
             values["target"] = target
         training_spec = spec_from_mapping(values, origin=f"Training spec {spec}")
     else:
+        if from_model and dataset and not target:  # a fine-tune predicts what its parent did
+            from training.finetune import parent_target
+
+            catalog = Catalog.open(ctx.obj)
+            target = parent_target(catalog, from_model)
         if not dataset or not target:
             raise InvalidInputError("Give --dataset and --target, or a --spec file.")
         training_spec = spec_from_mapping(
             {"dataset": dataset, "target": target, **given}, origin="harvest train"
         )
-    catalog = Catalog.open(ctx.obj)
+    catalog = catalog or Catalog.open(ctx.obj)
     echo = None if quiet or as_json else (lambda line: output.console.print(line, markup=False))
     if echo is None:
         result = train(training_spec, catalog, run_id=run_id, promote=not no_promote)
@@ -115,6 +130,7 @@ def train_command(
         "gates": [g.to_json() for g in result.gates],
         "promoted": result.promoted,
         "path": str(result.version.path),
+        **({"from": training_spec.from_model} if training_spec.from_model else {}),
     }
     if as_json:
         output.emit_json(summary)
