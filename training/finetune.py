@@ -165,6 +165,11 @@ class FineTuning:
         pipeline = registry.load(parent.version)
         if not parent.family.uses_torch:
             _continue_sklearn(pipeline[-1], parent)
+            if spec.freeze:
+                raise InvalidInputError(
+                    f"{parent.ref} is a scikit-learn model, which has no layers to freeze; "
+                    "leave freeze out."
+                )
         elif spec.freeze:
             from training.families.nets.torch_base import freeze_parameters, layer_names
 

@@ -162,6 +162,8 @@ def test_scikit_learn_models_continue_with_warm_start_or_say_they_cannot(
     grown = train(spec(ref, "species", **{"from": "iris-forest@1"}, time_budget=5), catalog)
     forest = Registry(catalog).load(grown.version)[-1]
     assert forest.n_estimators == 20 and len(forest.estimators_) == 20
+    with pytest.raises(InvalidInputError, match="has no layers to freeze; leave freeze out"):
+        train(spec(ref, "species", **{"from": "iris-forest@1"}, freeze=["net"]), catalog)
     with pytest.raises(
         InvalidInputError, match=r"^iris-tree@1 is a tree model .*cannot be fine-tuned"
     ):
