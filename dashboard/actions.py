@@ -21,19 +21,23 @@ def launch_training(
     families: Sequence[str],
     time_budget: float,
     name: str = "",
+    from_model: str = "",
 ) -> jobs.Job:
     """Submit the run to ``harvest dagster`` when it serves this workspace, else start
     ``harvest train`` in a process of its own; see :func:`jobs.train`.
 
     Either way it outlives the tab and the server; the job's id is the training run id.
+    With ``from_model`` (``model@N``) the run fine-tunes that version (its family only).
     """
     values: dict[str, object] = {
         "dataset": dataset,
         "target": target,
         "time_budget": time_budget,
     }
-    if families:
+    if families and not from_model:
         values["families"] = list(families)
+    if from_model:
+        values["from"] = from_model
     if name:
         values["name"] = name
     spec = spec_from_mapping(values, origin="the Train page")

@@ -87,6 +87,8 @@ class CardInputs:
     promoted: str | None
     artifact: Sequence[str]
     device: str
+    parent: Mapping[str, Any] | None = None  # the model fine-tuned from (training.finetune)
+    fine_tuning: Mapping[str, Any] | None = None  # its settings and the from-scratch rival
 
 
 def build_card(inputs: CardInputs) -> dict[str, Any]:
@@ -175,6 +177,11 @@ def build_card(inputs: CardInputs) -> dict[str, Any]:
         "intended_use": use,
         "limits": limits,
         "spec": inputs.spec.to_json(),
+        **(
+            {"parent": dict(inputs.parent), "fine_tuning": dict(inputs.fine_tuning or {})}
+            if inputs.parent
+            else {}
+        ),
     }
 
 
@@ -211,6 +218,40 @@ def _split_lines(split: Mapping[str, Any]) -> list[str]:
     return lines + [f"- {note}" for note in split.get("notes", [])]
 
 
+def model_lineage(card: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The models this card's model was fine-tuned from, its parent first, then that one's."""
+    chain: list[Mapping[str, Any]] = []
+    parent = card.get("parent")
+    while isinstance(parent, Mapping) and len(chain) < 50:
+        chain.append(parent)
+        parent = parent.get("parent")
+    return chain
+
+
+def _parent_lines(card: Mapping[str, Any]) -> list[str]:
+    """The "Fine-tuned from" section: each ancestor model with its data and crawl, and the rival."""
+    chain = model_lineage(card)
+    if not chain:
+        return []
+    lines = ["## Fine-tuned from", ""]
+    for parent in chain:
+        data = parent["data"]
+        crawl = f"; crawl `{data['scrape_run']}`" if data.get("scrape_run") else ""
+        lines.append(
+            f"- `{parent['ref']}` ({parent['family']}), trained on `{data['ref']}` "
+            f"(content hash `{data['content_hash']}`{crawl})"
+        )
+    tuning = card.get("fine_tuning") or {}
+    if tuning.get("from_scratch") is not None:
+        lines.append(
+            f"- Against training from scratch in the same {tuning['budget_seconds']:g} s: "
+            f"{tuning['metric']} {_number(tuning['fine_tuned'])} fine-tuned, "
+            f"{_number(tuning['from_scratch'])} from scratch"
+        )
+    lines += [f"- {note}" for note in tuning.get("notes", [])]
+    return [*lines, ""]
+
+
 def render_markdown(card: Mapping[str, Any]) -> str:
     """``MODEL_CARD.md``: the card for people."""
     data, metrics = card["data"], card["metrics"]
@@ -242,6 +283,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
             else []
         ),
         "",
+        *_parent_lines(card),
         "## Features",
         "",
         *[f"- `{c['name']}` ({c['kind']})" for c in card["features"]["columns"]],

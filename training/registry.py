@@ -320,13 +320,15 @@ class Registry:
         *,
         gates: object = None,
         alias: str | None = None,
+        parent: str | None = None,
     ) -> ModelVersion:
         """Move ``staging`` into place as the next version of ``model`` and record it.
 
         ``finish(number, folder)`` writes what needs the version number (the card) before
         the folder is frozen and the catalog entry is committed. The gate verdicts
         (``gates``, JSON-able) and the alias the version earned are recorded in the same
-        transaction as the version; a new champion ends the model's challenger.
+        transaction as the version; a new champion ends the model's challenger. A version
+        fine-tuned from another records that ``parent`` (``model@N``) as a ``parent`` event.
         """
         number = self._next_number(model)
         while True:
@@ -370,6 +372,8 @@ class Registry:
             self._event(cur, model, number, "registered", {"run_id": entry.run_id})
             if gates is not None:
                 self._event(cur, model, number, "gates", gates)
+            if parent is not None:
+                self._event(cur, model, number, "parent", {"parent": parent})
             if alias is not None:
                 detail = {"run_id": entry.run_id, "by": "train"}
                 self._write_alias(cur, model, alias, number, detail)
@@ -507,6 +511,19 @@ class Registry:
             .fetchall()
         )
         return [Event(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def parent(self, version: ModelVersion) -> str | None:
+        """The version ``version`` was fine-tuned from (``model@N``), or None."""
+        row = (
+            self.catalog.cursor()
+            .execute(
+                f"SELECT detail FROM {META}.model_events WHERE model = ? AND version = ? "
+                "AND event = 'parent'",
+                [version.model, version.version],
+            )
+            .fetchone()
+        )
+        return str(json.loads(row[0])["parent"]) if row else None
 
     def previous_champion(self, model: str) -> int | None:
         """The champion before the current one, which :meth:`roll_back` would restore."""

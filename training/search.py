@@ -121,16 +121,25 @@ def fit_pipeline(
     X: pd.DataFrame,
     y: NDArray[Any] | None,
     validation: tuple[pd.DataFrame, NDArray[Any] | None] | None = None,
+    *,
+    keep_features: bool = False,
 ) -> Pipeline:
-    """Fit ``pipeline``; PyTorch models get the (transformed) validation rows for early stopping."""
+    """Fit ``pipeline``; PyTorch models get the (transformed) validation rows for early stopping.
+
+    With ``keep_features`` the fitted feature steps are kept and only the model is fit on
+    what they make of ``X`` (fine-tuning: the model's inputs stay the ones it learned).
+    """
     from training.families.nets.language import GPTLanguageModel
     from training.families.nets.torch_base import TorchEstimator
 
     model = pipeline[-1]
     if validation is None or not isinstance(model, TorchEstimator) or len(validation[0]) == 0:
-        pipeline.fit(X, y)
+        if not keep_features:
+            pipeline.fit(X, y)
+        else:
+            model.fit(pipeline[:-1].transform(X), y)
         return pipeline
-    features = pipeline[:-1].fit(X, y)
+    features = pipeline[:-1] if keep_features else pipeline[:-1].fit(X, y)
     X_val = features.transform(validation[0])
     if isinstance(model, GPTLanguageModel):
         model.fit(features.transform(X), None, validation_data=X_val)

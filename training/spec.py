@@ -6,7 +6,8 @@ frozen :class:`TrainingSpec`.
 
 Keys (all but ``dataset`` and ``target`` optional)::
 
-    name: products-price        # model name in the registry (default <dataset>-<target>)
+    name: products-price        # model name in the registry (default <dataset>-<target>,
+                                # or the parent's name when fine-tuning)
     dataset: clean.products@3   # name or name@N (latest when no @N)
     target: price               # column to predict; for language modelling, the text column
     task: regression            # classification | regression | text_classification |
@@ -25,6 +26,8 @@ Keys (all but ``dataset`` and ``target`` optional)::
     drift: {threshold: 0.2, action: warn}   # drift of the features from the training data
                                             # (PSI) that warns, or with block stops promotion
     image_root: media           # folder image paths are relative to (default: workspace media)
+    from: products-price@2      # fine-tune this registered version (see training.finetune)
+    freeze: [blocks.0]          # when fine-tuning: layers left as the parent had them
 
 Reinforcement learning (``task: reinforcement_learning``, see :mod:`training.reinforcement`)
 needs no ``target``; ``dataset`` only for an environment built from data::
@@ -113,6 +116,8 @@ class TrainingSpec:
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     episodes: int = 20  # reinforcement learning: evaluation episodes (fixed seeds)
     drift: DriftSpec = field(default_factory=DriftSpec)
+    from_model: str | None = None  # ``from:``: fine-tune this registered version (model@N)
+    freeze: tuple[str, ...] = ()  # when fine-tuning: layers (parameter prefixes) not trained
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -149,6 +154,7 @@ class TrainingSpec:
             "columns": dict(self.columns),
             "episodes": self.episodes,
             "drift": {"threshold": self.drift.threshold, "action": self.drift.action},
+            **({"from": self.from_model, "freeze": list(self.freeze)} if self.from_model else {}),
         }
 
 
@@ -174,7 +180,7 @@ class _DriftFile(BaseModel):
 class SpecFile(BaseModel):
     """The spec as written in YAML or given on the command line (the checked edge)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str | None = None
     dataset: str | None = None  # required but for reinforcement learning in a Gymnasium env
     target: str | None = None  # required but for reinforcement learning
@@ -196,6 +202,8 @@ class SpecFile(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)
     episodes: int = Field(20, ge=2, le=1000)
     drift: _DriftFile = Field(default_factory=lambda: _DriftFile.model_validate({}))
+    from_model: str | None = Field(None, alias="from", min_length=1)
+    freeze: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -205,6 +213,12 @@ class SpecFile(BaseModel):
                 "must be lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _freeze_needs_a_parent(self) -> Self:
+        if self.freeze and not self.from_model:
+            raise ValueError("freeze applies only when fine-tuning: give 'from: MODEL@N' too")
+        return self
 
     @model_validator(mode="after")
     def _split_leaves_training_rows(self) -> Self:
@@ -248,7 +262,9 @@ class SpecFile(BaseModel):
             check_family_names(families)
         key = self.split.key
         return TrainingSpec(
-            name=self.name or default_name,
+            name=self.name
+            or (self.from_model.partition("@")[0] if self.from_model else None)  # its next version
+            or default_name,
             dataset=dataset,
             target=target,
             task=self.task,
@@ -275,6 +291,8 @@ class SpecFile(BaseModel):
             columns=MappingProxyType(dict(self.columns)),
             episodes=self.episodes,
             drift=DriftSpec(self.drift.threshold, self.drift.action),
+            from_model=self.from_model,
+            freeze=tuple(self.freeze),
         )
 
 

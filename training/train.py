@@ -12,6 +12,10 @@
 5. register it (folder, card, catalog entry) and set ``champion`` if every gate passed,
    ``challenger`` if only the baseline gate did. Gate verdicts are recorded either way.
 
+A spec with ``from: model@N`` fine-tunes that version instead of searching
+(:mod:`training.finetune`): step 2 is the parent's model continued on the new data, and
+a third gate compares it with the same family trained from scratch in the same budget.
+
 Bad input raises :class:`~core.errors.HarvestError` before anything is registered;
 a run stopped by SIGTERM/SIGINT registers nothing and says so in its progress file (a
 SIGKILLed run reads as ``killed``).
@@ -48,6 +52,7 @@ from training.card import CardInputs, build_card, render_markdown
 from training.data import Prepared, lineage, prepare
 from training.evaluation import Evaluation, evaluate
 from training.families import Family, FamilyContext, families_for, family
+from training.finetune import FineTuning
 from training.gates import (
     GateResult,
     baseline_gate,
@@ -64,6 +69,7 @@ from training.protocol import (
     CV_FOLDS,
     CV_REPEATS,
     REPEATED_CV,
+    TEST_SPLIT,
     Fold,
     FoldScores,
     all_rows,
@@ -432,8 +438,13 @@ class _Run:
             on_trial=lambda trial: self.on_trial(trial, prepared.metric),
         )
 
-    def refit_and_evaluate(self, prepared: Prepared, best: TrialRecord) -> _Fitted:
-        """Refit the winner (and the baseline) on the training split; score once on test."""
+    def refit_and_evaluate(
+        self, prepared: Prepared, best: TrialRecord, start: FineTuning | None = None
+    ) -> _Fitted:
+        """Refit the winner (and the baseline) on the training split; score once on test.
+
+        With ``start`` the model is the parent's continued (scored on the test split only).
+        """
         self.progress.stage("refitting", f"{best.family} on the training split")
         self.say(f"refitting {best.family} on the training split")
         splits, winner = prepared.splits, family(best.family)
@@ -443,7 +454,9 @@ class _Run:
             return fit_pipeline(build_pipeline(winner, context, best.params), X, y, validation)
 
         started = time.perf_counter()
-        model = refit(splits.X_train, splits.y_train, (splits.X_val, splits.y_val))
+        model = (start.fit if start else refit)(
+            splits.X_train, splits.y_train, (splits.X_val, splits.y_val)
+        )
         fit_seconds = time.perf_counter() - started
         dummy = build_pipeline(family("dummy"), context, {})
         baseline_model = fit_pipeline(dummy, splits.X_train, splits.y_train)
@@ -455,7 +468,7 @@ class _Run:
             prepared.metric,
             model,
             splits,
-            refit=None if winner.uses_torch else refit,
+            refit=None if winner.uses_torch or start else refit,
             plot_dir=self.staging / "plots",
             seed=self.spec.seed,
             fit_seconds=fit_seconds,
@@ -473,7 +486,11 @@ class _Run:
             else None
         )
         cv: _CrossValidation | None = None
-        protocol = choose_protocol(prepared.task, len(prepared.frame), winner.uses_torch)
+        protocol = (
+            TEST_SPLIT
+            if start
+            else choose_protocol(prepared.task, len(prepared.frame), winner.uses_torch)
+        )
         if protocol == REPEATED_CV:
             self.progress.stage(
                 "evaluating", f"{CV_REPEATS} x {CV_FOLDS}-fold cross-validation on all rows"
@@ -555,8 +572,10 @@ class _Run:
         gates: tuple[GateResult, ...],
         promoted: str | None,
         device: str,
+        tuning: FineTuning | None = None,
     ) -> ModelVersion:
         """Write the artifact, card and plots; register the version; set its alias."""
+        record = tuning.record(prepared.metric, fitted.value) if tuning else None
         assert self.staging is not None
         spec, registry = self.spec, self.registry
         self.progress.stage("registering", "writing the model version")
@@ -569,6 +588,7 @@ class _Run:
             "intervals": {k: v.to_json() for k, v in evaluation.intervals.items()},
             "validation": evaluation.validation,
             "baseline": fitted.baseline,
+            **({"fine_tuning": record} if record else {}),
         }
         _write_json(self.staging / "metrics.json", scores)
         steps = lineage(self.catalog, prepared.version)
@@ -579,7 +599,8 @@ class _Run:
                     model=spec.name, version=number, run_id=self.run_id, spec=spec,
                     prepared=prepared, lineage=steps, search=result, evaluation=evaluation,
                     baseline=fitted.baseline, gates=gates, promoted=promoted, artifact=files,
-                    device=device,
+                    device=device, parent=tuning.parent.lineage() if tuning else None,
+                    fine_tuning=record,
                 )
             )  # fmt: skip
             _write_json(folder / "card.json", card)
@@ -600,6 +621,7 @@ class _Run:
             write_card,
             gates=[g.to_json() for g in gates],
             alias=promoted,
+            parent=tuning.parent.ref if tuning else None,
         )
         self.staging = None
         interval = evaluation.intervals.get(prepared.metric.name)
@@ -609,6 +631,34 @@ class _Run:
             f"promoted to {promoted or 'nothing'}"
         )
         return version
+
+    def fine_tuning(self) -> FineTuning:
+        """Load the spec's parent model and make the spec its (task, features, family)."""
+        self.progress.stage("loading", f"reading the parent model {self.spec.from_model}")
+        tuning = FineTuning.start(self.spec, self.catalog)
+        self.spec = tuning.spec
+        return tuning
+
+    def fine_tune(
+        self, tuning: FineTuning, prepared: Prepared, promote: bool
+    ) -> tuple[SearchResult, _Fitted, tuple[GateResult, ...], str | None]:
+        """Continue the parent on the data, gate it, and train from scratch for the third gate."""
+        for note in tuning.check(prepared):
+            self.say(note)
+        result = tuning.trial()
+        self.on_trial(result.best, prepared.metric)
+        fitted = self.refit_and_evaluate(prepared, result.best, start=tuning)
+        gates, promoted = self.gate(prepared, fitted, promote)
+        self.progress.stage("comparing", f"{tuning.parent.family.name} from scratch, same budget")
+        self.say(f"training {tuning.parent.family.name} from scratch in the same budget")
+        tuning.train_from_scratch(prepared, _context(prepared, self.spec.seed))
+        scratch = tuning.scratch_gate(prepared.metric, fitted.value)
+        self.say(
+            f"gate {scratch.gate}: {'passed' if scratch.passed else 'FAILED'} - {scratch.detail}"
+        )
+        if promoted == "champion" and not scratch.passed:
+            promoted = "challenger"
+        return result, fitted, (*gates, scratch), promoted
 
     def fail(self, error: BaseException) -> None:
         message = (
@@ -640,11 +690,15 @@ def train(
         with ExitStack() as stack:
             stack.enter_context(_stop_on_signals(run.run_id))
             stack.enter_context(_frozen_heap())
+            tuning = run.fine_tuning() if spec.from_model else None
             prepared, chosen, device = run.prepare(stack)
-            result = run.search(prepared, chosen)
-            fitted = run.refit_and_evaluate(prepared, result.best)
-            gates, promoted = run.gate(prepared, fitted, promote)
-            version = run.register(prepared, result, fitted, gates, promoted, device)
+            if tuning is None:
+                result = run.search(prepared, chosen)
+                fitted = run.refit_and_evaluate(prepared, result.best)
+                gates, promoted = run.gate(prepared, fitted, promote)
+            else:
+                result, fitted, gates, promoted = run.fine_tune(tuning, prepared, promote)
+            version = run.register(prepared, result, fitted, gates, promoted, device, tuning)
     except BaseException as error:
         run.fail(error)
         raise

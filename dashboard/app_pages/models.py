@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import actions, data, drift, state, ui
+from training.card import model_lineage
 from training.metrics import METRICS
 
 state.init()
@@ -67,6 +68,7 @@ with compare_tab:
                 "data hash": (card["data"]["content_hash"] or "")[:12],
                 "rows": card["data"]["rows"],
                 "trials": card["search"]["trials"],
+                "fine-tuned from": (card.get("parent") or {}).get("ref", ""),
                 "promoted": card.get("promoted") or "",
                 "protocol": card.get("evaluation", {}).get("protocol", "test_split"),
             }
@@ -123,6 +125,23 @@ with card_tab:
             f"scrape run {card['data'].get('scrape_run') or 'none'}"
         )
     st.dataframe(card["gates"], hide_index=True, width="stretch")
+    ancestors = model_lineage(card)
+    if ancestors:
+        st.markdown("**Model lineage** (fine-tuned from, parent first)")
+        st.dataframe(
+            [
+                {
+                    "model": a["ref"],
+                    "family": a["family"],
+                    "trained on": a["data"]["ref"],
+                    "data hash": str(a["data"]["content_hash"])[:12],
+                    "crawl": a["data"].get("scrape_run") or "",
+                }
+                for a in ancestors
+            ],
+            hide_index=True,
+            width="stretch",
+        )
     markdown = (version.path / "MODEL_CARD.md").read_text(encoding="utf-8")
     st.download_button(
         "Download MODEL_CARD.md",

@@ -1,4 +1,4 @@
-"""Train: pick data, a target (its task shown), families and a budget; launch; watch it live."""
+"""Train: pick data, a target (its task shown), families (or a model to fine-tune) and a budget; launch; watch it live."""
 
 from __future__ import annotations
 
@@ -43,8 +43,28 @@ else:
         f"{check.features} feature columns · split {check.split}"
     )
 
+parent = ""  # a registered version to fine-tune, when chosen
+with ui.guard("list the registered models"):
+    parents = [v.ref for v in reversed(data.model_versions()) if v.target == target]
+if check.task and parents:
+    start = st.radio(
+        "Start from",
+        ["scratch", "fine-tune"],
+        format_func=lambda s: (
+            "nothing (train from scratch)" if s == "scratch" else "a model (fine-tune)"
+        ),
+        horizontal=True,
+        key="train_start",
+    )
+    if start == "fine-tune":
+        parent = st.selectbox("Fine-tune from", parents, key="train_parent")
+        st.caption(
+            f"Continues {parent}'s weights on {ref} at a smaller learning rate, and trains the "
+            "same model from scratch in the same budget to compare."
+        )
+
 families = []
-if check.task:
+if check.task and not parent:
     task = Task(check.task)
     usable = [f for f in FAMILIES if task in f.tasks and f.name != "dummy"]
     defaults = [f.name for f in usable if task in f.default_for]
@@ -56,9 +76,8 @@ if check.task:
         key="train_families",
     )
 budget = st.slider("Time budget (seconds)", 5, 600, 30, step=5, key="train_budget")
-model_name = st.text_input(
-    "Model name", value=default_model_name(name, target) if target else "", key="train_name"
-)
+suggested = parent.partition("@")[0] if parent else default_model_name(name, target)
+model_name = st.text_input("Model name", value=suggested if target else "", key="train_name")
 
 may_train = data.principal().can("train")
 if st.button(
@@ -76,6 +95,7 @@ if st.button(
             families=families,
             time_budget=float(budget),
             name=model_name,
+            from_model=parent,
         )
     st.session_state.train_run = handle.id
     st.session_state.train_watch = handle.id

@@ -60,6 +60,13 @@ def train_command(
         str | None,
         typer.Option(help="Reinforcement learning: a Gymnasium id, or repricing (with --dataset)."),
     ] = None,
+    from_model: Annotated[
+        str | None,
+        typer.Option("--from", help="Fine-tune this registered version (MODEL@N) on the dataset."),
+    ] = None,
+    freeze: Annotated[
+        str | None, typer.Option(help="When fine-tuning: layers left as they are, comma-separated.")
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Id for the run's progress folder.")
     ] = None,
@@ -83,8 +90,11 @@ def train_command(
         "metric": metric,
         "features": _split(features),
         "environment": environment,
+        "from": from_model,
+        "freeze": _split(freeze),
     }
     given = {k: v for k, v in overrides.items() if v is not None}
+    catalog: Catalog | None = None
     if spec is not None:
         loaded = load_spec(spec)
         values: dict[str, Any] = {**loaded.to_json(), **given}
@@ -98,12 +108,17 @@ def train_command(
             {"task": "reinforcement_learning", "dataset": dataset, **given}, origin="harvest train"
         )
     else:
+        if from_model and dataset and not target:  # a fine-tune predicts what its parent did
+            from training.finetune import parent_target
+
+            catalog = Catalog.open(ctx.obj)
+            target = parent_target(catalog, from_model)
         if not dataset or not target:
             raise InvalidInputError("Give --dataset and --target, or a --spec file.")
         training_spec = spec_from_mapping(
             {"dataset": dataset, "target": target, **given}, origin="harvest train"
         )
-    catalog = Catalog.open(ctx.obj)
+    catalog = catalog or Catalog.open(ctx.obj)
     echo = None if quiet or as_json else (lambda line: output.console.print(line, markup=False))
     if echo is None:
         result = train(training_spec, catalog, run_id=run_id, promote=not no_promote)
@@ -126,6 +141,7 @@ def train_command(
         "gates": [g.to_json() for g in result.gates],
         "promoted": result.promoted,
         "path": str(result.version.path),
+        **({"from": training_spec.from_model} if training_spec.from_model else {}),
     }
     if as_json:
         output.emit_json(summary)

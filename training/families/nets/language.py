@@ -166,6 +166,8 @@ class GPTLanguageModel(TorchEstimator):
         random_state: int | None = None,
         device: str = "auto",
         max_time: float | None = None,
+        warm_start: bool = False,
+        freeze: tuple[str, ...] = (),
     ) -> None:
         self.block_size = block_size
         self.n_layer = n_layer
@@ -183,6 +185,8 @@ class GPTLanguageModel(TorchEstimator):
         self.random_state = random_state
         self.device = device
         self.max_time = max_time
+        self.warm_start = warm_start
+        self.freeze = freeze
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -220,14 +224,15 @@ class GPTLanguageModel(TorchEstimator):
         device = pick_device(self.device)
         width = min(self.block_size, len(stream) - 1)
         with seeded(seed) as generator:
-            self.module_ = self._make_module().to(device)
+            optimiser = self._start_module(device)
             data = stream.to(device)
-            optimiser = torch.optim.AdamW(
-                self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
-            )
             offsets = torch.arange(width, device=device)
             self.history_: list[list[float]] = []
             best, best_state, since_best, running = float("inf"), None, 0, 0.0
+            if self._continuing() and held_out:  # the weights it starts from are the ones to beat
+                best = self._mean_loss(*held_out)
+                best_state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
+                self.history_.append([0.0, best, best])
             self.best_epoch_ = 0
             started = time.perf_counter()
             for step in range(1, self.max_steps + 1):

@@ -81,9 +81,16 @@ class _Classifier(ClassifierMixin, _TabularEstimator):
     _fitted_names: ClassVar[tuple[str, ...]] = (*TorchEstimator._fitted_names, "classes_")
 
     def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> _Classifier:
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float32, np.float64],
+            y_numeric=False,
+            reset=not self._continuing(),
+        )
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        codes = self._learn_classes(y)
         if len(self.classes_) < 2:
             raise ValueError(
                 "This classifier needs samples of at least 2 classes in the data, but the data "
@@ -140,6 +147,8 @@ class MLPClassifier(_Classifier):
         random_state: int | None = None,
         device: str = "auto",
         max_time: float | None = None,
+        warm_start: bool = False,
+        freeze: tuple[str, ...] = (),
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
@@ -152,6 +161,8 @@ class MLPClassifier(_Classifier):
         self.random_state = random_state
         self.device = device
         self.max_time = max_time
+        self.warm_start = warm_start
+        self.freeze = freeze
 
     def _make_module(self) -> nn.Module:
         return MLP(
@@ -181,6 +192,8 @@ class MLPRegressor(RegressorMixin, _TabularEstimator):
         random_state: int | None = None,
         device: str = "auto",
         max_time: float | None = None,
+        warm_start: bool = False,
+        freeze: tuple[str, ...] = (),
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
@@ -193,6 +206,8 @@ class MLPRegressor(RegressorMixin, _TabularEstimator):
         self.random_state = random_state
         self.device = device
         self.max_time = max_time
+        self.warm_start = warm_start
+        self.freeze = freeze
 
     def _make_module(self) -> nn.Module:
         return MLP(self.n_features_in_, tuple(self.hidden_layer_sizes), 1, self.dropout)
@@ -202,9 +217,13 @@ class MLPRegressor(RegressorMixin, _TabularEstimator):
         return torch.from_numpy(scaled.astype(np.float32))
 
     def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> MLPRegressor:
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=True)
-        self.y_mean_ = float(np.mean(y))
-        self.y_scale_ = float(np.std(y)) or 1.0
+        continuing = self._continuing()  # the parent's target scale is kept
+        X, y = validate_data(
+            self, X, y, dtype=[np.float32, np.float64], y_numeric=True, reset=not continuing
+        )
+        if not continuing:
+            self.y_mean_ = float(np.mean(y))
+            self.y_scale_ = float(np.std(y)) or 1.0
         seed = self._seed()
         data = as_float_tensor(X), self._target(y)
         validation: Batch | None
@@ -245,6 +264,8 @@ class CNNClassifier(_Classifier):
         random_state: int | None = None,
         device: str = "auto",
         max_time: float | None = None,
+        warm_start: bool = False,
+        freeze: tuple[str, ...] = (),
     ) -> None:
         self.image_shape = image_shape
         self.channels = channels
@@ -258,6 +279,8 @@ class CNNClassifier(_Classifier):
         self.random_state = random_state
         self.device = device
         self.max_time = max_time
+        self.warm_start = warm_start
+        self.freeze = freeze
 
     def _shape(self) -> tuple[int, int, int]:
         if self.image_shape is None:

@@ -164,7 +164,7 @@ class _TextClassifier(ClassifierMixin, TorchEstimator):
         if y.ndim != 1 or len(y) != len(texts):
             raise ValueError(f"Expected {len(texts)} labels in a 1-D array, got shape {y.shape}.")
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        codes = self._learn_classes(y)
         if len(self.classes_) < 2:
             raise ValueError("This classifier needs samples of at least 2 classes in the data.")
         self.n_features_in_ = 1
@@ -184,7 +184,8 @@ class _TextClassifier(ClassifierMixin, TorchEstimator):
             train_codes = codes[keep]
             val_texts = [texts[i] for i in held] if held is not None else []
             val_codes = codes[held] if held is not None else np.zeros(0, dtype=np.int64)
-        self.vocabulary_ = build_vocabulary(train_texts, self.max_vocab)
+        if not self._continuing():  # a fine-tuned model keeps its parent's words
+            self.vocabulary_ = build_vocabulary(train_texts, self.max_vocab)
         train = self._ids(train_texts), torch.from_numpy(train_codes.astype(np.int64))
         validation = (
             (self._ids(val_texts), torch.from_numpy(val_codes.astype(np.int64)))
@@ -232,6 +233,8 @@ class GRUClassifier(_TextClassifier):
         random_state: int | None = None,
         device: str = "auto",
         max_time: float | None = None,
+        warm_start: bool = False,
+        freeze: tuple[str, ...] = (),
     ) -> None:
         self.max_vocab = max_vocab
         self.max_length = max_length
@@ -247,6 +250,8 @@ class GRUClassifier(_TextClassifier):
         self.random_state = random_state
         self.device = device
         self.max_time = max_time
+        self.warm_start = warm_start
+        self.freeze = freeze
 
     def _make_module(self) -> nn.Module:
         return GRUNet(
@@ -278,6 +283,8 @@ class TransformerClassifier(_TextClassifier):
         random_state: int | None = None,
         device: str = "auto",
         max_time: float | None = None,
+        warm_start: bool = False,
+        freeze: tuple[str, ...] = (),
     ) -> None:
         self.max_vocab = max_vocab
         self.max_length = max_length
@@ -294,6 +301,8 @@ class TransformerClassifier(_TextClassifier):
         self.random_state = random_state
         self.device = device
         self.max_time = max_time
+        self.warm_start = warm_start
+        self.freeze = freeze
 
     def _make_module(self) -> nn.Module:
         return EncoderNet(

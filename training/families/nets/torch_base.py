@@ -9,6 +9,13 @@ the caller's random state), stops early when the validation loss stops improving
 keeps the best epoch's weights. ``fit`` accepts ``validation_data=(X, y)``; without it a
 seeded ``validation_fraction`` of the rows is held out.
 
+Fine-tuning is scikit-learn's ``warm_start``: a fitted estimator whose ``warm_start`` is
+true continues from its own module (its vocabulary and feature width kept; new classes
+extend the output layer, :func:`extend_head`), with the parameters named in ``freeze``
+(module prefixes such as ``"blocks.0"`` or ``"embedding"``) left as they are. Its history
+starts at epoch 0 with the validation loss of the weights it started from, which it keeps
+if no epoch beats them.
+
 Persistence is ``state_dict`` plus a JSON config (:func:`torch_config`,
 :func:`load_torch`), never pickle: the config names the class (one a PyTorch family
 declares, :func:`torch_classes`), its parameters and its fitted attributes.
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -75,6 +82,9 @@ class TorchEstimator(BaseEstimator):
     random_state: int | None
     device: str
     max_time: float | None
+    warm_start: bool = False  # continue from the fitted module (fine-tuning)
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes not trained when warm-starting
+    module_: nn.Module  # set by fit
 
     #: fitted attributes (besides the module) that are saved in the JSON config
     _fitted_names: ClassVar[tuple[str, ...]] = (
@@ -102,18 +112,43 @@ class TorchEstimator(BaseEstimator):
         cut = max(1, round(n * self.validation_fraction))
         return np.sort(order[cut:]), np.sort(order[:cut])
 
+    def _continuing(self) -> bool:
+        """Whether ``fit`` continues from the fitted module (``warm_start`` on a fitted estimator)."""
+        return bool(self.warm_start) and hasattr(self, "module_")
+
+    def _start_module(self, device: torch.device) -> torch.optim.Optimizer:
+        """Set ``module_`` (the fitted one when continuing, else new; ``freeze`` applied when
+        continuing) and return the AdamW optimiser over what is left to train."""
+        continuing = self._continuing()
+        self.module_ = (self.module_ if continuing else self._make_module()).to(device)
+        trained = freeze_parameters(self.module_, self.freeze if continuing else ())
+        return torch.optim.AdamW(trained, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _learn_classes(self, y: NDArray[Any]) -> NDArray[np.intp]:
+        """Set ``classes_`` from labels ``y`` and return their codes; when continuing, the
+        parent's classes are kept and new ones added (the output layer grows to match)."""
+        if not self._continuing():
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            return codes  # type: ignore[no-any-return]
+        classes = np.union1d(self.classes_, np.unique(y))
+        if len(classes) > len(self.classes_):
+            extend_head(self.module_, list(self.classes_), list(classes))
+        self.classes_ = classes
+        return np.searchsorted(classes, y)
+
     def _train(self, train: Batch, validation: Batch | None, seed: int) -> None:
         """Fit ``self.module_`` by minibatch AdamW with early stopping on the validation loss."""
         device = pick_device(self.device)
         with seeded(seed) as generator:
-            self.module_ = self._make_module().to(device)
+            optimiser = self._start_module(device)
             X, y = train[0].to(device), train[1].to(device)
             val = (validation[0].to(device), validation[1].to(device)) if validation else None
-            optimiser = torch.optim.AdamW(
-                self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
-            )
             self.history_: list[list[float]] = []
             best_loss, best_state, since_best = float("inf"), None, 0
+            if self._continuing() and val:  # the weights it starts from are the ones to beat
+                best_loss = self._evaluate_loss(val)
+                best_state = copy.deepcopy(self.module_.state_dict())
+                self.history_.append([0.0, best_loss, best_loss])
             started = time.perf_counter()
             n = len(X)
             self.best_epoch_ = 0
@@ -188,6 +223,56 @@ def _jsonable(value: object) -> JSON:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value
+
+
+def freeze_parameters(module: nn.Module, prefixes: Sequence[str]) -> list[nn.Parameter]:
+    """Stop training the parameters named by ``prefixes``; return the ones still trained.
+
+    A prefix that names no parameter is a ``ValueError`` listing the module's layers.
+    """
+    names = [name for name, _ in module.named_parameters()]
+    for prefix in prefixes:
+        if not any(n == prefix or n.startswith(f"{prefix}.") for n in names):
+            raise ValueError(
+                f"{prefix!r} is not a layer of this model; its layers are {layer_names(module)}"
+            )
+    trained = []
+    for name, parameter in module.named_parameters():
+        parameter.requires_grad = not any(name == p or name.startswith(f"{p}.") for p in prefixes)
+        if parameter.requires_grad:
+            trained.append(parameter)
+    if not trained:
+        raise ValueError("freeze leaves no parameter of this model to train")
+    return trained
+
+
+def layer_names(module: nn.Module) -> str:
+    """The module's layers with parameters, one level down, for messages."""
+    tops = dict.fromkeys(name.split(".")[0] for name, _ in module.named_parameters())
+    return ", ".join(tops)
+
+
+def extend_head(module: nn.Module, old: Sequence[object], new: Sequence[object]) -> None:
+    """Widen the output layer (the module's last ``nn.Linear``) from classes ``old`` to ``new``.
+
+    Each old class keeps its row of weights (moved to its place in ``new``); a new class
+    starts with zero weights and the old classes' mean bias, so it begins as no class's rival.
+    """
+    name, head = [(n, m) for n, m in module.named_modules() if isinstance(m, nn.Linear)][-1]
+    if head.out_features != len(old):
+        raise ValueError(f"the output layer has {head.out_features} outputs, not {len(old)}")
+    wider = nn.Linear(head.in_features, len(new), bias=head.bias is not None).to(head.weight.device)
+    with torch.no_grad():
+        wider.weight.zero_()
+        if wider.bias is not None and head.bias is not None:
+            wider.bias.fill_(float(head.bias.mean()))
+        for i, label in enumerate(old):
+            j = list(new).index(label)
+            wider.weight[j] = head.weight[i]
+            if wider.bias is not None and head.bias is not None:
+                wider.bias[j] = head.bias[i]
+    owner, _, attribute = name.rpartition(".")
+    setattr(module.get_submodule(owner) if owner else module, attribute, wider)
 
 
 def torch_classes() -> dict[str, type[TorchEstimator]]:
