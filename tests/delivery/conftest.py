@@ -38,7 +38,7 @@ def shop(catalog: Catalog) -> Catalog:
 
 
 def settings(**changes: object) -> Settings:
-    return Settings.from_environment(policy=FAST, **changes)
+    return Settings.from_environment(**{"policy": FAST, **changes})
 
 
 @dataclass
