@@ -330,3 +330,20 @@ def _lock(home: Path, name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def test_target(catalog: Catalog, name: str, settings: Settings | None = None) -> str:
+    """Check that ``name``'s target takes deliveries (a webhook gets a signed ``ping`` event,
+    tried once); one sentence saying so, else the error."""
+    settings = settings or Settings.from_environment()
+    sub = Subscriptions(catalog).get(name)
+    if sub.kind != "webhook":
+        open_target(sub.target, sub.secret, settings.environ).check()
+        return f"{sub.target} can be written to."
+    event = {"id": f"ping_{name}", "type": "ping", "subscription": name,
+             "created": datetime.now(UTC).isoformat()}  # fmt: skip
+    once = replace(settings.policy, attempts=1)
+    result = post(sub.target, sub.signing_key or "", str(event["id"]), body_of(event), once)
+    if result.status != "delivered":
+        raise HarvestError(result.error.removesuffix(" Gave up after 1 attempts."))
+    return f"{sub.target} accepted a signed ping event."

@@ -16,7 +16,7 @@ import hmac
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -71,7 +71,7 @@ def verify_signature(
     return hmac.compare_digest(sign(key, body, timestamp), f"t={timestamp},v1={fields.get('v1')}")
 
 
-def body_of(event: dict[str, object]) -> bytes:
+def body_of(event: Mapping[str, object]) -> bytes:
     return json.dumps(event, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
