@@ -14,6 +14,8 @@ import pyarrow as pa
 import pytest
 
 from catalog import Catalog
+from core import services
+from core.services import ObjectStore
 from delivery.run import Settings
 from delivery.webhooks import RetryPolicy
 
@@ -88,3 +90,43 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """A real S3 server on loopback (``rclone serve s3``, as `harvest services up` starts it)
+    with its bucket ``harvest``."""
+    store = services._start_s3(tmp_path_factory.mktemp("s3"))
+    try:
+        yield store
+    finally:
+        services._terminate(store.pid)
+
+
+@pytest.fixture
+def s3_secret(s3_server: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The settings of secret ``drop`` pointing at the S3 server (also set in the environment)."""
+    values = {
+        "HARVEST_SECRET_DROP_ENDPOINT": s3_server.endpoint,
+        "HARVEST_SECRET_DROP_KEY_ID": s3_server.key_id,
+        "HARVEST_SECRET_DROP_SECRET": s3_server.secret,
+        "HARVEST_SECRET_DROP_USE_SSL": "false",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def bucket_keys(store: ObjectStore, prefix: str) -> dict[str, bytes]:
+    """Every object a client sees under ``prefix`` in the bucket, with its bytes."""
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=f"http://{store.endpoint}", aws_access_key_id=store.key_id,
+        aws_secret_access_key=store.secret, region_name=services.REGION,
+    )  # fmt: skip
+    listed = client.list_objects_v2(Bucket=services.BUCKET, Prefix=prefix).get("Contents", [])
+    return {
+        item["Key"]: client.get_object(Bucket=services.BUCKET, Key=item["Key"])["Body"].read()
+        for item in listed
+    }
