@@ -281,18 +281,26 @@ class Subscriptions:
 
     def record(self, delivery: Delivery) -> Delivery:
         """Write ``delivery``'s row as it is now (one row per id)."""
+        return self.record_many([delivery])[0]
+
+    def record_many(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Write several deliveries' rows in one commit."""
         now = datetime.now(UTC)
-        delivery = replace(delivery, created_at=delivery.created_at or now, updated_at=now)
-        values = [getattr(delivery, f.name) for f in fields(Delivery)]
-        values[_FILES] = list(delivery.files)
-        marks = ", ".join("?" for _ in values)
+        made = [replace(d, created_at=d.created_at or now, updated_at=now) for d in deliveries]
+        if not made:
+            return []
+        rows = [[getattr(d, f.name) for f in fields(Delivery)] for d in made]
+        for row, done in zip(rows, made, strict=True):
+            row[_FILES] = list(done.files)
+        marks = ", ".join("?" for _ in rows[0])
 
         def write(cur: duckdb.DuckDBPyConnection) -> None:
-            cur.execute(f"DELETE FROM {META}.deliveries WHERE id = ?", [delivery.id])
-            cur.execute(f"INSERT INTO {META}.deliveries VALUES ({marks})", values)
+            ids = [d.id for d in made]
+            cur.execute(f"DELETE FROM {META}.deliveries WHERE id IN (SELECT unnest(?))", [ids])
+            cur.executemany(f"INSERT INTO {META}.deliveries VALUES ({marks})", rows)
 
-        self.catalog.transaction(write, what="record a delivery")
-        return delivery
+        self.catalog.transaction(write, what="record deliveries")
+        return made
 
     def _write(self, sql: str, params: list[object]) -> None:
         self.catalog.transaction(lambda cur: cur.execute(sql, params), what="change a subscription")

@@ -18,11 +18,15 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from catalog.access import Accounts
 from catalog.links import signed_download
@@ -34,6 +38,9 @@ from delivery.content import FileEntry, content, folder_of, manifest, same_deliv
 from delivery.targets import open_target
 from delivery.webhooks import RetryPolicy, body_of, post
 from training.registry import Registry, is_roll_back
+
+_POSTERS = 16  # webhook subscriptions posted to at once
+_RECORD_BATCH = 100  # webhook outcomes recorded per catalog commit
 
 
 @dataclass(frozen=True)
@@ -55,38 +62,48 @@ def deliver_pending(
     catalog: Catalog, *, only: str | None = None, settings: Settings | None = None
 ) -> list[Delivery]:
     """Deliver what every active subscription (or only ``only``) has pending; the outcomes."""
-    settings = settings or Settings.from_environment()
-    subs = Subscriptions(catalog)
-    chosen = [subs.get(only)] if only else subs.subscriptions()
-    outcomes: list[Delivery] = []
-    for sub in chosen:
-        if sub.status != "active":
-            continue
-        with _lock(catalog.workspace.home, sub.name):
-            outcomes += _deliver(catalog, subs, subs.get(sub.name), settings)
+    with _Run(catalog, settings or Settings.from_environment()) as run:
+        subs = run.subs
+        chosen = [subs.get(only)] if only else subs.subscriptions()
+        active = [s for s in chosen if s.status == "active" and run.may_read(s)]
+        outcomes: list[Delivery] = []
+        for sub in active:
+            if sub.kind != "webhook":
+                outcomes += run.sequence(sub, record=True)
+        hooks = [s for s in active if s.kind == "webhook"]
+        with ThreadPoolExecutor(max_workers=_POSTERS) as pool:
+            posted = [pool.submit(run.sequence, sub, record=False) for sub in hooks]
+            batch: list[Delivery] = []
+            for future in as_completed(posted):
+                batch += future.result()
+                if len(batch) >= _RECORD_BATCH:
+                    outcomes += subs.record_many(batch)
+                    batch = []
+            outcomes += subs.record_many(batch)
     return outcomes
 
 
 def retry(catalog: Catalog, id: str, settings: Settings | None = None) -> Delivery:
     """Deliver a failed or dead-lettered delivery again, now."""
-    subs = Subscriptions(catalog)
-    found = subs.delivery(id)
-    if found.status == "delivered":
-        raise HarvestError(f"Delivery {id} ({found.ref}) was delivered already.")
-    sub = subs.get(found.subscription)
-    with _lock(catalog.workspace.home, sub.name):
-        return _one(catalog, subs, sub, found.version, settings or Settings.from_environment())
+    with _Run(catalog, settings or Settings.from_environment()) as run:
+        found = run.subs.delivery(id)
+        if found.status == "delivered":
+            raise HarvestError(f"Delivery {id} ({found.ref}) was delivered already.")
+        sub = run.subs.get(found.subscription)
+        return run.subs.record(run.one(sub, found.version))
 
 
 def pending(catalog: Catalog, sub: Subscription) -> list[int]:
     """The versions (champion changes, for a model) ``sub`` has not had delivered, in order."""
-    done = Subscriptions(catalog).done(sub.name)
-    waiting = [
+    return _waiting(sub, _numbers(catalog, sub), Subscriptions(catalog).done(sub.name))
+
+
+def _waiting(sub: Subscription, numbers: list[int], done: dict[int, Delivery]) -> list[int]:
+    return [
         n
-        for n in _numbers(catalog, sub)
+        for n in numbers
         if n >= sub.first_version and (n not in done or done[n].status == "failed")
     ]
-    return waiting
 
 
 def first_version(catalog: Catalog, dataset: str) -> int:
@@ -104,55 +121,93 @@ def _numbers(catalog: Catalog, sub: Subscription) -> list[int]:
     return [v.number for v in catalog.versions(sub.dataset)]
 
 
-def _deliver(
-    catalog: Catalog, subs: Subscriptions, sub: Subscription, settings: Settings
-) -> list[Delivery]:
-    if sub.status != "active" or not _may_read(catalog, subs, sub):
-        return []
-    outcomes = []
-    for number in pending(catalog, sub):
-        outcome = _one(catalog, subs, sub, number, settings)
-        outcomes.append(outcome)
-        if outcome.status != "delivered":
-            break
-    return outcomes
+class _Run:
+    """One run of deliveries: the workspace's delivery lock held throughout (so two deliverers
+    never deliver one version twice: the second waits, then finds it delivered), what was
+    delivered read once, versions read once per dataset, and one HTTP client."""
 
+    def __init__(self, catalog: Catalog, settings: Settings) -> None:
+        self.catalog, self.settings = catalog, settings
+        self.subs = Subscriptions(catalog)
+        self._accounts: Accounts | None = None
+        self._numbers: dict[str, list[int]] = {}
+        self._versions: dict[str, dict[int, Version]] = {}
+        self._loading = threading.Lock()
+        self._done: dict[str, dict[int, Delivery]] = {}
+        self._lock = _lock(catalog.workspace.home)
+        self.client = httpx.Client(timeout=settings.policy.timeout_seconds,
+                                   follow_redirects=False)  # fmt: skip
 
-def _may_read(catalog: Catalog, subs: Subscriptions, sub: Subscription) -> bool:
-    """Whether the subscriber may still read what they subscribe to; if not, it is paused."""
-    if sub.subscriber is None or sub.is_model:
-        return True
-    accounts = Accounts(catalog)
-    if accounts.may_read(accounts.principal(sub.subscriber), sub.dataset):
-        return True
-    subs.set_status(sub.name, "paused", f"{sub.subscriber} may no longer read {sub.dataset}")
-    return False
+    def __enter__(self) -> _Run:
+        self._lock.__enter__()
+        for done in self.subs.deliveries():  # read after the lock: what the last run did too
+            self._done.setdefault(done.subscription, {})[done.version] = done
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self._lock.__exit__(None, None, None)
 
-def _one(
-    catalog: Catalog, subs: Subscriptions, sub: Subscription, number: int, settings: Settings
-) -> Delivery:
-    """Deliver version ``number`` to ``sub`` and record the outcome."""
-    did = delivery_id(sub.name, sub.dataset, number)
-    before = subs.done(sub.name).get(number)
-    row = Delivery(
-        id=did,
-        subscription=sub.name,
-        dataset=sub.dataset,
-        version=number,
-        target=sub.target,
-        attempts=before.attempts if before else 0,
-        created_at=before.created_at if before else None,
-    )
-    try:
-        if sub.kind == "webhook":
-            row = _post(catalog, sub, number, row, settings)
+    def may_read(self, sub: Subscription) -> bool:
+        """Whether the subscriber may still read what they subscribe to; if not, it is paused."""
+        if sub.subscriber is None or sub.is_model:
+            return True
+        accounts = self._accounts = self._accounts or Accounts(self.catalog)
+        if accounts.may_read(accounts.principal(sub.subscriber), sub.dataset):
+            return True
+        self.subs.set_status(
+            sub.name, "paused", f"{sub.subscriber} may no longer read {sub.dataset}"
+        )
+        return False
+
+    def sequence(self, sub: Subscription, *, record: bool) -> list[Delivery]:
+        """Deliver ``sub``'s pending versions in order, stopping at the first failure (each
+        outcome recorded as it comes if ``record``; else the caller records them)."""
+        with self._loading:  # once per dataset, whichever thread comes first
+            if sub.dataset not in self._numbers:
+                self._load(sub)
+        outcomes = []
+        for number in _waiting(sub, self._numbers[sub.dataset], self._done.get(sub.name, {})):
+            outcome = self.one(sub, number)
+            outcomes.append(self.subs.record(outcome) if record else outcome)
+            self._done.setdefault(sub.name, {})[number] = outcome
+            if outcome.status != "delivered":
+                break
+        return outcomes
+
+    def _load(self, sub: Subscription) -> None:
+        if sub.model is None:
+            found = {v.number: v for v in self.catalog.versions(sub.dataset)}
+            self._versions[sub.dataset] = found
+            self._numbers[sub.dataset] = list(found)
         else:
-            row = _write(catalog, subs, sub, catalog.version(f"{sub.dataset}@{number}"), row,
-                         settings)  # fmt: skip
-    except HarvestError as error:
-        row = replace(row, status="failed", attempts=row.attempts + 1, last_error=str(error))
-    return subs.record(row)
+            self._numbers[sub.dataset] = _numbers(self.catalog, sub)
+
+    def one(self, sub: Subscription, number: int) -> Delivery:
+        """Deliver version ``number`` to ``sub``; the outcome, not yet recorded."""
+        before = self._done.get(sub.name, {}).get(number)
+        row = Delivery(
+            id=delivery_id(sub.name, sub.dataset, number),
+            subscription=sub.name,
+            dataset=sub.dataset,
+            version=number,
+            target=sub.target,
+            attempts=before.attempts if before else 0,
+            created_at=before.created_at if before else None,
+        )
+        try:
+            version = (
+                None
+                if sub.model is not None
+                else self._versions.get(sub.dataset, {}).get(number)
+                or self.catalog.version(f"{sub.dataset}@{number}")
+            )
+            if sub.kind == "webhook":
+                return _post(self.catalog, sub, number, version, row, self.settings, self.client)
+            assert version is not None  # a model subscription is always a webhook
+            return _write(self.catalog, self.subs, sub, version, row, self.settings)
+        except HarvestError as error:
+            return replace(row, status="failed", attempts=row.attempts + 1, last_error=str(error))
 
 
 def _write(
@@ -218,16 +273,22 @@ def _readable(catalog: Catalog, sub: Subscription) -> list[str] | None:
 
 
 def _post(
-    catalog: Catalog, sub: Subscription, number: int, row: Delivery, settings: Settings
+    catalog: Catalog,
+    sub: Subscription,
+    number: int,
+    version: Version | None,
+    row: Delivery,
+    settings: Settings,
+    client: httpx.Client,
 ) -> Delivery:
     event = (
-        model_event(catalog, sub.model, number)
-        if sub.model is not None
-        else dataset_event(catalog, catalog.version(f"{sub.dataset}@{number}"), settings)
+        dataset_event(catalog, version, settings)
+        if version is not None
+        else model_event(catalog, sub.model or "", number)
     )
     event = {"id": row.id, "subscription": sub.name, **event}
     body = body_of(event)
-    result = post(sub.target, sub.signing_key or "", row.id, body, settings.policy)
+    result = post(client, sub.target, sub.signing_key or "", row.id, body, settings.policy)
     return replace(
         row,
         status="delivered" if result.status == "delivered" else "dead",
@@ -253,10 +314,27 @@ def dataset_event(catalog: Catalog, version: Version, settings: Settings) -> dic
         "rows": version.rows,
         "content_hash": version.content_hash,
         "committed_at": version.created_at.isoformat(),
-        "diff": diff_counts(catalog, version),
-        "quality": quality(catalog, version),
+        **_facts(catalog, version),
         "download": {"url": url, "expires_at": datetime.fromtimestamp(expires, UTC).isoformat()},
     }
+
+
+_FACTS: dict[tuple[str, str, int, int], dict[str, object]] = {}
+_FACTS_LOCK = threading.Lock()
+
+
+def _facts(catalog: Catalog, version: Version) -> dict[str, object]:
+    """A version's diff counts and quality verdict, worked out once per process: versions never
+    change, and every subscriber's event of one version carries the same ones."""
+    key = (catalog.workspace.catalog_uri, version.dataset, version.number, version.snapshot_id)
+    with _FACTS_LOCK:  # the posting threads wait for the first one's answer
+        found = _FACTS.get(key)
+        if found is None:
+            found = {"diff": diff_counts(catalog, version), "quality": quality(catalog, version)}
+            _FACTS[key] = found
+            while len(_FACTS) > 256:
+                del _FACTS[next(iter(_FACTS))]
+        return found
 
 
 def diff_counts(catalog: Catalog, version: Version) -> dict[str, object]:
@@ -320,11 +398,11 @@ def _json(text: str) -> object:
 
 
 @contextlib.contextmanager
-def _lock(home: Path, name: str) -> Iterator[None]:
-    """One deliverer per subscription at a time on this workspace."""
+def _lock(home: Path) -> Iterator[None]:
+    """One deliverer at a time on this workspace."""
     folder = home / "deliveries"
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{name}.lock", "a+") as handle:
+    with open(folder / "deliver.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -343,7 +421,9 @@ def test_target(catalog: Catalog, name: str, settings: Settings | None = None) -
     event = {"id": f"ping_{name}", "type": "ping", "subscription": name,
              "created": datetime.now(UTC).isoformat()}  # fmt: skip
     once = replace(settings.policy, attempts=1)
-    result = post(sub.target, sub.signing_key or "", str(event["id"]), body_of(event), once)
+    with httpx.Client(timeout=once.timeout_seconds) as client:
+        key = sub.signing_key or ""
+        result = post(client, sub.target, key, str(event["id"]), body_of(event), once)
     if result.status != "delivered":
         raise HarvestError(result.error.removesuffix(" Gave up after 1 attempts."))
     return f"{sub.target} accepted a signed ping event."

@@ -76,6 +76,7 @@ def body_of(event: Mapping[str, object]) -> bytes:
 
 
 def post(
+    client: httpx.Client,
     url: str,
     key: str,
     event_id: str,
@@ -86,35 +87,34 @@ def post(
 ) -> PostResult:
     """Post ``body`` to ``url`` until it is accepted (2xx) or the policy gives up."""
     error = ""
-    with httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False) as client:
-        for attempt in range(1, policy.attempts + 1):
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "Harvest-Webhooks/1",
-                SIGNATURE_HEADER: sign(key, body, int(time.time())),
-                EVENT_HEADER: event_id,
-                "Idempotency-Key": event_id,
-            }
-            at_least = 0.0
-            try:
-                response = client.post(url, content=body, headers=headers)
-            except httpx.TimeoutException:
-                error = f"{url} did not answer within {policy.timeout_seconds:g} s."
-            except httpx.TransportError as failure:
-                error = f"Could not reach {url}: {failure or type(failure).__name__}."
-            else:
-                code = response.status_code
-                if 200 <= code < 300:
-                    on_attempt(attempt, "")
-                    return PostResult("delivered", attempt)
-                error = f"{url} answered {code} {response.reason_phrase}."
-                if 400 <= code < 500 and code != 429:
-                    on_attempt(attempt, error)
-                    return PostResult("failed", attempt, error + " It was not retried.")
-                at_least = _retry_after(response) if code == 429 else 0.0
-            on_attempt(attempt, error)
-            if attempt < policy.attempts:
-                sleep(min(policy.cap_seconds, policy.wait(attempt, at_least)))
+    for attempt in range(1, policy.attempts + 1):
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Harvest-Webhooks/1",
+            SIGNATURE_HEADER: sign(key, body, int(time.time())),
+            EVENT_HEADER: event_id,
+            "Idempotency-Key": event_id,
+        }
+        at_least = 0.0
+        try:
+            response = client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            error = f"{url} did not answer within {policy.timeout_seconds:g} s."
+        except httpx.TransportError as failure:
+            error = f"Could not reach {url}: {failure or type(failure).__name__}."
+        else:
+            code = response.status_code
+            if 200 <= code < 300:
+                on_attempt(attempt, "")
+                return PostResult("delivered", attempt)
+            error = f"{url} answered {code} {response.reason_phrase}."
+            if 400 <= code < 500 and code != 429:
+                on_attempt(attempt, error)
+                return PostResult("failed", attempt, error + " It was not retried.")
+            at_least = _retry_after(response) if code == 429 else 0.0
+        on_attempt(attempt, error)
+        if attempt < policy.attempts:
+            sleep(min(policy.cap_seconds, policy.wait(attempt, at_least)))
     return PostResult("dead", policy.attempts, f"{error} Gave up after {policy.attempts} attempts.")
 
 
