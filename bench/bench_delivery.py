@@ -29,12 +29,20 @@ EVENTS = 1_000
 
 
 def _table(rows: int) -> pa.Table:
+    """Rows like a scraped shop's products: a key, prices and stock, a URL, a name and a short
+    description (text that does not compress away, as real descriptions do not)."""
     ids = np.arange(rows)
+    words = np.array(["red", "oak", "lamp", "steel", "soft", "blue", "desk", "wool", "tall",
+                      "mini", "chair", "glass", "linen", "round", "pack", "set"])  # fmt: skip
+    picks = np.random.default_rng(7).integers(0, len(words), size=(rows, 12))
+    text = [" ".join(row) for row in words[picks]]
     return pa.table({
         "id": ids,
+        "name": pa.array([f"product {i}" for i in range(rows)]),
+        "url": pa.array([f"https://shop.example/p/{i}" for i in range(rows)]),
         "price": (ids % 9973) * 0.37,
         "stock": ids % 17,
-        "name": pa.array([f"product {i}" for i in range(rows)]),
+        "description": pa.array(text),
     })  # fmt: skip
 
 

@@ -47,6 +47,7 @@ _TABLES = {
         target VARCHAR, files VARCHAR[], bytes BIGINT, rows BIGINT, attempts INTEGER,
         status VARCHAR, last_error VARCHAR, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
 }
+_PREPARED: set[str] = set()  # catalogs whose tables this process has seen
 
 
 @dataclass(frozen=True)
@@ -180,12 +181,15 @@ class Subscriptions:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        if catalog.workspace.catalog_uri in _PREPARED:  # tables are never dropped
+            return
         present = catalog.cursor().execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
             [LAKE, "harvest"],
         )
         if set(_TABLES) - {row[0] for row in present.fetchall()}:  # the first time only
             catalog.transaction(self._create_tables, what="prepare the subscription tables")
+        _PREPARED.add(catalog.workspace.catalog_uri)
 
     @staticmethod
     def _create_tables(cur: duckdb.DuckDBPyConnection) -> None:

@@ -71,6 +71,8 @@ def deliver_pending(
             if sub.kind != "webhook":
                 outcomes += run.sequence(sub, record=True)
         hooks = [s for s in active if s.kind == "webhook"]
+        if not hooks:
+            return outcomes
         with ThreadPoolExecutor(max_workers=_POSTERS) as pool:
             posted = [pool.submit(run.sequence, sub, record=False) for sub in hooks]
             batch: list[Delivery] = []
@@ -135,8 +137,7 @@ class _Run:
         self._loading = threading.Lock()
         self._done: dict[str, dict[int, Delivery]] = {}
         self._lock = _lock(catalog.workspace.home)
-        self.client = httpx.Client(timeout=settings.policy.timeout_seconds,
-                                   follow_redirects=False)  # fmt: skip
+        self._client: httpx.Client | None = None
 
     def __enter__(self) -> _Run:
         self._lock.__enter__()
@@ -145,8 +146,18 @@ class _Run:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
         self._lock.__exit__(None, None, None)
+
+    @property
+    def client(self) -> httpx.Client:
+        """The run's HTTP client, made when the first webhook needs it."""
+        with self._loading:
+            if self._client is None:
+                timeout = self.settings.policy.timeout_seconds
+                self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+            return self._client
 
     def may_read(self, sub: Subscription) -> bool:
         """Whether the subscriber may still read what they subscribe to; if not, it is paused."""
