@@ -438,3 +438,21 @@ def test_target(catalog: Catalog, name: str, settings: Settings | None = None) -
     if result.status != "delivered":
         raise HarvestError(result.error.removesuffix(" Gave up after 1 attempts."))
     return f"{sub.target} accepted a signed ping event."
+
+
+def landed_mark(catalog: Catalog) -> str:
+    """A mark that changes whenever a dataset version or a champion change lands, or a
+    subscription is added or resumed: what the Dagster sensor compares with its cursor
+    ("" when no subscription is active)."""
+    active = [s for s in Subscriptions(catalog).subscriptions() if s.status == "active"]
+    if not active:
+        return ""
+    row = (
+        catalog.cursor()
+        .execute("SELECT count(*), max(created_at) FROM lake.harvest.versions")
+        .fetchone()
+    )
+    models = {s.model for s in active if s.model}
+    changes = sum(len(_champion_events(catalog, m)) for m in models)
+    names = ",".join(s.name for s in active)
+    return f"{row[0] if row else 0}:{row[1] if row else ''}:{changes}:{names}"
