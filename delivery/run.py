@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from catalog.access import Accounts
+from catalog.access import Accounts, PermissionDeniedError, Principal
 from catalog.links import signed_download
 from catalog.records import Version
 from catalog.store import Catalog
@@ -456,3 +456,24 @@ def landed_mark(catalog: Catalog) -> str:
     changes = sum(len(_champion_events(catalog, m)) for m in models)
     names = ",".join(s.name for s in active)
     return f"{row[0] if row else 0}:{row[1] if row else ''}:{changes}:{names}"
+
+
+def subscribe(catalog: Catalog, principal: Principal, sub: Subscription) -> Subscription:
+    """Add ``sub`` for ``principal``: they must read what they subscribe to, and only the
+    workspace's administrator writes to folders and buckets (they are where Harvest runs).
+    Delivery starts at the dataset's latest version (a model's next champion change)."""
+    if not principal.admin:
+        principal.require("read")
+        if principal.user is None:
+            raise PermissionDeniedError("Subscribing needs an account: sign in or send a token.")
+        if sub.kind != "webhook":
+            raise PermissionDeniedError(
+                "Folder and S3 targets write where Harvest runs: only the workspace's "
+                "administrator may give them; subscribe an https:// webhook instead."
+            )
+    if not sub.is_model:
+        accounts = Accounts(catalog)
+        accounts.require_read(principal, catalog.resolve_name(sub.dataset).qualified)
+    subscriber = sub.subscriber if principal.admin else principal.user
+    start = first_version(catalog, sub.dataset)
+    return Subscriptions(catalog).add(replace(sub, subscriber=subscriber, first_version=start))

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from catalog import Catalog
-from catalog.access import Accounts
+from catalog.access import ADMIN, Accounts
 from catalog.subscriptions import Delivery, Subscription, Subscriptions, target_kind
 from core.errors import HarvestError
-from delivery.run import deliver_pending, first_version, retry, test_target
+from delivery.run import deliver_pending, retry, subscribe, test_target
 from harvest import output
 
 subscriptions_app = typer.Typer(
@@ -61,18 +61,19 @@ def subscriptions_add(
 ) -> None:  # fmt: skip
     """Subscribe a target to a dataset's new versions (from its latest one on)."""
     catalog = Catalog.open(ctx.obj)
-    subs = Subscriptions(catalog)
     if not dataset.startswith("model:"):
         dataset = catalog.resolve_name(dataset).qualified
         if user is not None:
             accounts = Accounts(catalog)
             accounts.require_read(accounts.principal(user), dataset)
-    sub = subs.add(
+    sub = subscribe(
+        catalog,
+        ADMIN,
         Subscription(
-            name=name or _name_for(subs, dataset, to), dataset=dataset, target=to, secret=secret,
-            format=format.lower(), gzip=gzip, split_rows=split, mode=mode, query=query,
-            subscriber=user, first_version=first_version(catalog, dataset),
-        )
+            name=name or _name_for(Subscriptions(catalog), dataset, to), dataset=dataset,
+            target=to, secret=secret, format=format.lower(), gzip=gzip, split_rows=split,
+            mode=mode, query=query, subscriber=user,
+        ),
     )  # fmt: skip
     _say(f"Subscribed {sub.name}: {sub.dataset} from version {sub.first_version} to {sub.target}.")
     if sub.signing_key:
