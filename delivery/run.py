@@ -92,6 +92,10 @@ def retry(catalog: Catalog, id: str, settings: Settings | None = None) -> Delive
         if found.status == "delivered":
             raise HarvestError(f"Delivery {id} ({found.ref}) was delivered already.")
         sub = run.subs.get(found.subscription)
+        if not run.may_read(sub):
+            raise PermissionDeniedError(
+                f"{sub.subscriber} may no longer read {sub.dataset}, so {sub.name} was paused."
+            )
         return run.subs.record(run.one(sub, found.version))
 
 
