@@ -391,7 +391,12 @@ def model_event(catalog: Catalog, model: str, number: int) -> dict[str, object]:
     events = Registry(catalog).events(model)
     changes = [e for e in events if e.event == "champion"]
     change = changes[number - 1]
-    gates = [e for e in events if e.event == "gates" and e.version == change.version]
+    # the verdicts recorded for that version by the time it became champion: at registration
+    # ("gates") or at a promotion by hand ("promotion")
+    gates = [
+        e for e in events
+        if e.event in ("gates", "promotion") and e.version == change.version and e.at <= change.at
+    ]  # fmt: skip
     return {
         "type": "model.champion",
         "created": datetime.now(UTC).isoformat(),

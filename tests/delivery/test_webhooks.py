@@ -108,33 +108,23 @@ def test_429_waits_at_least_retry_after() -> None:
 def test_a_model_subscription_hears_champion_changes_with_gates(
     shop: Catalog, receiver: Callable[..., Receiver]
 ) -> None:
-    from training.registry import Registry
+    from training.registry import ROLL_BACK, Registry
 
-    Registry(shop)  # its tables
+    registry = Registry(shop)
     got = receiver()
-    Subscriptions(shop).add(
-        Subscription(
-            "models", "model:price", got.url, first_version=first_version(shop, "model:price")
-        )
-    )
+    start = first_version(shop, "model:price")
+    Subscriptions(shop).add(Subscription("models", "model:price", got.url, first_version=start))
     for version in (1, 2):
-        shop.transaction(
-            lambda c, v=version: c.execute(
-                "INSERT INTO lake.harvest.model_events VALUES (?, ?, 'gates', ?, now())",
-                ["price", v, '{"baseline": true, "champion": true}'],
-            )
-        )
-        shop.transaction(
-            lambda c, v=version: c.execute(
-                "INSERT INTO lake.harvest.model_events VALUES (?, ?, 'champion', ?, now())",
-                ["price", v, '{"by": "promote"}'],
-            )
-        )
+        registry.record("price", version, "promotion", [{"gate": "baseline", "passed": True}])
+        registry.set_alias("price", "champion", version, {"by": "promote"})
+    registry.set_alias("price", "champion", 1, {"by": ROLL_BACK, "from": 2})
     done = deliver_pending(shop, settings=settings())
-    assert [d.status for d in done] == ["delivered", "delivered"]
+    assert [d.status for d in done] == ["delivered"] * 3
     events = got.events()
     assert [(e["type"], e["version"], e["previous"], e["change"]) for e in events] == [
         ("model.champion", 1, None, "promotion"),
         ("model.champion", 2, 1, "promotion"),
+        ("model.champion", 1, 2, "roll-back"),
     ]
-    assert events[1]["gates"] == {"baseline": True, "champion": True}
+    assert events[1]["gates"] == [{"gate": "baseline", "passed": True}]
+    assert deliver_pending(shop, settings=settings()) == []
