@@ -46,6 +46,7 @@ from catalog.commits import watch_commits
 from catalog.engine import LAKE, retry
 from catalog.records import DatasetRef
 from catalog.store import Catalog
+from catalog.subscriptions import Subscriptions
 from core.errors import HarvestError, InvalidInputError, NotFoundError
 
 META = f"{LAKE}.harvest"
@@ -724,6 +725,10 @@ class Accounts:
         ]  # fmt: skip
         for request in held:
             self._set_status(request, "revoked", principal.name)
+        if held:  # what they subscribed to is no longer theirs to receive
+            Subscriptions(self.catalog).pause_subscriber(
+                user, dataset, f"{user}'s access to {dataset} was revoked"
+            )
         return len(held)
 
     def _may_change(self, principal: Principal, dataset: str) -> None:

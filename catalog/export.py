@@ -171,6 +171,12 @@ def _gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield packer.flush()
 
 
+def encode(batches: pa.RecordBatchReader, fmt: str, gzip: bool = False) -> Iterator[bytes]:
+    """The bytes of ``batches`` as a file in ``fmt`` (gzipped if asked), a batch at a time."""
+    encoded = _encode(batches, fmt)
+    return _gzip(encoded) if gzip else encoded
+
+
 def stream(
     catalog: Catalog, ref: str | Version, fmt: str, gzip: bool = False, batch_rows: int = 65_536
 ) -> Iterator[bytes]:
@@ -181,9 +187,9 @@ def stream(
         raise InvalidInputError(f"'{fmt}' is not a format: use one of {', '.join(FORMATS)}.")
     version = catalog.ensure_intact(ref)
     if fmt == "parquet" and not gzip:
-        whole = _whole_file(catalog, version)
+        whole = whole_file(catalog, version)
         if whole is not None:  # the version is one plain file: send its bytes as they are
-            return _file_chunks(whole)
+            return file_chunks(whole)
     cursor = catalog.cursor()
     batches = cursor.execute(f"SELECT * FROM {catalog.source_sql(version)}").fetch_record_batch(
         batch_rows
@@ -191,21 +197,20 @@ def stream(
 
     def chunks() -> Iterator[bytes]:
         try:
-            encoded = _encode(batches, fmt)
-            yield from _gzip(encoded) if gzip else encoded
+            yield from encode(batches, fmt, gzip)
         finally:
             cursor.close()
 
     return chunks()
 
 
-def _whole_file(catalog: Catalog, version: Version) -> Path | None:
+def whole_file(catalog: Catalog, version: Version) -> Path | None:
     """The one Parquet file that holds exactly ``version``'s rows and columns, if there is one."""
     files = catalog.plain_files(version)
     return Path(files[0]) if len(files) == 1 else None
 
 
-def _file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+def file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(size):
             yield chunk

@@ -21,6 +21,7 @@ from dagster import (
 
 from core.workspace import Workspace
 from dagster_project.cleaning import build_cleaning, cleanings_of
+from dagster_project.delivery import build_delivery_sensor, delivery_job
 from dagster_project.resources import CatalogResource, ModelRegistryResource, ScraperResource
 from dagster_project.scraping import build_scraping, sources_of
 from dagster_project.training import build_drift_checks, build_training, models_of, training_job
@@ -59,9 +60,9 @@ def build_definitions(
     return Definitions(
         assets=[*scraping.assets, *cleaning, *training],
         asset_checks=build_drift_checks(models, datasets),
-        jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all()), training_job],
+        jobs=[define_asset_job(PIPELINE_JOB, AssetSelection.all()), training_job, delivery_job],
         schedules=scraping.schedules,
-        sensors=[automation],
+        sensors=[automation, build_delivery_sensor(workspace)],
         resources={**default_resources(workspace), **(resources or {})},
         executor=in_process_executor,
     )

@@ -26,8 +26,10 @@ from catalog.drift import DriftReport, version_drift
 from catalog.export import export
 from catalog.records import DatasetRef
 from catalog.sandbox import Sandbox, prestart
+from catalog.subscriptions import Delivery, Subscription, Subscriptions
 from core.errors import HarvestError, NotFoundError
 from core.workspace import Workspace
+from delivery.run import subscribe as subscribe_for
 from scrapers.runs import CrawlRun, last_runs
 from scrapers.sources import source_files
 from scrapers.spec import load_spec
@@ -418,3 +420,26 @@ def progress(run_id: str) -> RunProgress:
         if run is not None:
             return run
     return read_progress(workspace, run_id)
+
+
+def subscriptions_of(name: str) -> list[Subscription]:
+    """This session's subscriptions to dataset ``name`` (every one, for the administrator)."""
+    who = principal()
+    found = Subscriptions(catalog()).subscriptions(name)
+    return [s for s in found if who.admin or s.subscriber == who.user]
+
+
+def deliveries_of(name: str) -> list[Delivery]:
+    """The deliveries of this session's subscriptions to dataset ``name``, newest first."""
+    mine = {s.name for s in subscriptions_of(name)}
+    return [d for d in Subscriptions(catalog()).deliveries() if d.subscription in mine]
+
+
+def subscribe(name: str, target: str, fmt: str, mode: str) -> Subscription:
+    """Subscribe ``target`` to dataset ``name`` for this session (see delivery.run.subscribe)."""
+    who = principal()
+    base = f"{who.name}-{name.replace('.', '-')}"
+    taken = {s.name for s in Subscriptions(catalog()).subscriptions()}
+    chosen = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 1000))) if n not in taken)
+    wanted = Subscription(chosen, name, target.strip(), format=fmt, mode=mode)
+    return subscribe_for(catalog(), who, wanted)

@@ -45,6 +45,7 @@ def _register() -> None:
         access,
         catalog,
         dashboard,
+        delivery,
         demo,
         jobs,
         orchestration,
@@ -59,6 +60,7 @@ def _register() -> None:
     access.register(app)
     catalog.register(app)
     dashboard.register(app)
+    delivery.register(app)
     demo.register(app)
     jobs.register(app)
     orchestration.register(app)

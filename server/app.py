@@ -20,7 +20,7 @@ from core.errors import InvalidInputError
 from core.workspace import Workspace
 from server.deps import RateLimiter, Services, Settings
 from server.problems import TooLargeError, document_problems, install, problem
-from server.routers import access, datasets, jobs, models, sql
+from server.routers import access, datasets, jobs, models, sql, subscriptions
 from training.registry import Registry
 
 
@@ -115,7 +115,7 @@ def create_app(
         lifespan=lifespan,
     )
     install(app)
-    for module in (datasets, sql, models, jobs, access):
+    for module in (datasets, sql, models, jobs, access, subscriptions):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=chosen.max_body)
     plain_openapi = app.openapi

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.access import AccessRequest
 from catalog.records import Dataset, Version
+from catalog.subscriptions import Delivery, Subscription
 
 
 class Request(BaseModel):
@@ -255,3 +256,60 @@ class Me(BaseModel):
     admin: bool
     scopes: list[str]
     organisations: dict[str, str] = Field(description="Each organisation and the caller's role.")
+
+
+class SubscriptionIn(Request):
+    """A new subscription: what, where, in which format and mode."""
+
+    dataset: str = Field(max_length=200, description="stage.name, or model:NAME.")
+    target: str = Field(max_length=2000, description="An https:// webhook URL (a folder or "
+                        "s3://bucket/prefix for the workspace's administrator).")  # fmt: skip
+    name: str | None = Field(default=None, max_length=63)
+    format: Literal["parquet", "csv", "jsonl"] = "parquet"
+    gzip: bool = False
+    split_rows: int | None = Field(default=None, ge=1)
+    mode: Literal["full", "delta"] = "full"
+    query: str | None = Field(default=None, max_length=20_000)
+    secret: str | None = Field(default=None, max_length=40)
+
+
+class SubscriptionOut(BaseModel):
+    name: str
+    dataset: str
+    target: str
+    format: str
+    gzip: bool
+    split_rows: int | None
+    mode: str
+    query: str | None
+    subscriber: str | None
+    first_version: int
+    status: str
+    reason: str
+    created_at: datetime | None
+    signing_key: str | None = Field(
+        default=None, description="A webhook's HMAC key; shown to its subscriber only."
+    )
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionOut:
+        return cls(**{k: getattr(sub, k) for k in cls.model_fields})
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    subscription: str
+    ref: str
+    target: str
+    files: list[str]
+    bytes: int
+    rows: int
+    attempts: int
+    status: str
+    last_error: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, done: Delivery) -> DeliveryOut:
+        return cls(**{k: getattr(done, k) for k in cls.model_fields})

@@ -17,7 +17,8 @@ ALLOWED = {
     "training": {"core", "catalog"},
     "jobs": {"core", "catalog", "scrapers", "training", "dagster_project"},
     "demo_site": {"core"},
-    "server": {"core", "catalog", "scrapers", "training", "jobs"},
+    "server": {"core", "catalog", "scrapers", "training", "jobs", "delivery"},
+    "delivery": {"core", "catalog", "training"},
 }
 OURS = {*ALLOWED, "harvest", "dashboard", "dagster_project", "bench", "tests"}
 

@@ -67,8 +67,8 @@ if not versions:
     st.info("This dataset has no versions yet.")
     st.stop()
 
-tab_versions, tab_preview, tab_diff, tab_quality, tab_lineage, tab_use = st.tabs(
-    ["Versions", "Preview", "Diff", "Quality", "Lineage", "Download & use"]
+tab_versions, tab_preview, tab_diff, tab_quality, tab_lineage, tab_use, tab_deliveries = st.tabs(
+    ["Versions", "Preview", "Diff", "Quality", "Lineage", "Download & use", "Deliveries"]
 )
 
 with tab_versions:
@@ -170,3 +170,39 @@ with tab_use:
     st.code(snippets.python_snippet(ref), language="python")
     st.markdown("**SQL** (on the SQL page or with `harvest sql`)")
     st.code(snippets.sql_snippet(ref), language="sql")
+
+with tab_deliveries:
+    st.markdown("**Subscribe**: each new version of this dataset, pushed to you.")
+    with st.form("subscribe"):
+        target = st.text_input(
+            "Deliver to", placeholder="https://example.com/hook (or a folder, s3://bucket/prefix)"
+        )
+        fmt_col, mode_col = st.columns(2)
+        fmt = fmt_col.selectbox("Format", ["parquet", "csv", "jsonl"])
+        mode = mode_col.selectbox("Mode", ["full", "delta"], help="delta: rows added, changed "
+                                  "and removed since the last delivery, with an _op column")  # fmt: skip
+        if st.form_submit_button("Subscribe", icon=":material/notifications:"):
+            with ui.guard("subscribe"):
+                made = data.subscribe(name, target, fmt, mode)
+                st.success(f"Subscribed {made.name}: from version {made.first_version} on.")
+                if made.signing_key:
+                    st.code(made.signing_key, language=None)
+                    st.caption("Events are signed with this key; see docs/delivery.md.")
+    with ui.guard("load the deliveries"):
+        subscribed = data.subscriptions_of(name)
+        delivered = data.deliveries_of(name)
+    if subscribed:
+        st.dataframe(
+            [{"subscription": s.name, "target": s.target, "format": s.format, "mode": s.mode,
+              "status": s.status + (f" ({s.reason})" if s.reason else "")} for s in subscribed],
+            hide_index=True,
+        )  # fmt: skip
+    if delivered:
+        st.dataframe(
+            [{"version": d.ref, "subscription": d.subscription, "status": d.status,
+              "attempts": d.attempts, "rows": d.rows, "bytes": d.bytes,
+              "when": d.updated_at, "error": d.last_error} for d in delivered],
+            hide_index=True,
+        )  # fmt: skip
+    else:
+        st.caption("No deliveries yet: `harvest deliver` or the Dagster sensor makes them.")
