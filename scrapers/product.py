@@ -32,23 +32,12 @@ from catalog.vocabulary import currency_code, currency_of
 from scrapers import product_page as visible
 from scrapers import product_state as state
 from scrapers.extract import jsonld_entities
+from scrapers.spec import PRODUCT
 from scrapers.values import Row, Value, absolute_url, parse_number
 
-FIELDS: dict[str, str] = {
-    "name": "text",
-    "price": "float",
-    "currency": "text",
-    "regular_price": "float",
-    "availability": "text",
-    "sku": "text",
-    "gtin": "text",
-    "mpn": "text",
-    "brand": "text",
-    "images": "texts",
-    "description": "text",
-    "category": "text",
-}
+FIELDS = PRODUCT
 """The fields of a product and their column types (``texts``: a list of text)."""
+MIN_VISIBLE = 0.3  # a visible price scored below this is no evidence (a grid's, a total's)
 SOURCES = ("structured", "meta", "state", "visible")
 
 _PRODUCT_TYPES = visible.words(
@@ -385,12 +374,15 @@ def _extruct_entities(page: Page) -> Iterator[Mapping[str, Any]]:
         return
     import extruct  # heavy; pages without microdata or RDFa never pay for the import
 
-    syntaxes = [s for s, present in (("microdata", has_microdata), ("rdfa", has_rdfa)) if present]
-    found = extruct.extract(
-        page.tree, base_url=page.url, syntaxes=syntaxes, uniform=True, errors="ignore"
-    )
-    yield from _walk_entities(found.get("microdata") or [])
-    yield from _walk_entities(_rdfa_as_jsonld(found.get("rdfa") or []))
+    if has_microdata:
+        found = extruct.extract(
+            page.tree, base_url=page.url, syntaxes=["microdata"], uniform=True, errors="ignore"
+        )
+        yield from _walk_entities(found.get("microdata") or [])
+    if has_rdfa:  # pyRdfa reads a document, not an lxml tree
+        html = lxml.html.tostring(page.tree, encoding="unicode")
+        found = extruct.extract(html, base_url=page.url, syntaxes=["rdfa"], errors="ignore")
+        yield from _walk_entities(_rdfa_as_jsonld(found.get("rdfa") or []))
 
 
 def _rdfa_as_jsonld(nodes: list[Any]) -> list[dict[str, Any]]:
@@ -774,8 +766,11 @@ def visible_evidence(page: Page) -> Iterator[Evidence]:
     candidates = visible.price_candidates(elements)
     scored = sorted(((visible.score(c, marks), c) for c in candidates), key=lambda s: -s[0])
     # an "old" price (struck, "was", "regular") is the price when nothing current stands beside it
-    ranked = sorted(scored, key=lambda s: -(s[0] * (0.35 if s[1].old else 1.0)))
-    if ranked:
+    ranked = sorted(
+        ((s, c) for s, c in scored if not c.in_grid),
+        key=lambda s: -(s[0] * (0.35 if s[1].old else 1.0)),
+    )
+    if ranked and ranked[0][0] * (0.35 if ranked[0][1].old else 1.0) >= MIN_VISIBLE:
         chance, best = ranked[0][0] * (0.35 if ranked[0][1].old else 1.0), ranked[0][1]
         yield Evidence("price", best.amount, "visible", 0.75 * chance)
         if best.currency:

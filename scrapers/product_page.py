@@ -66,8 +66,9 @@ _OLD_TEXT = re.compile(
     r"old price|previous price|prix barré|antes)\b",
     re.IGNORECASE,
 )
-_CURRENT_TEXT = re.compile(
-    r"\b(now|sale price|our price|special price|price|offer)\b", re.IGNORECASE
+_NOW_TEXT = re.compile(
+    r"\b(now|sale price|our price|special price|jetzt|nu|teraz|maintenant|ahora|ora)\b",
+    re.IGNORECASE,
 )
 _NOISE_TEXT = re.compile(
     r"(\bsave\b|\byou save\b|\boff\b|%|\bper month\b|/\s*mo\b|/\s*month\b|\bmonthly\b|"
@@ -282,6 +283,8 @@ def _candidate(
             words |= _class_words(node)
         if node.tag in ("del", "s", "strike") or _STRUCK_STYLE.search(node.get("style") or ""):
             struck = struck or depth < 4
+        if depth < 4 and _OLD_TYPES.search(node.get("data-price-type") or ""):
+            struck = True
         if node.tag in _OUTSIDE or (node.get("role") in ("navigation", "banner", "contentinfo")):
             outside = True
         if id(node) in grids or _class_words(node) & _GRID_WORDS:
@@ -291,7 +294,7 @@ def _candidate(
         old_attribute
         or struck
         or bool(words & _OLD_WORDS and not words & {"sale", "now", "current", "final", "special"})
-        or bool(_OLD_TEXT.search(context) and not _CURRENT_TEXT.match(context))
+        or bool(_OLD_TEXT.search(context) and not _NOW_TEXT.search(el.text_content()))
     )
     noise = bool(words & _NOISE_WORDS) or bool(_NOISE_TEXT.search(context))
     amount = price.amount_float or 0.0
@@ -327,7 +330,8 @@ def _context_text(el: HtmlElement) -> str:
         previous = node.getprevious()
         parent = node.getparent()
         if previous is not None:
-            label = previous.text_content() if len(previous.text_content()) <= 40 else ""
+            text = previous.text_content()
+            label = text if len(text) <= 40 and not _DIGIT.search(text) else ""
             before = f"{label} {previous.tail or ''}"
             break
         if parent is None:
