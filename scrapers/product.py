@@ -94,6 +94,22 @@ _AVAILABILITY_TEXT = (
     ),
 )
 _DOLLAR_REGIONS = {"CA": "CAD", "AU": "AUD", "NZ": "NZD", "SG": "SGD", "HK": "HKD", "MX": "MXN"}
+_EURO = "AT BE CY DE EE ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK"
+_REGION_CURRENCIES = {
+    **dict.fromkeys(_EURO.split(), "EUR"),
+    **_DOLLAR_REGIONS,
+    "US": "USD",
+    "GB": "GBP",
+    "JP": "JPY",
+    "CH": "CHF",
+    "PL": "PLN",
+    "SE": "SEK",
+    "NO": "NOK",
+    "DK": "DKK",
+    "CZ": "CZK",
+    "IN": "INR",
+    "BR": "BRL",
+}
 _TAGS = re.compile(r"<[^>]+>")
 _NOT_DIGIT = re.compile(r"\D")
 _SKU_TEXT = re.compile(
@@ -798,6 +814,14 @@ def visible_evidence(page: Page) -> Iterator[Evidence]:
         images = _images(image, page.url)
         if images:
             yield Evidence("images", images, "visible", 0.45)
+    text = visible.description(elements, marks)
+    if text:
+        yield Evidence("description", text, "visible", 0.4)
+    maker = visible.brand(elements, marks)
+    if maker:
+        yield Evidence("brand", maker, "visible", 0.4)
+    if page.region in _REGION_CURRENCIES:  # the locale's currency, when nothing else says one
+        yield Evidence("currency", _REGION_CURRENCIES[page.region], "visible", 0.2)
     yield from _visible_words(elements, marks)
 
 

@@ -46,7 +46,7 @@ _CURRENT_WORDS = words(
 )
 _OLD_WORDS = words(
     "old was strike striked strikethrough compare regular list original "
-    "before rrp msrp crossed retail through previous reg uvp statt stara "
+    "before rrp msrp crossed retail through previous reg uvp statt stara standard "
     "stary ancien barre antes oud vorher non "
 )
 _NOISE_WORDS = words(
@@ -63,7 +63,8 @@ _GRID_WORDS = words(
 _OUTSIDE = {"header", "footer", "nav", "aside"}
 _OLD_TEXT = re.compile(
     r"\b(was|regular price|reg\.?|list price|rrp|msrp|compare at|original price|before|statt|uvp|"
-    r"old price|previous price|prix barré|antes)\b",
+    r"old price|previous price|prix barré|antes|war|ursprünglich\w*|avant|prima|voorheen|było|"
+    r"originally)\b",
     re.IGNORECASE,
 )
 _NOW_TEXT = re.compile(
@@ -444,4 +445,39 @@ def breadcrumb(tree: HtmlElement, product_name: str | None) -> str | None:
         names = [n for n in names if not product_name or similarity(n, product_name) < 0.6]
         if names:
             return names[-1].strip("›>/|» ")
+    return None
+
+
+def _near(elements: list[HtmlElement], marks: Landmarks) -> list[HtmlElement]:
+    """The elements around the main heading and buy button (where a product's details are)."""
+    anchors = [p for p in (marks.heading, marks.buy) if p is not None]
+    if not anchors:
+        return []
+    reach = max(40, marks.size // 5)
+    window = elements[max(0, min(anchors) - 10) : max(anchors) + reach]
+    return [el for el in window if not any(_class_words(a) & _GRID_WORDS for a in _ancestors(el))]
+
+
+def description(elements: list[HtmlElement], marks: Landmarks) -> str | None:
+    """The text of the first description block near the product's heading."""
+    for el in _near(elements, marks):
+        words = _class_words(el)
+        if "description" in words and not words & _GRID_WORDS:
+            text = spaced_text(el)
+            if 20 <= len(text) <= 2000:
+                return text
+    return None
+
+
+def brand(elements: list[HtmlElement], marks: Landmarks) -> str | None:
+    """A brand named near the heading: a ``data-brand`` attribute, or a short brand/vendor block."""
+    for el in _near(elements, marks):
+        value = el.get("data-brand") or el.get("data-product-brand")
+        if value and value.strip():
+            return value.strip()
+    for el in _near(elements, marks):
+        if _class_words(el) & {"brand", "vendor", "manufacturer"} and el.tag != "img":
+            text = re.sub(r"^(by|von|par|de|door)\s+", "", spaced_text(el), flags=re.IGNORECASE)
+            if text and len(text) <= 40 and not _DIGIT.search(text) and ":" not in text:
+                return text
     return None

@@ -29,14 +29,14 @@ CORPUS_FLOORS = {
     "name": 0.95,
     "price": 0.95,
     "currency": 0.95,
-    "regular_price": 0.80,
+    "regular_price": 0.90,
     "availability": 0.95,
     "sku": 0.90,
     "gtin": 0.95,
     "mpn": 0.85,
-    "brand": 0.85,
+    "brand": 0.90,
     "images": 0.95,
-    "description": 0.85,
+    "description": 0.90,
     "category": 0.90,
 }
 
@@ -265,6 +265,17 @@ def test_dollar_of_the_page_locale_and_breadcrumb_category() -> None:
     found = product_fields((PRODUCT_CORPUS / "bigcommerce_no_currency.html").read_text(), URL)
     assert (found["price"].value, found["currency"].value) == (49.0, "AUD")
     assert found["category"].value == "Kitchen"
+
+
+def test_visible_brand_and_description_and_the_locale_currency() -> None:
+    legacy = product_fields((PRODUCT_CORPUS / "shopify_legacy_no_jsonld.html").read_text(), URL)
+    assert (legacy["brand"].value, legacy["brand"].source) == ("Bergkamm", "visible")
+    assert legacy["description"].value == "Robuster Becher aus emailliertem Stahl, 350 ml."
+    headless = product_fields(
+        (PRODUCT_CORPUS / "shopify_headless_product_json.html").read_text(), URL
+    )
+    assert (headless["price"].value, headless["currency"].value) == (45.0, "CAD")
+    assert headless["currency"].confidence < 0.5  # only the page's locale says so
 
 
 # -- records, specs, columns -------------------------------------------------------------
