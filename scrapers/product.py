@@ -712,7 +712,7 @@ def _state_product(found: state.StateObject, weight: float, page: Page) -> Itera
                 if offers and isinstance(offers[0], Mapping)
                 else None
             )
-        yield from _amounts(field, value, weight)
+        yield from _amounts(field, value, weight, _in_cents(data))
 
 
 def _first_variant(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -757,15 +757,26 @@ def _amount(value: Any) -> Any:
     return value
 
 
-def _amounts(field: str, value: Any, weight: float) -> Iterator[Evidence]:
+_CENT_KEYS = frozenset(("centAmount", "compare_at_price", "price_min", "price_max", "cents"))
+
+
+def _in_cents(data: Mapping[str, Any]) -> bool:
+    """Whether the object carries keys only prices in cents come with (Shopify's product
+    JSON, commercetools' ``centAmount``)."""
+    nested = [v for v in data.values() if isinstance(v, Mapping)]
+    return any(key in _CENT_KEYS for item in (data, *nested) for key in item)
+
+
+def _amounts(field: str, value: Any, weight: float, cents: bool) -> Iterator[Evidence]:
     """An amount from state; an integer of 100 or more may be in cents (Shopify writes
-    ``2999`` for $29.99), so both readings are offered and the other sources decide."""
+    ``2999`` for $29.99), so both readings are offered and the other sources decide; alone,
+    the cents reading wins only beside keys that mean cents."""
     amount = _price(value)
     if amount is None:
         return
     if isinstance(value, int) and not isinstance(value, bool) and value >= 100:
-        yield Evidence(field, amount, "state", weight * 0.5)
-        yield Evidence(field, amount / 100, "state", weight * 0.55)
+        yield Evidence(field, amount, "state", weight * (0.5 if cents else 0.55))
+        yield Evidence(field, amount / 100, "state", weight * (0.55 if cents else 0.45))
     else:
         yield Evidence(field, amount, "state", weight)
 

@@ -197,6 +197,9 @@ def test_state_amounts_in_cents_are_settled_by_the_page() -> None:
     assert (found["price"].value, found["regular_price"].value) == (45.0, 60.0)
     alone = product_fields(f"<html><body><h1>Gift Box</h1>{state}</body></html>", URL)
     assert alone["price"].value == 45.0  # Shopify's product JSON writes cents
+    units = '<script type="application/json">{"title": "Sofa", "price": 1299}</script>'
+    sofa = product_fields(f"<html><body><h1>Sofa</h1>{units}</body></html>", URL)
+    assert sofa["price"].value == 1299.0  # no key says cents
 
 
 def test_many_unrelated_products_in_state_are_not_the_page_product() -> None:
