@@ -825,10 +825,11 @@ def visible_evidence(page: Page) -> Iterator[Evidence]:
         images = _images(image, page.url)
         if images:
             yield Evidence("images", images, "visible", 0.45)
-    text = visible.description(elements, marks)
+    near = visible.near_product(elements, marks)
+    text = visible.description(near)
     if text:
         yield Evidence("description", text, "visible", 0.4)
-    maker = visible.brand(elements, marks)
+    maker = visible.brand(near)
     if maker:
         yield Evidence("brand", maker, "visible", 0.4)
     if page.region in _REGION_CURRENCIES:  # the locale's currency, when nothing else says one

@@ -448,19 +448,24 @@ def breadcrumb(tree: HtmlElement, product_name: str | None) -> str | None:
     return None
 
 
-def _near(elements: list[HtmlElement], marks: Landmarks) -> list[HtmlElement]:
-    """The elements around the main heading and buy button (where a product's details are)."""
+def near_product(elements: list[HtmlElement], marks: Landmarks) -> list[HtmlElement]:
+    """The elements around the main heading and buy button (where a product's details are),
+    those inside a related-products block aside."""
     anchors = [p for p in (marks.heading, marks.buy) if p is not None]
     if not anchors:
         return []
+    inside: dict[int, bool] = {}
+    for el in elements:  # document order: a parent before its children
+        parent = el.getparent()
+        inside[id(el)] = inside.get(id(parent), False) or bool(_class_words(el) & _GRID_WORDS)
     reach = max(40, marks.size // 5)
     window = elements[max(0, min(anchors) - 10) : max(anchors) + reach]
-    return [el for el in window if not any(_class_words(a) & _GRID_WORDS for a in _ancestors(el))]
+    return [el for el in window if not inside[id(el)]]
 
 
-def description(elements: list[HtmlElement], marks: Landmarks) -> str | None:
-    """The text of the first description block near the product's heading."""
-    for el in _near(elements, marks):
+def description(near: list[HtmlElement]) -> str | None:
+    """The text of the first description block among the elements near the product."""
+    for el in near:
         words = _class_words(el)
         if "description" in words and not words & _GRID_WORDS:
             text = spaced_text(el)
@@ -469,13 +474,13 @@ def description(elements: list[HtmlElement], marks: Landmarks) -> str | None:
     return None
 
 
-def brand(elements: list[HtmlElement], marks: Landmarks) -> str | None:
-    """A brand named near the heading: a ``data-brand`` attribute, or a short brand/vendor block."""
-    for el in _near(elements, marks):
+def brand(near: list[HtmlElement]) -> str | None:
+    """A brand named near the product: a ``data-brand`` attribute, or a short brand/vendor block."""
+    for el in near:
         value = el.get("data-brand") or el.get("data-product-brand")
         if value and value.strip():
             return value.strip()
-    for el in _near(elements, marks):
+    for el in near:
         if _class_words(el) & {"brand", "vendor", "manufacturer"} and el.tag != "img":
             text = re.sub(r"^(by|von|par|de|door)\s+", "", spaced_text(el), flags=re.IGNORECASE)
             if text and len(text) <= 40 and not _DIGIT.search(text) and ":" not in text:
