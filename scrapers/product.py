@@ -659,6 +659,7 @@ _STATE_KEYS: dict[str, tuple[str, ...]] = {
         "in_stock",
         "stockStatus",
         "is_in_stock",
+        "availableForSale",
         "stock_status",
     ),
 }

@@ -48,6 +48,8 @@ PRICE_KEYS = (
     "price_min",
     "lowPrice",
     "amount",
+    "priceRange",
+    "price_range",
 )
 REGULAR_KEYS = (
     "compare_at_price",
@@ -67,7 +69,7 @@ REGULAR_KEYS = (
     "msrp",
     "rrp",
 )
-SHAPE_KEYS = ("offers", "variants", "sku", "priceRange", "prices", "price_range")
+SHAPE_KEYS = ("offers", "variants", "sku", "prices")
 
 
 @dataclass(frozen=True)
