@@ -4,8 +4,8 @@ Pure functions over a Scrapy ``TextResponse`` (in tests, one built from a saved 
 fixture), so parsing is tested without crawling.
 
 A page yields records only when it matches ``item.pages`` (every page when absent). Its
-page-level row merges, in rising precedence, the structured extractors, ``article`` and
-the item fields; with ``item.each`` each match is one record (its fields over the
+page-level row merges, in rising precedence, the structured extractors, ``product``,
+``article`` and the item fields; with ``item.each`` each match is one record (its fields over the
 page-level row), with ``tables`` each table row is one record (over the page-level row),
 and otherwise the page is one record. A spec with neither ``item`` nor ``extract`` records
 every page it fetches (provenance columns only).
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from scrapy.http import TextResponse
 
 from scrapers.extract import article_row, structured_row, table_rows
+from scrapers.product import product_row
 from scrapers.select import Node, select
 from scrapers.spec import FollowRule, Render, SourceSpec, is_xpath
 from scrapers.values import Row, field_columns, select_texts
@@ -50,6 +51,9 @@ def page_rows(response: TextResponse, spec: SourceSpec) -> list[Row]:
     structured = [e for e in spec.extract if e in _STRUCTURED]
     if structured:
         page.update(structured_row(response.selector.root, response.url, structured))
+    if "product" in spec.extract:
+        found = product_row(response.selector.root, response.url, spec.product.fields)
+        page.update({k: v for k, v in found.items() if v is not None or k not in page})
     if "article" in spec.extract:
         page.update(
             {

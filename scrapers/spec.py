@@ -28,7 +28,7 @@ DEFAULT_DEMO_URL = "http://127.0.0.1:8700"
 """Where ``harvest site serve`` listens by default; ``$HARVEST_DEMO_URL`` overrides it."""
 
 FieldType = Literal["text", "int", "float", "price", "date", "url", "bool", "image", "file"]
-Extractor = Literal["jsonld", "microdata", "opengraph", "article", "tables"]
+Extractor = Literal["jsonld", "microdata", "opengraph", "article", "tables", "product"]
 Render = Literal["http", "browser"]
 MEDIA_TYPES = ("image", "file")
 PROVENANCE = ("_url", "_fetched_at", "_status", "_source", "_run_id", "_content_hash")
@@ -67,7 +67,35 @@ ARTICLE: dict[str, str] = {
     "tags": "text",
 }
 TABLES: dict[str, str] = {"_table": "text", "_row": "int"}
-COLUMN_TYPES: dict[str, str] = {**STRUCTURED, **ARTICLE, **TABLES}
+PRODUCT: dict[str, str] = {
+    "name": "text",
+    "price": "float",
+    "currency": "text",
+    "regular_price": "float",
+    "availability": "text",
+    "sku": "text",
+    "gtin": "text",
+    "mpn": "text",
+    "brand": "text",
+    "images": "texts",
+    "description": "text",
+    "category": "text",
+}
+"""The fields of the ``product`` extractor (``texts``: a list of text); each brings
+``<field>_confidence`` (float) and ``<field>_source`` (text) beside it."""
+
+
+def product_columns(fields: tuple[str, ...] = tuple(PRODUCT)) -> dict[str, str]:
+    """The columns of the ``product`` extractor for these fields, with their types."""
+    columns: dict[str, str] = {}
+    for field in fields:
+        columns.update(
+            {field: PRODUCT[field], f"{field}_confidence": "float", f"{field}_source": "text"}
+        )
+    return columns
+
+
+COLUMN_TYPES: dict[str, str] = {**STRUCTURED, **ARTICLE, **TABLES, **product_columns()}
 """The type (a field type name) of every fixed extractor column."""
 
 
@@ -77,6 +105,8 @@ def columns_of(extractor: str) -> tuple[str, ...]:
         return tuple(ARTICLE)
     if extractor == "tables":
         return tuple(TABLES)
+    if extractor == "product":
+        return tuple(product_columns())
     return tuple(STRUCTURED)
 
 
@@ -251,6 +281,25 @@ class Politeness(_Model):
     autothrottle: bool = True  # adapt the delay to the site's latency (AutoThrottle)
 
 
+class ProductOptions(_Model):
+    """What the ``product`` extractor gives: which of its fields (all by default)."""
+
+    fields: tuple[str, ...] = tuple(PRODUCT)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        names = (value,) if isinstance(value, str) else tuple(value or ())
+        for name in names:
+            if name not in PRODUCT:
+                raise ValueError(
+                    f"has '{name}', which is not a product field (one of: {', '.join(PRODUCT)})"
+                )
+        if not names:
+            raise ValueError("must name at least one product field")
+        return names
+
+
 class SourceSpec(_Model):
     """A validated source spec (see ``docs/scraping.md``)."""
 
@@ -270,6 +319,7 @@ class SourceSpec(_Model):
     scroll: int = Field(default=0, ge=0, le=100)
     item: ItemSpec | None = None
     extract: tuple[Extractor, ...] = ()
+    product: ProductOptions = ProductOptions()
     key: tuple[str, ...] = ("_url",)
     schedule: str | None = None
     politeness: Politeness = Politeness()
@@ -318,6 +368,8 @@ class SourceSpec(_Model):
                 "uses `wait_for` or `scroll`, which only apply with `render: browser` "
                 "(on the spec or a follow rule)"
             )
+        if "product" in self.model_fields_set and "product" not in self.extract:
+            raise ValueError("has `product` options but no `product` in `extract`")
         known = set(self.columns())
         for column in self.key:
             if column not in known and "tables" not in self.extract:
@@ -349,7 +401,12 @@ class SourceSpec(_Model):
             if field.type in MEDIA_TYPES:
                 names.append(f"{name}_url")
         for extractor in self.extract:
-            names.extend(c for c in columns_of(extractor) if c not in names)
+            found = (
+                product_columns(self.product.fields)
+                if extractor == "product"
+                else columns_of(extractor)
+            )
+            names.extend(c for c in found if c not in names)
         return (*names, *PROVENANCE)
 
     @property

@@ -26,6 +26,7 @@ _ARROW: dict[str, pa.DataType] = {
     "price": pa.float64(),
     "date": pa.date32(),
     "bool": pa.bool_(),
+    "texts": pa.list_(pa.string()),
 }
 _PROVENANCE_TYPES: dict[str, pa.DataType] = {
     "_url": pa.string(),

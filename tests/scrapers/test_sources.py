@@ -59,6 +59,9 @@ def test_products_every_product_and_its_duplicate_urls(demo_site: DemoSite, tmp_
     priced = [r for r in rows if r["shown_price"] is not None]
     assert priced and {r["shown_price_currency"] for r in priced} <= {"USD", "EUR", "GBP"}
     assert any(r["was_price"] for r in rows) and any(r["in_stock"] is False for r in rows)
+    assert all(r["regular_price"] == r["was_price"] for r in rows)  # extract: [product]
+    assert {r["price_source"] for r in priced} == {"structured"}
+    assert all(r["price"] == r["shown_price"] for r in priced)
 
 
 @pytest.mark.slow
