@@ -66,7 +66,7 @@ ARTICLE: dict[str, str] = {
     "categories": "text",
     "tags": "text",
 }
-TABLES: dict[str, str] = {"_table": "text", "_row": "int"}
+TABLES: dict[str, str] = {"_table": "text", "_row": "int", "_section": "text"}
 COLUMN_TYPES: dict[str, str] = {**STRUCTURED, **ARTICLE, **TABLES}
 """The type (a field type name) of every fixed extractor column."""
 
