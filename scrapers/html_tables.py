@@ -7,8 +7,8 @@ data rows, totals rows); ``table_rows`` flattens those into the records a crawl 
   first row of bold cells in a table with no ``th`` at all) or with a label cell heading
   every row (an infobox or a product's specification table). Tables marked
   ``role=presentation``, tables holding other tables or a page's headings, forms or
-  navigation (layout), and navigation boxes are skipped; the data tables inside a layout
-  table are read on their own.
+  navigation (layout), and navigation boxes (and tables inside them) are skipped; the
+  data tables inside a layout table are read on their own.
 - **Grid**: ``rowspan`` and ``colspan`` are expanded in header and body (``rowspan=0``
   runs to the end of the table); a short row is padded with empty cells.
 - **Header**: the header rows are joined per column with `` / `` (``2024 / Q1``); a
@@ -46,8 +46,9 @@ from scrapers.values import Row
 Cells = tuple[str | None, ...]
 
 _MAX_SPAN = 1000
+_SECTION_CHARS = 80  # a one-cell row longer than this is a note or a summary, not a label
 _LAYOUT_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "form", "nav", "header", "footer"})
-_SKIPPED_CLASSES = frozenset({"navbox", "navbox-inner", "vertical-navbox", "sidebar"})
+_SKIPPED_CLASSES = frozenset({"navbox", "vertical-navbox", "sidebar"})
 _HIDDEN_CLASSES = frozenset(
     {"sortkey", "sr-only", "visually-hidden", "screen-reader-text", "mw-cite-backlink"}
 )
@@ -62,6 +63,7 @@ _TEXT_MARKER = re.compile(
     r"|by whom\?|according to whom\?|verification needed|failed verification)\]",
     re.IGNORECASE,
 )
+_TRAILING_MARKER = re.compile(r"(?<=\w)\s*[*†‡§¶]+$")
 _STUCK_MARKER = re.compile(r"(?<=[^\s*†‡§¶])[*†‡§¶]+(?=\s|$|[,;)])|(?<![^\s(])[†‡§¶]+(?=\w)")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xad"), None)
 _TOTAL_LABEL = re.compile(r"^(grand\s+|sub-?)?totals?\s*:?$|^(sum|overall)\s*:?$", re.IGNORECASE)
@@ -95,6 +97,7 @@ class _Line:
     cells: list[_Cell]
     part: str  # thead, tbody or tfoot
     marked_foot: bool  # class sortbottom: kept at the foot when the table is sorted
+    attached: bool  # class expand-child: belongs to the row above when the table is sorted
     origins: set[int] = field(default_factory=set)
 
     def texts(self, width: int) -> list[str]:
@@ -160,12 +163,17 @@ def _is_layout(table: HtmlElement) -> bool:
     a page's headings, forms or navigation, or a navigation box."""
     if table.get("role") in ("presentation", "none"):
         return True
-    if _SKIPPED_CLASSES & set(table.get("class", "").split()):
+    if any(_SKIPPED_CLASSES & set(e.get("class", "").split()) for e in _self_and_up(table)):
         return True
     return any(
         isinstance(e.tag, str) and (e.tag in _LAYOUT_TAGS or (e.tag == "table" and e is not table))
         for e in table.iter()
     )
+
+
+def _self_and_up(element: HtmlElement) -> Iterator[HtmlElement]:
+    yield element
+    yield from element.iterancestors()
 
 
 def _read_table(element: HtmlElement, index: int) -> HtmlTable | None:
@@ -181,21 +189,21 @@ def _read_table(element: HtmlElement, index: int) -> HtmlTable | None:
             name, titled = lines[start].cells[0].text, start + 1
         start += 1
     name = name or element.get("id") or f"table {index}"
-    header_count = _header_count(lines[start:])
+    header_count = _header_count(lines[start:], width)
     if header_count == 0:
         return _record_table(name, lines[titled:], width)
     headers = [line.texts(width) for line in lines[start : start + header_count]]
     return _data_table(name, headers, lines[start + header_count :], width)
 
 
-def _header_count(lines: list[_Line]) -> int:
+def _header_count(lines: list[_Line], width: int) -> int:
     """How many of the leading rows are header rows: a thead's, leading all-th rows, or a
     first row of bold cells when the table has no th at all."""
     in_head = sum(1 for line in lines if line.part == "thead")
     if in_head:
         return in_head
-    count = 0
-    while count < len(lines) and lines[count].all_header():
+    count = 0  # a one-cell row below the header is the first section's label
+    while count < len(lines) and lines[count].all_header() and not lines[count].one_cell(width):
         count += 1
     if count or any(c.header for line in lines for c in line.cells):
         return count
@@ -216,8 +224,7 @@ def _data_table(
         if line.empty() or texts in headers:  # a header repeated down a long table
             continue
         if line.one_cell(width):
-            if not foot:
-                section = texts[0]
+            section = texts[0] if _is_section(line) and not foot else section
             continue
         if foot or _is_total(texts):
             totals.append(texts)
@@ -237,20 +244,39 @@ def _data_table(
     )
 
 
+def _is_section(line: _Line) -> bool:
+    """A one-cell row that labels the rows under it: a header cell or a short text, and not
+    a row attached to the one above it (an episode's summary)."""
+    cell = line.cells[0]
+    return not line.attached and (cell.header or len(cell.text) <= _SECTION_CHARS)
+
+
 def _is_total(texts: list[str]) -> bool:
     label = next((t for t in texts if t), "")
     return _TOTAL_LABEL.match(label) is not None
 
 
 def _kept_columns(names: list[str], rows: list[list[str]]) -> list[int]:
-    """Columns with a value somewhere, or with a header of their own: a header spread over
-    an empty column (a party's colour swatch) and a named one stays with the named one."""
-    keep = []
+    """The columns to keep: not those with neither header nor value, nor the twin of a
+    header spread over two columns that only repeats its neighbour or is empty (a party's
+    colour swatch beside its name)."""
+    keep: list[int] = []
     for i, name in enumerate(names):
-        spread = any(names[j] == name for j in (i - 1, i + 1) if 0 <= j < len(names))
-        if any(row[i] for row in rows) or (name and not spread):
-            keep.append(i)
+        if not name and not any(row[i] for row in rows):
+            continue
+        after_twin = bool(keep) and keep[-1] == i - 1 and names[i - 1] == name
+        if after_twin and _covered(rows, i, i - 1):
+            continue
+        before_twin = i + 1 < len(names) and names[i + 1] == name
+        if before_twin and _covered(rows, i, i + 1) and not _covered(rows, i + 1, i):
+            continue
+        keep.append(i)
     return keep
+
+
+def _covered(rows: list[list[str]], column: int, by: int) -> bool:
+    """Whether every value of ``column`` is empty or the same as ``by``'s."""
+    return all(not row[column] or row[column] == row[by] for row in rows)
 
 
 def _pick(texts: list[str], keep: list[int]) -> Cells:
@@ -259,7 +285,7 @@ def _pick(texts: list[str], keep: list[int]) -> Cells:
 
 def _record_table(name: str, lines: list[_Line], width: int) -> HtmlTable | None:
     """A table whose rows each start with a label cell (an infobox, a specification table):
-    one record, the labels its columns (prefixed with the section they stand under)."""
+    one record, the labels its columns (a bulleted label prefixed with its section's)."""
     labelled = [line for line in lines if not line.one_cell(width) and not line.empty()]
     if len(labelled) < 2 or not all(_labelled(line) for line in labelled):
         return None
@@ -272,7 +298,8 @@ def _record_table(name: str, lines: list[_Line], width: int) -> HtmlTable | None
         elif not line.empty():
             label = _BULLET.sub("", line.cells[0].text)
             value = " ".join(dict.fromkeys(c.text for c in line.cells[1:] if c.text))
-            columns.append(f"{section} / {label}" if section and label != section else label)
+            sub_item = label != line.cells[0].text  # a bulleted label belongs to the section
+            columns.append(f"{section} / {label}" if section and sub_item else label)
             values.append(value or None)
     return HtmlTable(name, tuple(_unique(columns)), (tuple(values),), sections=(None,))
 
@@ -317,7 +344,8 @@ def _grid(table: HtmlElement) -> list[_Line]:
     pending: dict[int, tuple[_Cell, int]] = {}  # column -> (cell, rows still to fill)
     origin = 0
     for number, (tr, part) in enumerate(rows):
-        line = _Line(cells=[], part=part, marked_foot="sortbottom" in tr.get("class", "").split())
+        classes = tr.get("class", "").split()
+        line = _Line([], part, "sortbottom" in classes, "expand-child" in classes)
         column = 0
         for td in tr:
             if not isinstance(td.tag, str) or td.tag not in ("td", "th") or _hidden(td):
@@ -384,7 +412,8 @@ def clean_text(text: str) -> str:
     """Spaces normalised (non-breaking, thin, zero-width) and note markers removed."""
     text = " ".join(text.translate(_INVISIBLE).split())
     text = _TEXT_MARKER.sub("", text)
-    return " ".join(_STUCK_MARKER.sub("", text).split())
+    text = _TRAILING_MARKER.sub("", _STUCK_MARKER.sub("", text))
+    return " ".join(text.split())
 
 
 def _collect(element: HtmlElement, parts: list[str]) -> None:
@@ -422,8 +451,11 @@ def _hidden(element: HtmlElement) -> bool:
 
 
 def _is_note(sup: HtmlElement, classes: set[str]) -> bool:
+    """A superscript that marks a note: classed so, or ``[1]``, ``†``, a lone letter (``p``
+    for provisional), or a number linking to a note; a bare ``2`` (km²) is text."""
     if classes & _NOTE_CLASSES:
         return True
     text = " ".join(sup.text_content().split())
-    links_to_note = any(a.get("href", "").startswith("#") for a in sup.iter("a"))
-    return bool(_NOTE_SUP.match(text)) and (links_to_note or not text[:1].isalnum())
+    if any(a.get("href", "").startswith("#") for a in sup.iter("a")):
+        return bool(_NOTE_SUP.match(text))
+    return bool(_NOTE_SUP.match(text)) and not text.isdigit()
