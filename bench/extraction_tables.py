@@ -149,7 +149,7 @@ def missed(
     pages: Sequence[CorpusPage], reader: Callable[[str], list[ReadTable]]
 ) -> list[ExpectedTable]:
     """The corpus tables that no table the reader gives on their page gets right."""
-    wrong = []
+    wrong: list[ExpectedTable] = []
     for page in pages:
         found = reader(page.html)
         wrong.extend(t for t in page.tables if not any(is_right(t, f) for f in found))
