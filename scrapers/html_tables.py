@@ -50,10 +50,19 @@ _SECTION_CHARS = 80  # a one-cell row longer than this is a note or a summary, n
 _LAYOUT_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "form", "nav", "header", "footer"})
 _SKIPPED_CLASSES = frozenset({"navbox", "vertical-navbox", "sidebar"})
 _HIDDEN_CLASSES = frozenset(
-    {"sortkey", "sr-only", "visually-hidden", "screen-reader-text", "mw-cite-backlink"}
+    {
+        "sortkey",
+        "sr-only",
+        "visually-hidden",
+        "screen-reader-text",
+        "mw-cite-backlink",
+        "mw-editsection",
+        "navbar",
+        "noprint",
+    }
 )
 _UNSEEN_TAGS = frozenset({"style", "script", "noscript", "template", "link", "meta"})
-_NOTE_CLASSES = frozenset({"reference", "noprint", "Inline-Template", "Template-Fact"})
+_NOTE_CLASSES = frozenset({"reference", "Inline-Template", "Template-Fact"})
 _BLOCK_TAGS = frozenset({"p", "div", "li", "dd", "dt", "tr", "td", "th", "table", "dl"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _NOTE_SUP = re.compile(r"^(\[[^\]]{1,30}\]|[*†‡§¶#]+|\(?[a-z]\)?|\d{1,3})$", re.IGNORECASE)
@@ -66,7 +75,11 @@ _TEXT_MARKER = re.compile(
 _TRAILING_MARKER = re.compile(r"(?<=\w)\s*[*†‡§¶]+$")
 _STUCK_MARKER = re.compile(r"(?<=[^\s*†‡§¶])[*†‡§¶]+(?=\s|$|[,;)])|(?<![^\s(])[†‡§¶]+(?=\w)")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xad"), None)
-_TOTAL_LABEL = re.compile(r"^(grand\s+|sub-?)?totals?\s*:?$|^(sum|overall)\s*:?$", re.IGNORECASE)
+_TOTAL_LABEL = re.compile(
+    r"^((grand\s+|sub-?)?totals?|sum|overall|insgesamt|gesamt|summe|totale?)"
+    r"\s*(\(.*\))?\s*:?$",
+    re.IGNORECASE,
+)
 _BULLET = re.compile(r"^[•·‣◦▪-]\s*")
 
 
@@ -108,7 +121,8 @@ class _Line:
         return width >= 2 and len(self.cells) == width and len(self.origins) == 1
 
     def all_header(self) -> bool:
-        return bool(self.cells) and all(c.header for c in self.cells)
+        """Header cells only (an empty corner cell aside)."""
+        return any(c.header for c in self.cells) and all(c.header or not c.text for c in self.cells)
 
     def empty(self) -> bool:
         return not any(c.text for c in self.cells)
