@@ -17,10 +17,10 @@ data rows, totals rows); ``table_rows`` flattens those into the records a crawl 
   and so is the empty half of a header spread over a colour swatch and a name.
 - **Body**: a row that is one cell across the whole table is a section label: it is not
   a row, its text is the ``_section`` of the rows under it. Rows that repeat the header
-  are dropped. Totals rows (in ``tfoot``, marked ``sortbottom``, or labelled ``Total``,
-  ``Grand total``, ``Subtotal``...) are separated: they are not data, and land as the
-  rows of a table of their own named ``<name> (totals)``. A one-cell row at the foot
-  (``tfoot`` or ``sortbottom``: a source line, a key to symbols) is a note and dropped.
+  are dropped. Totals rows (in ``tfoot``, marked ``sortbottom`` or ``sorttop``, or
+  labelled ``Total``, ``Grand total``, ``Subtotal``...) are separated: they are not data,
+  and land as the rows of a table of their own named ``<name> (totals)``. A one-cell row at the foot
+  (``tfoot``, ``sortbottom``: a source line, a key to symbols) is a note and dropped.
 - **Cell text**: hidden text (``display:none``, ``visibility:hidden``, ``hidden``,
   ``sortkey`` and screen-reader-only classes, styles and scripts) is dropped; footnote
   and reference markers (``<sup class="reference">``, a ``sup`` linking to a note or
@@ -109,7 +109,7 @@ class _Line:
 
     cells: list[_Cell]
     part: str  # thead, tbody or tfoot
-    marked_foot: bool  # class sortbottom: kept at the foot when the table is sorted
+    marked_foot: bool  # class sortbottom or sorttop: kept in place when the table is sorted
     attached: bool  # class expand-child: belongs to the row above when the table is sorted
     origins: set[int] = field(default_factory=set)
 
@@ -299,23 +299,34 @@ def _pick(texts: list[str], keep: list[int]) -> Cells:
 
 def _record_table(name: str, lines: list[_Line], width: int) -> HtmlTable | None:
     """A table whose rows each start with a label cell (an infobox, a specification table):
-    one record, the labels its columns (a bulleted label prefixed with its section's)."""
+    the labels are its columns (a bulleted label prefixed with its section's). With one value
+    a row (one cell, or one spread over the row) it is one record; when rows hold several
+    values (``Year | 2019 | 2020``) each column of values is a record."""
     labelled = [line for line in lines if not line.one_cell(width) and not line.empty()]
     if len(labelled) < 2 or not all(_labelled(line) for line in labelled):
         return None
     columns: list[str] = []
-    values: list[str | None] = []
+    values: list[list[str]] = []
     section = ""
     for line in lines:
         if line.one_cell(width):
             section = line.cells[0].text if line.cells[0].header else section
         elif not line.empty():
             label = _BULLET.sub("", line.cells[0].text)
-            value = " ".join(dict.fromkeys(c.text for c in line.cells[1:] if c.text))
             sub_item = label != line.cells[0].text  # a bulleted label belongs to the section
             columns.append(f"{section} / {label}" if section and sub_item else label)
-            values.append(value or None)
-    return HtmlTable(name, tuple(_unique(columns)), (tuple(values),), sections=(None,))
+            values.append(line.texts(width)[1:])
+    if width == 2 or all(len(line.origins) < width for line in labelled):
+        rows = [[" ".join(dict.fromkeys(v for v in row if v)) for row in values]]
+    else:
+        rows = [list(record) for record in zip(*values, strict=True)]
+    names = _unique(columns)
+    return HtmlTable(
+        name,
+        tuple(names),
+        tuple(_pick(r, list(range(len(names)))) for r in rows),
+        sections=(None,) * len(rows),
+    )
 
 
 def _labelled(line: _Line) -> bool:
@@ -359,7 +370,8 @@ def _grid(table: HtmlElement) -> list[_Line]:
     origin = 0
     for number, (tr, part) in enumerate(rows):
         classes = tr.get("class", "").split()
-        line = _Line([], part, "sortbottom" in classes, "expand-child" in classes)
+        pinned = "sortbottom" in classes or "sorttop" in classes
+        line = _Line([], part, pinned, "expand-child" in classes)
         column = 0
         for td in tr:
             if not isinstance(td.tag, str) or td.tag not in ("td", "th") or _hidden(td):

@@ -198,6 +198,16 @@ def test_totals_rows_are_separated_into_a_table_of_their_own() -> None:
     ]
 
 
+def test_a_world_row_pinned_to_the_top_of_a_sortable_table_is_a_total() -> None:
+    table = only(
+        "<table class='wikitable sortable'><tr><th>Country</th><th>Population</th></tr>"
+        "<tr class=sorttop><td>World</td><td>8,232,000,000</td></tr>"
+        "<tr><td>India</td><td>1,463,865,525</td></tr></table>"
+    )
+    assert table.rows == (("India", "1,463,865,525"),)
+    assert table.totals == (("World", "8,232,000,000"),)
+
+
 def test_cell_text_is_normalised_and_lists_are_joined() -> None:
     td = _cell(
         "<td>14\u00a0Mar\u2009\u200b2026<br>(launch)<ul><li>Faster sync</li><li></li>"
@@ -234,6 +244,29 @@ def test_an_infobox_is_one_record_with_bulleted_labels_under_their_section() -> 
     assert table.name == "Northvale"
     assert table.columns == ("Country", "Area / City", "Area / Metro", "Time zone")
     assert table.rows == (("Freedonia", "241 km2", "1,802 km2", "UTC+1"),)
+
+
+def test_a_table_labelled_down_its_first_column_gives_a_record_per_value_column() -> None:
+    table = only(
+        "<table><tr><th>Year</th><td>2019</td><td>2020</td></tr>"
+        "<tr><th>Visitors</th><td>1,200</td><td>310</td></tr>"
+        "<tr><th>Note</th><td colspan=2>Closed in spring 2020</td></tr></table>"
+    )
+    assert table.columns == ("Year", "Visitors", "Note")
+    assert table.rows == (
+        ("2019", "1,200", "Closed in spring 2020"),
+        ("2020", "310", "Closed in spring 2020"),
+    )
+    spread = only(
+        "<table><tr><th>Weight</th><td colspan=2>0.34 kg</td></tr>"
+        "<tr><th>Colour</th><td>Moss</td><td>Slate</td></tr></table>"
+    )
+    assert spread.rows == (("0.34 kg", "Moss"), ("0.34 kg", "Slate"))
+    record = only(
+        "<table><tr><th>Weight</th><td colspan=2>0.34 kg</td></tr>"
+        "<tr><th>Size</th><td colspan=2>S, M, L</td></tr></table>"
+    )
+    assert record.columns == ("Weight", "Size") and record.rows == (("0.34 kg", "S, M, L"),)
 
 
 def test_a_bold_first_row_heads_a_table_without_th_and_a_headless_grid_is_skipped() -> None:
