@@ -192,7 +192,7 @@ def _self_and_up(element: HtmlElement) -> Iterator[HtmlElement]:
 
 def _read_table(element: HtmlElement, index: int) -> HtmlTable | None:
     lines = _grid(element)
-    width = max((len(line.cells) for line in lines), default=0)
+    width = _width(lines)
     if width < 2:
         return None
     caption = element.find("caption")
@@ -208,6 +208,24 @@ def _read_table(element: HtmlElement, index: int) -> HtmlTable | None:
         return _record_table(name, lines[titled:], width)
     headers = [line.texts(width) for line in lines[start : start + header_count]]
     return _data_table(name, headers, lines[start + header_count :], width)
+
+
+def _width(lines: list[_Line]) -> int:
+    """The number of columns some cell starts in; a colspan reaching past them (a header
+    spanning one column more than the body has) is cut there."""
+    width = max(
+        (
+            i + 1
+            for line in lines
+            for i, cell in enumerate(line.cells)
+            if i == 0 or cell.origin != line.cells[i - 1].origin
+        ),
+        default=0,
+    )
+    for line in lines:
+        del line.cells[width:]
+        line.origins = {c.origin for c in line.cells}
+    return width
 
 
 def _header_count(lines: list[_Line], width: int) -> int:

@@ -122,6 +122,17 @@ def test_rowspans_and_colspans_fill_the_body() -> None:
     )
 
 
+def test_a_header_spanning_past_the_last_column_is_cut_there() -> None:
+    table = only(
+        "<table><tr><th></th><th colspan=2>Land</th><th colspan=3>Water</th></tr>"
+        "<tr><th>State</th><th>sq mi</th><th>km²</th><th>sq mi</th><th>km²</th></tr>"
+        "<tr><td>Alaska</td><td>570,640</td><td>1,477,953</td><td>94,743</td><td>245,384</td></tr>"
+        "<tr><td colspan=5>Source: census</td></tr></table>"
+    )
+    assert table.columns == ("State", "Land / sq mi", "Land / km²", "Water / sq mi", "Water / km²")
+    assert table.rows == (("Alaska", "570,640", "1,477,953", "94,743", "245,384"),)
+
+
 def test_footnote_and_reference_markers_are_removed_from_cells_headers_and_captions() -> None:
     table = only(
         "<table><caption>Cities<sup class=reference><a href='#n1'>[1]</a></sup></caption>"
