@@ -109,7 +109,7 @@ class _Line:
 
     cells: list[_Cell]
     part: str  # thead, tbody or tfoot
-    marked_foot: bool  # class sortbottom or sorttop: kept in place when the table is sorted
+    pinned: bool  # class sortbottom or sorttop: kept in place when the table is sorted
     attached: bool  # class expand-child: belongs to the row above when the table is sorted
     origins: set[int] = field(default_factory=set)
 
@@ -252,7 +252,7 @@ def _data_table(
     section: str | None = None
     for line in body:
         texts = line.texts(width)
-        foot = line.part == "tfoot" or line.marked_foot
+        foot = line.part == "tfoot" or line.pinned
         if line.empty() or texts in headers:  # a header repeated down a long table
             continue
         if line.one_cell(width):
