@@ -10,10 +10,10 @@
   extruct's package also imports bs4, mf2py and rdflib, 0.3-0.4 s in every crawl process,
   and a JSON-LD-only crawl need not pay that.
 - ``article`` (via trafilatura): main text, title, author and date, boilerplate removed.
-- ``tables``: every data table (one with header cells, not marked ``role=presentation``,
-  not holding other tables) as records; multi-row headers (with colspan/rowspan) become
-  column names joined with `` / ``. Cells stay text: the raw stage keeps what the
-  page said and cleaning types it.
+- ``tables``: every data table as records, read as its author meant it (spans expanded,
+  multi-row headers joined with `` / ``, notes and sort keys dropped, totals apart); see
+  ``scrapers.html_tables``. Cells stay text: the raw stage keeps what the page said and
+  cleaning types it.
 
 Every extractor has a fixed set of columns so a dataset's schema does not change with
 what one crawl happened to see (table headers aside).
@@ -30,6 +30,7 @@ import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
+from scrapers.html_tables import table_rows as table_rows
 from scrapers.values import Row, Value, parse_date, parse_number
 
 _SYNTAX = {"jsonld": "json-ld", "microdata": "microdata", "opengraph": "opengraph"}
@@ -261,124 +262,3 @@ def article_row(html: str, url: str) -> Row:
         "categories": ", ".join(found.get("categories") or []) or None,
         "tags": ", ".join(found.get("tags") or []) or None,
     }
-
-
-# -- tables --------------------------------------------------------------------------
-
-
-def table_rows(page: str | HtmlElement) -> list[Row]:
-    """Every data table on the page as rows keyed by header; ``_table`` and ``_row`` say where."""
-    root = lxml.html.fromstring(page) if isinstance(page, str) else page
-    rows: list[Row] = []
-    for index, table in enumerate(root.iter("table"), start=1):
-        if _is_layout(table):
-            continue
-        grid = _grid(table)
-        header_count = _header_rows(table, grid)
-        width = max((len(cells) for cells, _ in grid), default=0)
-        if header_count == 0 or width < 2 or len(grid) - header_count < 1:
-            continue  # no header cells: layout, not data
-        headers = _header_names([r for r, _ in grid[:header_count]], width)
-        caption = table.find("caption")
-        name = _clean(caption.text_content()) if caption is not None else ""
-        label = name or table.get("id") or f"table {index}"
-        for number, (cells, _) in enumerate(grid[header_count:], start=1):
-            row: Row = {"_table": label, "_row": number}
-            for column, cell in zip(headers, cells, strict=False):
-                row[column] = cell or None
-            rows.append(row)
-    return rows
-
-
-def _is_layout(table: HtmlElement) -> bool:
-    """Tables that arrange a page rather than hold data: marked so, or holding other tables."""
-    if table.get("role") in ("presentation", "none"):
-        return True
-    return any(t is not table for t in table.iter("table"))
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _grid(table: HtmlElement) -> list[tuple[list[str], bool]]:
-    """The table as a rectangular grid of cell texts (spans repeated), with 'all header cells' flags."""
-    grid: list[tuple[list[str], bool]] = []
-    pending: dict[int, tuple[str, int]] = {}  # column -> (text, rows still to fill)
-    for tr in _own_rows(table):
-        cells: list[str] = []
-        column = 0
-        all_th = True
-        for cell in tr:
-            if not isinstance(cell.tag, str) or cell.tag not in ("td", "th"):
-                continue
-            while column in pending:
-                column = _fill_pending(cells, pending, column)
-            all_th = all_th and cell.tag == "th"
-            text = _clean(cell.text_content())
-            colspan = _span(cell.get("colspan"))
-            rowspan = _span(cell.get("rowspan"))
-            for _ in range(colspan):
-                cells.append(text)
-                if rowspan > 1:
-                    pending[column] = (text, rowspan - 1)
-                column += 1
-        while column in pending:
-            column = _fill_pending(cells, pending, column)
-        grid.append((cells, all_th and bool(cells)))
-    return grid
-
-
-def _fill_pending(cells: list[str], pending: dict[int, tuple[str, int]], column: int) -> int:
-    text, left = pending.pop(column)
-    cells.append(text)
-    if left > 1:
-        pending[column] = (text, left - 1)
-    return column + 1
-
-
-def _own_rows(table: HtmlElement) -> list[HtmlElement]:
-    rows = []
-    for child in table:
-        if child.tag == "tr":
-            rows.append(child)
-        elif child.tag in ("thead", "tbody", "tfoot"):
-            rows.extend(tr for tr in child if tr.tag == "tr")
-    return rows
-
-
-def _span(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1000))
-    except ValueError:
-        return 1
-
-
-def _header_rows(table: HtmlElement, grid: list[tuple[list[str], bool]]) -> int:
-    thead = table.find("thead")
-    if thead is not None:
-        return sum(1 for tr in thead if tr.tag == "tr")
-    count = 0
-    for _, all_th in grid:
-        if not all_th:
-            break
-        count += 1
-    return count
-
-
-def _header_names(header_rows: list[list[str]], width: int) -> list[str]:
-    names: list[str] = []
-    for column in range(width):
-        parts: list[str] = []
-        for row in header_rows:
-            text = row[column] if column < len(row) else ""
-            if text and (not parts or parts[-1] != text):
-                parts.append(text)
-        name = " / ".join(parts) or f"column_{column + 1}"
-        if name.startswith("_"):
-            name = name.lstrip("_") or f"column_{column + 1}"
-        candidate, n = name, 2
-        while candidate in names:
-            candidate, n = f"{name} ({n})", n + 1
-        names.append(candidate)
-    return names

@@ -66,7 +66,7 @@ ARTICLE: dict[str, str] = {
     "categories": "text",
     "tags": "text",
 }
-TABLES: dict[str, str] = {"_table": "text", "_row": "int"}
+TABLES: dict[str, str] = {"_table": "text", "_row": "int", "_section": "text"}
 PRODUCT: dict[str, str] = {
     "name": "text",
     "price": "float",

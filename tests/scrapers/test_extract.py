@@ -117,6 +117,7 @@ def test_tables_multi_row_headers_spans_and_layout_tables() -> None:
     assert sales[0] == {
         "_table": "Sales by region",
         "_row": 1,
+        "_section": None,
         "Region": "North",
         "2023 / H1": "1,200",
         "2023 / H2": "1,350",
@@ -138,4 +139,4 @@ def test_tables_multi_row_headers_spans_and_layout_tables() -> None:
 def test_every_extractor_has_fixed_columns() -> None:
     assert "price" in columns_of("jsonld") and columns_of("jsonld") == columns_of("opengraph")
     assert columns_of("article")[:4] == ("title", "author", "date", "text")
-    assert columns_of("tables") == ("_table", "_row")
+    assert columns_of("tables") == ("_table", "_row", "_section")
