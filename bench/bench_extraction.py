@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Figure
+from bench.extraction_tables import table_figures
 from demo_site import DemoData
 from demo_site.pages import Pages
 from demo_site.words import CATEGORIES
@@ -142,7 +143,24 @@ def demo_corpus() -> list[Figure]:
     return corpus_figures("demo", demo_product_pages())
 
 
-CORPORA: list[Callable[[], list[Figure]]] = [products_corpus, demo_corpus]
+def tables_corpus() -> list[Figure]:
+    """Tables read as their authors meant them, Harvest beside ``pandas.read_html``."""
+    found = table_figures()
+    missed = "; ".join(found["harvest_missed"]) or "none"
+    return [
+        Figure(
+            "tables corpus: tables right",
+            found["harvest_right"],
+            unit=f"of {found['tables']}",
+            goal=found["tables"] - 2,
+            op=">=",
+            detail=f"pandas.read_html {found['pandas_right']}; {found['pages']} pages; "
+            f"Harvest missed: {missed}",
+        )
+    ]
+
+
+CORPORA: list[Callable[[], list[Figure]]] = [products_corpus, demo_corpus, tables_corpus]
 
 
 def run() -> list[Figure]:
