@@ -40,6 +40,14 @@ _RETRYABLE = (
     "duplicate key",  # PostgreSQL: two commits took the same snapshot id
     "serializ",  # PostgreSQL: a serialization failure
     "maximum retry count",  # DuckLake gave up retrying a conflict itself
+    # PostgreSQL restarting: the transaction was lost, so it is run again (a commit that did land
+    # is found by its content hash the second time and makes no second version)
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "no connection to the server",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "failed: connection refused",
 )
 T = TypeVar("T")
 
