@@ -33,6 +33,7 @@ from core.errors import HarvestError, NotFoundError
 from core.workspace import S3_SETTINGS, Workspace
 
 BLOBS = "blobs"
+MEDIA = "media"  # crawled images and files: media/images/<sha1>.jpg, media/files/<sha1><ext>
 MANIFEST_SUFFIX = ".json"
 _CHUNK = 1 << 20
 
@@ -258,6 +259,20 @@ def _s3_client(settings: tuple[tuple[str, str], ...]) -> Any:
             read_timeout=60,
         ),
     )
+
+
+def get_files(store: FileStore, keys: list[str], root: Path) -> None:
+    """Download each of ``keys`` that ``root`` lacks to ``root/<key>`` (nothing on a local store)."""
+    for key in keys:
+        target = root / key
+        if store.local_path(key) == target or target.exists():
+            continue
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        try:
+            store.download(key, partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 def sha256_of(path: Path) -> str:

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from catalog import Catalog
 from core.errors import NotFoundError
-from core.objects import FileStoreError, file_store, get_folder, put_folder
+from core.objects import MEDIA, FileStoreError, file_store, get_files, get_folder, put_folder
 from core.workspace import Workspace
+from demo_site import DemoSite
+from scrapers.crawl import scrape
+from tests.scrapers.test_crawl import garden_spec
 
 pytestmark = pytest.mark.team
 
@@ -36,3 +40,22 @@ def test_a_folder_round_trips_through_s3_by_content_and_a_wrong_key_is_one_sente
     message = str(raised.value)
     assert message.startswith("Could not write s3://harvest/objects-test-files/x: ")
     assert "\n" not in message and "not-the-secret" not in message
+
+
+def test_crawled_images_go_to_s3_and_another_host_fetches_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    with DemoSite() as site:
+        result = scrape(garden_spec(tmp_path, site.url), workspace)
+    assert result.run.status == "committed", result.run.error
+    with Catalog.open(workspace) as catalog:
+        images = sorted({row["image"] for row in catalog.read("raw.garden").to_pylist()})
+    store = file_store(workspace)
+    assert len(images) == result.run.items > 0
+    assert store.keys(f"{MEDIA}/images/") == [f"{MEDIA}/{image}" for image in images]
+    assert not workspace.media.exists() or not any(workspace.media.rglob("*.jpg"))
+
+    host_b = tmp_path / "host-b"  # as training on another machine reads them
+    get_files(store, [f"{MEDIA}/{image}" for image in images], host_b)
+    for image in images:
+        assert (host_b / MEDIA / image).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
