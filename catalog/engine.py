@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from core.errors import HarvestError
-from core.workspace import Workspace
+from core.workspace import S3_SETTINGS, Workspace
 
 LAKE = "lake"
 _EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_sqlite_scanner")
@@ -40,17 +40,15 @@ _RETRYABLE = (
     "duplicate key",  # PostgreSQL: two commits took the same snapshot id
     "serializ",  # PostgreSQL: a serialization failure
     "maximum retry count",  # DuckLake gave up retrying a conflict itself
+    # PostgreSQL restarting: the transaction was lost, so it is run again (a commit that did land
+    # is found by its content hash the second time and makes no second version)
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "no connection to the server",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "failed: connection refused",
 )
-# The environment variable of each option of the S3 secret.
-_S3_SETTINGS = {
-    "KEY_ID": "HARVEST_S3_KEY_ID",
-    "SECRET": "HARVEST_S3_SECRET",
-    "SESSION_TOKEN": "HARVEST_S3_SESSION_TOKEN",
-    "REGION": "HARVEST_S3_REGION",
-    "ENDPOINT": "HARVEST_S3_ENDPOINT",
-    "URL_STYLE": "HARVEST_S3_URL_STYLE",
-    "USE_SSL": "HARVEST_S3_USE_SSL",
-}
 T = TypeVar("T")
 
 
@@ -82,7 +80,7 @@ def needed_extensions(workspace: Workspace) -> tuple[str, ...]:
     needed = []
     if workspace.catalog_uri.startswith(("ducklake:postgres:", "postgres:")):
         needed.append(_POSTGRES)
-    if workspace.data_path.startswith(("s3://", "s3a://", "http://", "https://", "gs://", "r2://")):
+    if workspace.remote:
         needed.append(_HTTPFS)
     return tuple(needed)
 
@@ -119,7 +117,7 @@ def connect(
 
 def create_s3_secret(con: duckdb.DuckDBPyConnection, environ: Mapping[str, str]) -> None:
     """The S3 settings in ``environ`` as the connection's (temporary) S3 secret, if any."""
-    given = {option: environ[name] for option, name in _S3_SETTINGS.items() if environ.get(name)}
+    given = {option: environ[name] for option, name in S3_SETTINGS.items() if environ.get(name)}
     if not given:
         return  # DuckDB's defaults: anonymous, AWS's endpoint
     endpoint = given.get("ENDPOINT", "")

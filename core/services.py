@@ -185,7 +185,7 @@ def stop(home: Path) -> list[str]:
     services = running(home)
     stopped = []
     if services.postgres is not None:
-        _stop_postgres(services.postgres)
+        stop_postgres(services.postgres)
         stopped.append("PostgreSQL")
     for name, server in (("the S3 server", services.s3), ("Redis", services.redis)):
         if server is not None:
@@ -283,12 +283,13 @@ def _start_postgres(home: Path, port: int | None = None) -> Postgres:
         create_database(server, DATABASE)
     except HarvestError as error:
         if "already exists" not in str(error):
-            _stop_postgres(server)
+            stop_postgres(server)
             raise
     return server
 
 
-def _stop_postgres(server: Postgres) -> None:
+def stop_postgres(server: Postgres) -> None:
+    """Stop PostgreSQL (fast: open transactions are rolled back), waiting until it is gone."""
     data = Path(server.folder) / "data"
     _run(
         _as_owner([str(_postgres_binaries() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w",

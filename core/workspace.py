@@ -13,6 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = Path("~/.harvest")
+REMOTE_SCHEMES = ("s3://", "s3a://", "http://", "https://", "gs://", "r2://")
+# The environment variable of each option of the S3 settings (DuckDB's secret, boto3's client).
+S3_SETTINGS = {
+    "KEY_ID": "HARVEST_S3_KEY_ID",
+    "SECRET": "HARVEST_S3_SECRET",
+    "SESSION_TOKEN": "HARVEST_S3_SESSION_TOKEN",
+    "REGION": "HARVEST_S3_REGION",
+    "ENDPOINT": "HARVEST_S3_ENDPOINT",
+    "URL_STYLE": "HARVEST_S3_URL_STYLE",
+    "USE_SSL": "HARVEST_S3_USE_SSL",
+}
 
 
 @dataclass(frozen=True)
@@ -44,9 +55,14 @@ class Workspace:
             self.dagster_home,
         ):
             folder.mkdir(parents=True, exist_ok=True)
-        if "://" not in self.data_path:
+        if not self.remote:
             Path(self.data_path).mkdir(parents=True, exist_ok=True)
         return self
+
+    @property
+    def remote(self) -> bool:
+        """Whether the data path is in object storage (then the workspace's files are too)."""
+        return self.data_path.startswith(REMOTE_SCHEMES)
 
     @property
     def catalog_file(self) -> Path | None:

@@ -32,7 +32,7 @@ def crawl_child(job_path: Path) -> int:
         spec,
         landing=job_path.parent,
         cache_dir=workspace.cache / spec.name,
-        media_dir=workspace.media,
+        home=workspace.home,
         run_id=job.run_id,
         replay=job.replay,
         frontier=_shared(job),

@@ -4,7 +4,8 @@
   driven by the spec's ``type: image`` / ``type: file`` fields. Files are stored under
   ``Workspace.media`` as ``images/<sha1 of content>.jpg`` and ``files/<sha1 of
   content><ext>``, so the same picture behind two URLs is stored once; the field gets
-  that relative path (``<field>_url`` keeps where it came from).
+  that relative path (``<field>_url`` keeps where it came from). They are written through
+  the workspace's file store (:class:`MediaStore`), so beside an S3 data path they go to S3.
 - ``LandingPipeline``: adds the provenance columns and appends each record to
   ``items.jsonl`` in the landing folder.
 """
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import Request
 from scrapy.http import Response
@@ -24,8 +26,11 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.pipelines.images import ImagesPipeline
 
+from core.objects import MEDIA, FileStore, file_store
+from core.workspace import Workspace
 from scrapers.items import PageRecord
 from scrapers.landing import ItemWriter
+from scrapers.settings import MEDIA_SCHEME
 from scrapers.spec import SourceSpec
 
 if TYPE_CHECKING:
@@ -75,9 +80,38 @@ def _content_name(response: Response | None, request: Request) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
+class MediaStore:
+    """Scrapy's files store over the workspace's file store: ``media/<path>`` in its home
+    folder or on S3 (written in a thread, as Scrapy's own S3 store does)."""
+
+    def __init__(self, uri: str) -> None:
+        self.store: FileStore = file_store(Workspace.at(uri.removeprefix(f"{MEDIA_SCHEME}:")))
+
+    def persist_file(
+        self, path: str, buf: Any, info: Any, meta: Any = None, headers: Any = None
+    ) -> Any:
+        from twisted.internet.threads import deferToThread
+
+        return deferToThread(self.store.write, f"{MEDIA}/{path}", buf.getvalue())
+
+    def stat_file(self, path: str, info: Any) -> Any:
+        from twisted.internet.threads import deferToThread
+
+        def stat() -> dict[str, Any]:
+            # looked up by URL hash, never stored: only a file named by content exists
+            return {"last_modified": time.time()} if self.store.exists(f"{MEDIA}/{path}") else {}
+
+        return deferToThread(stat)
+
+
 class _SpecMedia:
     """What the two media pipelines share: the spec's fields of one ``kind`` give the
     requests, the stored paths go back into the record, and files are named by content."""
+
+    STORE_SCHEMES: ClassVar[dict[str, Any]] = {
+        **FilesPipeline.STORE_SCHEMES,
+        MEDIA_SCHEME: MediaStore,
+    }
 
     kind: str  # the field type this pipeline downloads
     folder: str  # where its files go, under the media folder

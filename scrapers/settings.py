@@ -40,6 +40,8 @@ _MIDDLEWARES = {
 }
 USER_AGENT = "Harvest/0.1 (dataset crawler; obeys robots.txt)"
 
+MEDIA_SCHEME = "harvest-media"  # IMAGES_STORE/FILES_STORE: harvest-media:<workspace home>
+
 
 def abort_request(request: Any) -> bool:
     """Playwright sub-requests not worth fetching when rendering for text (images, media, fonts)."""
@@ -51,7 +53,7 @@ def crawl_settings(
     *,
     landing: Path,
     cache_dir: Path,
-    media_dir: Path,
+    home: Path,
     run_id: str,
     replay: bool = False,
     frontier: SharedFrontier | None = None,
@@ -104,7 +106,7 @@ def crawl_settings(
     if (spec.cache or replay) and frontier is None:
         settings.update(_cache(cache_dir, replay))
     if spec.media_fields:
-        settings.update(_media(spec, media_dir))
+        settings.update(_media(spec, home))
     if spec.uses_browser:
         settings.update(_browser(spec))
     if frontier is not None:
@@ -159,7 +161,7 @@ def _cache(cache_dir: Path, replay: bool) -> dict[str, Any]:
     }
 
 
-def _media(spec: SourceSpec, media_dir: Path) -> dict[str, Any]:
+def _media(spec: SourceSpec, home: Path) -> dict[str, Any]:
     kinds = {spec.item.fields[name].type for name in spec.media_fields} if spec.item else set()
     pipelines: dict[str, int] = {}
     if "image" in kinds:
@@ -168,8 +170,9 @@ def _media(spec: SourceSpec, media_dir: Path) -> dict[str, Any]:
         pipelines["scrapers.pipelines.MediaFilesPipeline"] = 110
     return {
         "ITEM_PIPELINES": {**pipelines, "scrapers.pipelines.LandingPipeline": 900},
-        "IMAGES_STORE": str(media_dir),
-        "FILES_STORE": str(media_dir),
+        # the workspace's file store (its media folder, or S3): scrapers.pipelines.MediaStore
+        "IMAGES_STORE": f"{MEDIA_SCHEME}:{home}",
+        "FILES_STORE": f"{MEDIA_SCHEME}:{home}",
         "MEDIA_ALLOW_REDIRECTS": True,
     }
 

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from catalog import Catalog, Version
 from catalog.lineage import walk_ancestors
 from core.errors import HarvestError, InvalidInputError
+from core.objects import MEDIA, file_store, get_files
 from training.evaluation import Splits
 from training.features import Column, FeatureProfile, Kind, profile_columns
 from training.metrics import Metric, metric_for
@@ -192,6 +193,10 @@ def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
         image_root = catalog.workspace.home / image_root
     size, mode = (32, 32), "RGB"
     images = profile.of(Kind.IMAGE)
+    if images and image_root == catalog.workspace.media:  # crawled media: fetch what is missing
+        paths = {p for c in images for p in frame[c].dropna() if isinstance(p, str)}
+        keys = sorted(f"{MEDIA}/{p}" for p in paths if not Path(p).is_absolute())
+        get_files(file_store(catalog.workspace), keys, catalog.workspace.home)
     if images:
         size, mode = _image_geometry(frame, images[0], image_root)
 

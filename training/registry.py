@@ -9,7 +9,10 @@ loads only the exact types Harvest's families produce (:mod:`training.artifacts`
 loaded model must be the family its card names; anything else is refused with a sentence.
 
 A version is written to a staging folder first and renamed into place, so a killed run
-never leaves a half-written version; the folder's files are made read-only. Its catalog
+never leaves a half-written version; the folder's files are made read-only. When the
+workspace's data path is on S3 the folder is also put in its file store
+(:mod:`core.objects`, content-addressed) before the version is committed, and a machine
+that lacks the folder fetches it from there the first time it reads the version. Its catalog
 entry (table ``harvest.model_versions``), the aliases (``harvest.model_aliases``) and
 every gate verdict and promotion (``harvest.model_events``) live in the lake, written
 with :meth:`catalog.Catalog.transaction`.
@@ -38,6 +41,7 @@ from catalog import Catalog
 from catalog.commits import watch_commits
 from catalog.engine import LAKE
 from core.errors import InvalidInputError, NotFoundError
+from core.objects import file_store, get_folder, put_folder
 from training.artifacts import load_skops
 from training.spec import _NAME
 
@@ -238,7 +242,9 @@ def _freeze(folder: Path) -> None:
             path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
-def _row_to_version(row: Sequence[Any], aliases: dict[tuple[str, int], list[str]]) -> ModelVersion:
+def _row_to_version(
+    row: Sequence[Any], aliases: dict[tuple[str, int], list[str]], root: Path
+) -> ModelVersion:
     return ModelVersion(
         model=row[0],
         version=int(row[1]),
@@ -252,7 +258,7 @@ def _row_to_version(row: Sequence[Any], aliases: dict[tuple[str, int], list[str]
         content_hash=row[9],
         gates_passed=bool(row[10]),
         run_id=row[11],
-        path=Path(row[12]),
+        path=root / row[0] / str(row[1]),  # this machine's copy (the row names the writer's)
         created_at=row[13],
         aliases=tuple(sorted(aliases.get((row[0], int(row[1])), []))),
     )
@@ -264,6 +270,7 @@ class Registry:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.root = catalog.workspace.models
+        self.files = file_store(catalog.workspace)
         self._commits = watch_commits(catalog.workspace.catalog_file, catalog.cursor)
         self._all: list[ModelVersion] = []
         self._pointed: dict[tuple[str, str], int] = {}  # (model, alias) -> version
@@ -347,6 +354,11 @@ class Registry:
             _unfreeze_and_remove(target)
             raise
         _freeze(target)
+        try:
+            put_folder(self.files, target, _key(model, number))
+        except BaseException:
+            _unfreeze_and_remove(target)
+            raise
         created_at = datetime.now(UTC)
 
         def insert(cur: duckdb.DuckDBPyConnection) -> None:
@@ -461,7 +473,7 @@ class Registry:
                 .fetchall()
             )
             aliases = self._aliases()
-            self._all = [_row_to_version(row, aliases) for row in rows]
+            self._all = [_row_to_version(row, aliases, self.root) for row in rows]
             self._pointed = {(m, a): v for (m, v), names in aliases.items() for a in names}
             self._read_at = mark
         return [v for v in self._all if model is None or v.model == model]
@@ -495,7 +507,7 @@ class Registry:
             )
         for version in versions:
             if version.version == number:
-                return version
+                return self.fetched(version)
         raise NotFoundError(
             f"Model {model!r} has no version {number}; it has versions "
             f"{', '.join(str(v.version) for v in versions)}."
@@ -544,9 +556,14 @@ class Registry:
         self.set_alias(model, "champion", previous, detail)
         return previous
 
+    def fetched(self, version: ModelVersion) -> ModelVersion:
+        """``version``, its folder fetched from the file store first if this machine lacks it."""
+        get_folder(self.files, _key(version.model, version.version), version.path)
+        return version
+
     def card(self, version: ModelVersion) -> dict[str, Any]:
         """The version's ``card.json``; a missing or unreadable card is one sentence."""
-        file = version.path / "card.json"
+        file = self.fetched(version).path / "card.json"
         try:
             card = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -572,6 +589,11 @@ class Registry:
             load_policy(version.path)
             return
         self.load(version)
+
+
+def _key(model: str, version: int) -> str:
+    """The version's key in the workspace's file store."""
+    return f"models/{model}/{version}"
 
 
 def _unfreeze_and_remove(folder: Path) -> None:

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import duckdb
@@ -248,3 +249,35 @@ def test_s3_settings_become_a_secret_that_never_shows_its_key() -> None:
     assert "very-secret-value" not in shown
     create_s3_secret(con, {})  # no settings: no secret, nothing replaced
     assert con.execute("SELECT count(*) FROM duckdb_secrets()").fetchone() == (1,)
+
+
+def test_postgresql_restarting_during_a_commit_is_retried_and_nothing_is_lost(
+    workspace: Workspace, services_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.ledger", pa.table({"n": [1]}), producer="t")
+        written, restarts = Catalog._write_data, []
+
+        def write_then_restart_postgres(self: Catalog, *args: object) -> object:
+            files = written(self, *args)  # type: ignore[arg-type]
+            if not restarts:  # the first attempt only: its data is on S3, its metadata not yet
+                postgres = services.running(services_home).postgres
+                assert postgres is not None
+                services.stop_postgres(postgres)
+                restarts.append(threading.Timer(1.0, services.start, [services_home]))
+                restarts[0].start()  # back a second later, on the same port
+            return files
+
+        monkeypatch.setattr(Catalog, "_write_data", write_then_restart_postgres)
+        landed = catalog.commit("raw.ledger", pa.table({"n": [1, 2]}), producer="t")
+        monkeypatch.undo()
+        restarts[0].join()
+        assert landed.version.number == 2 and len(restarts) == 1
+        assert services.running(services_home).postgres is not None
+        assert [(v.number, v.rows) for v in catalog.versions("raw.ledger")] == [(1, 1), (2, 2)]
+        assert catalog.read("raw.ledger").column("n").to_pylist() == [1, 2]
+        assert (
+            catalog.commit("raw.ledger", pa.table({"n": [1, 2, 3]}), producer="t").version.number
+            == 3
+        )
+        assert [c.status for c in catalog.verify("raw.ledger")] == ["intact"] * 3
