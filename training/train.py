@@ -230,7 +230,7 @@ def _context(prepared: Prepared, seed: int, max_time: float | None = None) -> Fa
     )
 
 
-def _problem(prepared: Prepared, spec: TrainingSpec) -> Problem:
+def search_problem(prepared: Prepared, spec: TrainingSpec) -> Problem:
     """What the search works on: the training and validation splits and the spec's settings."""
     splits = prepared.splits
     return Problem(
@@ -430,7 +430,7 @@ class _Run:
                 "joins from another machine"
             )
         return search(
-            _problem(prepared, spec),
+            search_problem(prepared, spec),
             chosen,
             budget=spec.time_budget,
             max_trials=spec.trials,
@@ -691,7 +691,7 @@ def tune_worker(catalog: Catalog, run_id: str, *, echo: Echo | None = None) -> i
         say(f"joined the search of run {run_id} on {prepared.version.ref}")
         return work_on_study(
             study,
-            _problem(prepared, spec),
+            search_problem(prepared, spec),
             families,
             plan,
             on_trial=lambda t: say(f"  trial {t.number:>3} {t.family:<22} {t.state:<8} {t.score}"),
