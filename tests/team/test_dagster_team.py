@@ -18,6 +18,7 @@ import yaml
 from core.postgres import catalog_dsn
 from core.workspace import Workspace
 from dagster_project.instance import SCHEMA, TEAM_RUNS, open_instance, prepare_dagster_home
+from dagster_project.workers import worker_command, worker_env, write_worker_config
 
 pytest.importorskip("dagster_postgres", reason="dagster-postgres is not installed")
 psycopg2 = pytest.importorskip("psycopg2", reason="psycopg2-binary is not installed")
@@ -113,3 +114,32 @@ def test_two_queued_runs_go_at_once_and_are_recorded_in_postgres(
         cursor.execute(f"SELECT run_id, status FROM {SCHEMA}.runs")
         rows = dict(cursor.fetchall())
     assert rows == dict.fromkeys(run_ids, "SUCCESS")
+
+
+def test_the_celery_executor_runs_two_steps_at_once_on_two_workers(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("dagster_celery", reason="dagster-celery is not installed")
+    from dagster import build_reconstructable_job, execute_job
+
+    home = prepare_dagster_home(workspace)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    monkeypatch.setenv("HARVEST_TEST_BARRIER", str(barrier))
+    monkeypatch.setenv("HARVEST_DAGSTER_EXECUTOR", "celery")
+    config = write_worker_config(tmp_path / "celery", os.environ)
+    env = worker_env(workspace, config, home)
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(ROOT)])
+    with (
+        running(worker_command("one"), env, tmp_path / "one.log"),
+        running(worker_command("two"), env, tmp_path / "two.log"),
+        open_instance(workspace) as instance,
+    ):
+        job = build_reconstructable_job(JOBS, "celery_halves_job")
+        with execute_job(job, instance=instance) as result:
+            assert result.success, (tmp_path / "one.log").read_text()[-3000:]
+            pids = {result.output_for_node(step) for step in ("first_half", "second_half")}
+        runs = instance.get_runs()
+    assert len(pids) == 2 and os.getpid() not in pids  # each worker ran one step, at once
+    assert {int((barrier / name).read_text()) for name in ("first", "second")} == pids
+    assert [run.status.value for run in runs] == ["SUCCESS"]
