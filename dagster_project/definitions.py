@@ -7,6 +7,7 @@ Adding a source, cleaning or training YAML adds its assets; no Python changes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from dagster import (
@@ -16,7 +17,6 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     define_asset_job,
-    in_process_executor,
 )
 
 from core.workspace import Workspace
@@ -25,6 +25,7 @@ from dagster_project.delivery import build_delivery_sensor, delivery_job
 from dagster_project.resources import CatalogResource, ModelRegistryResource, ScraperResource
 from dagster_project.scraping import build_scraping, sources_of
 from dagster_project.training import build_drift_checks, build_training, models_of, training_job
+from dagster_project.workers import executor_for
 
 PIPELINE_JOB = "harvest_job"
 
@@ -64,7 +65,7 @@ def build_definitions(
         schedules=scraping.schedules,
         sensors=[automation, build_delivery_sensor(workspace)],
         resources={**default_resources(workspace), **(resources or {})},
-        executor=in_process_executor,
+        executor=executor_for(os.environ),
     )
 
 

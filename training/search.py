@@ -8,6 +8,10 @@
    best two families' spaces; each trial reports its running mean score after every
    fold so poor trials are pruned early, and the study stops at the budget or the trial cap.
 
+With a :class:`SharedTuning` the study is created once in a storage other processes reach
+(``training/tuning.py``) and worker processes, here or on other machines, run trials on it
+beside this one (:func:`work_on_study`); the leaderboard is read back from the study.
+
 Language models are scored on the validation split instead of folds (one holdout).
 The winner is chosen by the one-standard-error rule: the first-listed (simplest) family
 whose mean score is within one standard error of the best.
@@ -21,8 +25,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +40,13 @@ from training.families import Family, FamilyContext
 from training.metrics import Metric, metric_score, signed
 from training.task import Params, ParamValue, Task
 
+if TYPE_CHECKING:
+    import optuna
+
 TUNED_FAMILIES = 2
 MIN_TORCH_SECONDS = 2.0
+RECORD = "record"  # the trial's leaderboard row, a user attribute of each shared trial
+WORKER = "worker"  # which process ran it (host:pid)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,22 @@ class TrialRecord:
             "message": self.message,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrialRecord:
+        """The record :meth:`to_json` wrote."""
+        return cls(
+            number=int(data["number"]),
+            phase=str(data["phase"]),
+            family=str(data["family"]),
+            params=dict(data["params"]),
+            state=str(data["state"]),
+            score=data["score"],
+            std=data["std"],
+            fold_scores=tuple(data["fold_scores"]),
+            seconds=float(data["seconds"]),
+            message=str(data["message"]),
+        )
+
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -92,6 +118,19 @@ class SearchResult:
     best: TrialRecord
     seconds: float = 0.0
     folds: int = 0
+
+
+@dataclass(frozen=True)
+class SharedTuning:
+    """Tuning shared with other processes through one Optuna study (``training/tuning.py``).
+
+    ``create`` makes the study once, before any worker starts, with ``plan`` (what a worker
+    needs to join: families, fixed parameters, deadline, trial cap) stored on it;
+    ``helpers`` runs worker processes on it while its block runs and waits for them after.
+    """
+
+    create: Callable[[Mapping[str, object]], optuna.Study]
+    helpers: Callable[[], AbstractContextManager[None]]
 
 
 class _Pruned(Exception):
@@ -255,8 +294,10 @@ def search(
     max_trials: int | None = None,
     fixed: Mapping[str, Params] | None = None,
     on_trial: Callable[[TrialRecord], None] | None = None,
+    shared: SharedTuning | None = None,
 ) -> SearchResult:
-    """Select among ``families`` and tune the best within ``budget`` seconds."""
+    """Select among ``families`` and tune the best within ``budget`` seconds (in several
+    processes with ``shared``)."""
     fixed = fixed or {}
     clock = _Clock(time.monotonic() + budget)
     trials: list[TrialRecord] = []
@@ -316,7 +357,18 @@ def search(
     tunable = sorted(tunable, key=lambda f: order[f.name])[:TUNED_FAMILIES]
     if tunable and clock.left() > 0 and max_trials != 0:
         per_fold = {t.family: t.seconds / folds for t in ranked if t.phase == "selection"}
-        _tune(problem, tunable, clock, max_trials, fixed, add, len(trials), per_fold)
+        if shared is None:
+            _tune(problem, tunable, clock, max_trials, fixed, add, len(trials), per_fold)
+        else:
+            plan = {
+                "families": [f.name for f in tunable],
+                "fixed": {name: dict(fixed.get(name, {})) for name in (f.name for f in tunable)},
+                "per_fold": per_fold,
+                "deadline": time.time() + clock.left(),
+                "max_trials": max_trials,
+                "first_number": len(trials),
+            }
+            _tune_shared(problem, tunable, shared, plan, add)
 
     complete = [t for t in trials if t.state == "complete"]
     if not complete:
@@ -365,6 +417,65 @@ def _one_standard_error(
     return min(near, key=lambda t: (rank.get(t.family, len(rank)), -signed(metric, t.score or 0.0)))
 
 
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("optuna").setLevel(logging.ERROR)
+
+
+def _tuning_trial(
+    problem: Problem,
+    by_name: Mapping[str, Family],
+    clock: _Clock,
+    fixed: Mapping[str, Params],
+    per_fold: Mapping[str, float],
+    study: optuna.Study,
+    trial: optuna.Trial,
+    number: int,
+) -> TrialRecord:
+    """Run one tuning trial: pick a family and parameters, score them on the folds."""
+    import optuna
+
+    name = (
+        trial.suggest_categorical("family", list(by_name))
+        if len(by_name) > 1
+        else next(iter(by_name))
+    )
+    family = by_name[name]
+    if clock.left() < per_fold.get(name, 0.0):
+        if clock.left() < min(per_fold.values(), default=0.0):
+            study.stop()  # no family's fold fits in what is left
+        raise optuna.TrialPruned("not enough time left for one fold")
+    params: dict[str, Any] = {**family.space(trial, problem.task), **fixed.get(name, {})}
+    folds = 1 if problem.task is Task.LANGUAGE_MODELLING else problem.cv_folds
+    fold_seconds = max(clock.left() / folds, MIN_TORCH_SECONDS) if family.uses_torch else None
+
+    def report(value: float, step: int) -> None:
+        trial.report(value, step)
+        if trial.should_prune():
+            raise _Pruned("pruned by the median rule")
+
+    return _record(
+        number,
+        "tuning",
+        family,
+        params,
+        lambda: _evaluate(problem, family, params, clock, fold_seconds, report),
+    )
+
+
+def _outcome(problem: Problem, record: TrialRecord) -> float:
+    """What Optuna is told of a trial: its signed score, or that it was pruned or failed."""
+    import optuna
+
+    if record.state == "pruned":
+        raise optuna.TrialPruned(record.message)
+    if record.state != "complete" or record.score is None:
+        raise _Failed(record.message)
+    return signed(problem.metric, record.score)
+
+
 def _tune(
     problem: Problem,
     families: Sequence[Family],
@@ -378,49 +489,117 @@ def _tune(
     """Optuna over ``families``' spaces; ``per_fold`` is each family's selection time per fold."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    logging.getLogger("optuna").setLevel(logging.ERROR)
+    _quiet_optuna()
     study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=problem.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+        direction="maximize", sampler=tpe_sampler(problem.seed), pruner=median_pruner()
     )
     by_name = {f.name: f for f in families}
-    folds = 1 if problem.task is Task.LANGUAGE_MODELLING else problem.cv_folds
     counter = [first_number]
 
     def objective(trial: optuna.Trial) -> float:
-        name = (
-            trial.suggest_categorical("family", list(by_name))
-            if len(by_name) > 1
-            else next(iter(by_name))
-        )
-        family = by_name[name]
-        if clock.left() < per_fold.get(name, 0.0):
-            if clock.left() < min(per_fold.values(), default=0.0):
-                study.stop()  # no family's fold fits in what is left
-            raise optuna.TrialPruned("not enough time left for one fold")
-        params: dict[str, Any] = {**family.space(trial, problem.task), **fixed.get(name, {})}
-        fold_seconds = max(clock.left() / folds, MIN_TORCH_SECONDS) if family.uses_torch else None
-
-        def report(value: float, step: int) -> None:
-            trial.report(value, step)
-            if trial.should_prune():
-                raise _Pruned("pruned by the median rule")
-
-        record = _record(
-            counter[0],
-            "tuning",
-            family,
-            params,
-            lambda: _evaluate(problem, family, params, clock, fold_seconds, report),
-        )
+        record = _tuning_trial(problem, by_name, clock, fixed, per_fold, study, trial, counter[0])
         counter[0] += 1
         add(record)
-        if record.state == "pruned":
-            raise optuna.TrialPruned(record.message)
-        if record.state != "complete" or record.score is None:
-            raise _Failed(record.message)
-        return signed(problem.metric, record.score)
+        return _outcome(problem, record)
 
     study.optimize(objective, n_trials=max_trials, timeout=max(clock.left(), 0.0), catch=(_Failed,))
+
+
+def tpe_sampler(seed: int | None, shared: bool = False) -> optuna.samplers.BaseSampler:
+    """The search's sampler; workers sharing a study lie about running trials (``constant_liar``)."""
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=shared)
+
+
+def median_pruner() -> optuna.pruners.BasePruner:
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+
+
+def _tune_shared(
+    problem: Problem,
+    families: Sequence[Family],
+    shared: SharedTuning,
+    plan: Mapping[str, Any],
+    add: Callable[[TrialRecord], None],
+) -> None:
+    """Create the shared study, work on it beside the helpers, then read its leaderboard."""
+    _quiet_optuna()
+    study = shared.create(plan)
+    with shared.helpers():
+        work_on_study(study, problem, families, plan)
+    for record in study_records(study, plan):
+        add(record)
+
+
+def work_on_study(
+    study: optuna.Study,
+    problem: Problem,
+    families: Sequence[Family],
+    plan: Mapping[str, Any],
+    on_trial: Callable[[TrialRecord], None] | None = None,
+) -> int:
+    """Run trials on a shared ``study`` until its deadline or trial cap; return how many ran.
+
+    Each trial's leaderboard row and the process that ran it are stored on the trial, so
+    whoever created the study reads every worker's trials back (:func:`study_records`).
+    """
+    import os
+    import socket
+
+    import optuna
+
+    _quiet_optuna()
+    clock = _Clock(time.monotonic() + float(plan["deadline"]) - time.time())
+    by_name = {f.name: f for f in families}
+    cap: int | None = plan["max_trials"]
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    ran = [0]
+
+    def objective(trial: optuna.Trial) -> float:
+        if cap is not None and trial.number >= cap:
+            study.stop()
+            raise optuna.TrialPruned("the trial cap is reached")
+        trial.set_user_attr(WORKER, worker)
+        number = int(plan["first_number"]) + trial.number
+        record = _tuning_trial(
+            problem, by_name, clock, plan["fixed"], plan["per_fold"], study, trial, number
+        )
+        trial.set_user_attr(RECORD, record.to_json())
+        ran[0] += 1
+        if on_trial is not None:
+            on_trial(record)
+        return _outcome(problem, record)
+
+    if clock.left() > 0:
+        study.optimize(objective, timeout=clock.left(), catch=(_Failed,))
+    return ran[0]
+
+
+def study_records(study: optuna.Study, plan: Mapping[str, Any]) -> list[TrialRecord]:
+    """The leaderboard rows of a shared study's trials, in trial order.
+
+    A trial whose worker died mid-trial (still ``RUNNING``, or failed by Optuna) is a failed
+    row; trials stopped before they began (the cap, the clock) are left out.
+    """
+    from optuna.trial import TrialState
+
+    records = []
+    for trial in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        if RECORD in trial.user_attrs:
+            records.append(TrialRecord.from_json(trial.user_attrs[RECORD]))
+        elif trial.state in (TrialState.RUNNING, TrialState.FAIL) and WORKER in trial.user_attrs:
+            families = list(plan["families"])
+            records.append(
+                TrialRecord(
+                    int(plan["first_number"]) + trial.number,
+                    "tuning",
+                    str(trial.params.get("family", families[0])),
+                    {k: v for k, v in trial.params.items() if k != "family"},
+                    "failed",
+                    message=f"its worker ({trial.user_attrs[WORKER]}) stopped before finishing",
+                )
+            )
+    return records

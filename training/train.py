@@ -86,10 +86,12 @@ from training.search import (
     build_pipeline,
     fit_pipeline,
     search,
+    work_on_study,
 )
 from training.spec import TrainingSpec, spec_from_mapping
 from training.splits import Leakage, Split
 from training.task import Task
+from training.tuning import PLAN, SPEC, check_workers, load_study, shared_tuning
 
 Echo = Callable[[str], None]
 SMALL_DATA_ROWS = 20_000
@@ -238,6 +240,22 @@ def _context(prepared: Prepared, seed: int, max_time: float | None = None) -> Fa
     )
 
 
+def search_problem(prepared: Prepared, spec: TrainingSpec) -> Problem:
+    """What the search works on: the training and validation splits and the spec's settings."""
+    splits = prepared.splits
+    return Problem(
+        task=prepared.task,
+        metric=prepared.metric,
+        X=splits.X_train,
+        y=splits.y_train,
+        X_val=splits.X_val,
+        y_val=splits.y_val,
+        context=_context(prepared, spec.seed),
+        cv_folds=spec.cv_folds or (5 if len(splits.X_train) <= 5000 else 3),
+        seed=spec.seed,
+    )
+
+
 def _champion_test_rows(
     registry: Registry, champion: ModelVersion, prepared: Prepared, target: str
 ) -> tuple[Pipeline, pd.DataFrame]:
@@ -372,9 +390,15 @@ class _Run:
     """One training run's steps; ``train`` calls them in order."""
 
     def __init__(
-        self, spec: TrainingSpec, catalog: Catalog, run_id: str, echo: Echo | None
+        self,
+        spec: TrainingSpec,
+        catalog: Catalog,
+        run_id: str,
+        echo: Echo | None,
+        workers: int = 1,
     ) -> None:
         self.spec = spec
+        self.workers = workers
         self.catalog = catalog
         self.run_id = run_id
         self.say: Echo = echo or (lambda _: None)
@@ -417,25 +441,23 @@ class _Run:
     def search(self, prepared: Prepared, chosen: list[Family]) -> SearchResult:
         spec = self.spec
         self.progress.stage("searching", f"{len(chosen)} families, {spec.time_budget:g} s budget")
-        splits = prepared.splits
-        problem = Problem(
-            task=prepared.task,
-            metric=prepared.metric,
-            X=splits.X_train,
-            y=splits.y_train,
-            X_val=splits.X_val,
-            y_val=splits.y_val,
-            context=_context(prepared, spec.seed),
-            cv_folds=spec.cv_folds or (5 if len(splits.X_train) <= 5000 else 3),
-            seed=spec.seed,
-        )
+        shared = None
+        if self.workers > 1:  # a joining worker reads this exact version again
+            pinned = spec.with_overrides(dataset=prepared.version.ref).to_json()
+            workspace = self.catalog.workspace
+            shared = shared_tuning(workspace, self.run_id, pinned, self.workers, spec.seed)
+            self.say(
+                f"tuning in {self.workers} processes; `harvest tune-worker {self.run_id}` "
+                "joins from another machine"
+            )
         return search(
-            problem,
+            search_problem(prepared, spec),
             chosen,
             budget=spec.time_budget,
             max_trials=spec.trials,
             fixed=spec.params,
             on_trial=lambda trial: self.on_trial(trial, prepared.metric),
+            shared=shared,
         )
 
     def refit_and_evaluate(
@@ -678,13 +700,19 @@ def train(
     run_id: str | None = None,
     echo: Echo | None = None,
     promote: bool = True,
+    workers: int = 1,
 ) -> TrainResult:
-    """Run one training run for ``spec``; see the module docstring for the steps."""
+    """Run one training run for ``spec``; see the module docstring for the steps.
+
+    With ``workers`` above 1 the tuning trials run in that many processes sharing one
+    Optuna study (:mod:`training.tuning`).
+    """
+    check_workers(workers)
     if spec.task is Task.REINFORCEMENT_LEARNING:  # a policy in an environment, not a table
         from training.reinforcement import train_policy
 
         return train_policy(spec, catalog, run_id=run_id, echo=echo, promote=promote)
-    run = _Run(spec, catalog, run_id or new_run_id(spec.name), echo)
+    run = _Run(spec, catalog, run_id or new_run_id(spec.name), echo, workers)
     start_plotter()  # it starts while the data is read and the model fit
     try:
         with ExitStack() as stack:
@@ -728,6 +756,31 @@ def train(
         intervals={name: (i.low, i.high) for name, i in fitted.evaluation.intervals.items()},
         protocol=fitted.evaluation.protocol,
     )
+
+
+def tune_worker(catalog: Catalog, run_id: str, *, echo: Echo | None = None) -> int:
+    """Join run ``run_id``'s shared search and run its trials until it ends; return how many.
+
+    The run's spec (its dataset pinned to the version the run read) and plan are on the
+    study, so the worker prepares the same splits from the catalog on any machine.
+    """
+    study = load_study(catalog.workspace, run_id)
+    spec = spec_from_mapping(study.user_attrs[SPEC], origin=f"The spec of run {run_id}")
+    plan = study.user_attrs[PLAN]
+    with ExitStack() as stack:
+        stack.enter_context(_frozen_heap())
+        prepared = prepare(spec, catalog)
+        families = [family(name) for name in plan["families"]]
+        stack.enter_context(_threads(len(prepared.frame), any(f.uses_torch for f in families)))
+        say = echo or (lambda _: None)
+        say(f"joined the search of run {run_id} on {prepared.version.ref}")
+        return work_on_study(
+            study,
+            search_problem(prepared, spec),
+            families,
+            plan,
+            on_trial=lambda t: say(f"  trial {t.number:>3} {t.family:<22} {t.state:<8} {t.score}"),
+        )
 
 
 def _write_json(path: Path, value: object) -> None:

@@ -27,6 +27,7 @@ LOOPBACK = "127.0.0.1"
 def register(app: typer.Typer) -> None:
     """Add ``harvest dagster`` to ``app``."""
     app.command("dagster")(dagster_command)
+    app.command("dagster-worker")(dagster_worker_command)
 
 
 def dagster_command(
@@ -52,6 +53,25 @@ def dagster_command(
         jobs.forget_deployment(workspace)
     output.console.print("Dagster stopped.")
     raise typer.Exit(code)
+
+
+def dagster_worker_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="The worker's name.")] = "harvest",
+) -> None:
+    """Start a Celery worker for Dagster runs on the team's Redis (Ctrl-C stops it)."""
+    from dagster_project.instance import prepare_dagster_home
+    from dagster_project.workers import worker_command, worker_env, write_worker_config
+
+    workspace: Workspace = ctx.obj
+    dagster_home = prepare_dagster_home(workspace)
+    config = write_worker_config(dagster_home / "celery", os.environ)
+    output.console.print(
+        f"Celery worker {name} for Dagster steps on {os.environ['HARVEST_REDIS_URL']}; "
+        "Ctrl-C stops it."
+    )
+    env = worker_env(workspace, config, dagster_home)
+    raise typer.Exit(run_process_group(worker_command(name), env=env, cwd=dagster_home))
 
 
 def dagster_dev_command(port: int) -> list[str]:

@@ -23,6 +23,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 def register(app: typer.Typer) -> None:
     """Add the training commands to ``app``."""
     app.command("train")(train_command)
+    app.command("tune-worker")(tune_worker_command)
     app.add_typer(models_app, name="models")
     app.command("predict")(predict_command)
 
@@ -73,6 +74,12 @@ def train_command(
     no_promote: Annotated[
         bool, typer.Option("--no-promote", help="Register without setting aliases.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", help="Processes running tuning trials on one shared Optuna study."
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only the result.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -121,12 +128,21 @@ def train_command(
     catalog = catalog or Catalog.open(ctx.obj)
     echo = None if quiet or as_json else (lambda line: output.console.print(line, markup=False))
     if echo is None:
-        result = train(training_spec, catalog, run_id=run_id, promote=not no_promote)
+        result = train(
+            training_spec, catalog, run_id=run_id, promote=not no_promote, workers=workers
+        )
     else:
         with output.console.status(
             f"Training {training_spec.name} on {training_spec.dataset or training_spec.environment}"
         ):
-            result = train(training_spec, catalog, run_id=run_id, echo=echo, promote=not no_promote)
+            result = train(
+                training_spec,
+                catalog,
+                run_id=run_id,
+                echo=echo,
+                promote=not no_promote,
+                workers=workers,
+            )
     summary = {
         "model": result.version.ref,
         "run_id": result.run_id,
@@ -154,6 +170,19 @@ def train_command(
         + (f"promoted to {result.promoted}." if result.promoted else "not promoted."),
         markup=False,
     )
+
+
+def tune_worker_command(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="The run id of a search started with --workers.")],
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print only the count.")] = False,
+) -> None:
+    """Join a running search's shared Optuna study and run its trials until it ends."""
+    from training.train import tune_worker
+
+    echo = None if quiet else (lambda line: output.console.print(line, markup=False))
+    ran = tune_worker(Catalog.open(ctx.obj), run, echo=echo)
+    output.console.print(f"Ran {ran} trial(s) of run {run}.")
 
 
 def _catalog(ctx: typer.Context) -> Catalog:

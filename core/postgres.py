@@ -1,0 +1,75 @@
+"""A team catalog's PostgreSQL as other engines reach it: Dagster's storage and Optuna's study.
+
+``HARVEST_CATALOG=ducklake:postgres:<libpq connection string>`` names the server once; Dagster
+(``dagster-postgres``) and Optuna (its RDB storage) connect to the same database through
+SQLAlchemy, each in a schema of its own (both keep an ``alembic_version`` table). The URL
+names the ``psycopg2`` driver: SQLAlchemy 2.1 defaults ``postgresql://`` to psycopg 3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from urllib.parse import quote, urlencode
+
+from core.errors import HarvestError
+from core.workspace import Workspace
+
+_PREFIXES = ("ducklake:postgres:", "postgres:")
+_SETTING = re.compile(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+# libpq's names for the parts a URL writes outside its query
+_URL_PARTS = ("user", "password", "host", "port", "dbname")
+
+
+def catalog_dsn(workspace: Workspace) -> str | None:
+    """The libpq connection string of the workspace's catalog, or None when it is not PostgreSQL."""
+    for prefix in _PREFIXES:
+        if workspace.catalog_uri.startswith(prefix):
+            return workspace.catalog_uri[len(prefix) :]
+    return None
+
+
+def dsn_settings(dsn: str) -> dict[str, str]:
+    """The ``key=value`` pairs of a libpq connection string (quoted values unquoted)."""
+    found = {}
+    for key, value in _SETTING.findall(dsn):
+        if value.startswith("'"):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        found[key] = value
+    return found
+
+
+def sqlalchemy_url(dsn: str, schema: str | None = None) -> str:
+    """A ``postgresql+psycopg2://`` URL for ``dsn``, its tables in ``schema`` when given."""
+    settings = dsn_settings(dsn)
+    user = quote(settings.get("user", ""), safe="")
+    if settings.get("password"):
+        user += ":" + quote(settings["password"], safe="")
+    host = settings.get("host", "localhost") + (
+        f":{settings['port']}" if "port" in settings else ""
+    )
+    query = {k: v for k, v in settings.items() if k not in _URL_PARTS}
+    if schema is not None:
+        query["options"] = f"-csearch_path={schema}"
+    url = f"postgresql+psycopg2://{user}{'@' if user else ''}{host}/{settings.get('dbname', '')}"
+    return f"{url}?{urlencode(query, quote_via=quote)}" if query else url
+
+
+def create_schema(dsn: str, schema: str) -> None:
+    """Create ``schema`` in the database of ``dsn`` if it is missing (two callers may race)."""
+    try:
+        import psycopg2
+        from psycopg2 import errors, sql
+    except ImportError as error:
+        raise HarvestError(
+            "A catalog on PostgreSQL needs psycopg2 for Dagster and tuning workers: "
+            "pip install psycopg2-binary==2.9.13."
+        ) from error
+    connection = psycopg2.connect(dsn)
+    try:
+        connection.autocommit = True
+        # another process may create it at the same moment
+        with connection.cursor() as cursor, contextlib.suppress(errors.UniqueViolation):
+            cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    finally:
+        connection.close()
