@@ -4,7 +4,10 @@ Starts the demo site on a free loopback port, builds the definitions of the work
 with the scraper pointed at it, runs the pipeline job on the workspace's Dagster instance
 (so ``harvest dagster`` shows the runs afterwards), moves the site one day on and runs it
 again: the second run makes new versions only where the site changed, and retrains only
-the models whose data changed. ``harvest demo`` prints what this returns.
+the models whose data changed. After the first day the demo subscribes a folder (the delta
+of each new version) and a loopback webhook to the products, and after each day it delivers
+what is pending, as ``harvest deliver`` does. ``harvest demo`` prints what this returns,
+with the drift of each dataset's last version from the one before.
 """
 
 from __future__ import annotations
@@ -17,16 +20,22 @@ from dataclasses import dataclass, field
 from dagster import DagsterInstance
 
 from catalog import Catalog, Dataset
+from catalog.access import ADMIN
+from catalog.drift import DEFAULT_THRESHOLD, version_drift
+from catalog.subscriptions import Delivery, Subscription, Subscriptions
 from core.workspace import Workspace
 from dagster_project.definitions import build_definitions
 from dagster_project.instance import open_instance
 from dagster_project.resources import ModelRegistryResource, ScraperResource
 from dagster_project.runner import Progress, RunOutcome, run_pipeline
 from dagster_project.scraping import sources_of
+from delivery.receiver import Receiver, receiving
+from delivery.run import deliver_pending, subscribe
 from demo_site.server import DemoSite
 from training.registry import ModelVersion, Registry
 
 DAYS = (1, 2)
+SUBSCRIBED = "clean.products"  # what the demo's subscriptions deliver
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class DemoResult:
     datasets: tuple[Dataset, ...]
     models: tuple[ModelVersion, ...]
     diffs: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    drifts: dict[str, str] = field(default_factory=dict)  # clean dataset -> one sentence
+    deliveries: tuple[Delivery, ...] = ()
+    webhook_events: int = 0  # events the loopback receiver verified
 
     @property
     def success(self) -> bool:
@@ -99,7 +111,8 @@ def run_demo(
     home = str(workspace.home)
     instance = instance or open_instance(workspace)
     runs: list[DayRun] = []
-    with DemoSite(day=settings.days[0]) as site, demo_site_env(site):
+    deliveries: list[Delivery] = []
+    with DemoSite(day=settings.days[0]) as site, demo_site_env(site), receiving() as hook:
         report(f"Demo site on {site.url}", None)
         defs = build_definitions(
             workspace,
@@ -118,22 +131,68 @@ def run_demo(
                 report=lambda progress: report("", progress),
             )
             runs.append(DayRun(day, outcome))
-    return summarise(workspace, tuple(runs))
+            if outcome.success:
+                deliveries += deliver_day(workspace, hook, report)
+    return summarise(workspace, tuple(runs), tuple(deliveries), len(hook.events))
 
 
-def summarise(workspace: Workspace, runs: tuple[DayRun, ...]) -> DemoResult:
-    """The datasets and models of the workspace after the runs, with each raw diff."""
+def deliver_day(
+    workspace: Workspace, hook: Receiver, report: Callable[[str, Progress | None], None]
+) -> list[Delivery]:
+    """Subscribe the demo's folder and webhook to the products once they exist, then deliver
+    what is pending; the deliveries made."""
+    with Catalog.open(workspace) as catalog:
+        if catalog.find(SUBSCRIBED) is None:
+            return []
+        names = {"products-to-folder", "products-webhook"}
+        if not names & {s.name for s in Subscriptions(catalog).subscriptions()}:
+            folder = workspace.home / "deliveries" / "products"
+            subscribe(
+                catalog,
+                ADMIN,
+                Subscription("products-to-folder", SUBSCRIBED, str(folder), mode="delta"),
+            )
+            made = subscribe(catalog, ADMIN, Subscription("products-webhook", SUBSCRIBED, hook.url))
+            hook.key = made.signing_key or ""
+            report(
+                f"Subscribed {folder} (each version's delta) and {hook.url} to {SUBSCRIBED}", None
+            )
+        done = deliver_pending(catalog)
+    for delivery in done:
+        report(
+            f"Delivered {delivery.ref} to {delivery.subscription}: {delivery.status}, "
+            f"{delivery.rows} rows, {len(delivery.files)} files",
+            None,
+        )
+    return done
+
+
+def summarise(
+    workspace: Workspace,
+    runs: tuple[DayRun, ...],
+    deliveries: tuple[Delivery, ...] = (),
+    webhook_events: int = 0,
+) -> DemoResult:
+    """The datasets and models of the workspace after the runs, with each raw diff and each
+    clean dataset's drift from its previous version."""
     with Catalog.open(workspace) as catalog:
         datasets = tuple(catalog.datasets())
-        diffs = {}
+        diffs, drifts = {}, {}
         for dataset in datasets:
-            if dataset.stage == "raw" and dataset.version_count >= 2:
-                last = dataset.version_count
-                diff = catalog.diff(f"{dataset.name}@{last - 1}", f"{dataset.name}@{last}")
+            if dataset.version_count < 2:
+                continue
+            last = dataset.version_count
+            before, after = f"{dataset.name}@{last - 1}", f"{dataset.name}@{last}"
+            if dataset.stage == "raw":
+                diff = catalog.diff(before, after)
                 diffs[dataset.name] = (
                     diff.added.num_rows,
                     diff.removed.num_rows,
                     diff.changed.num_rows,
                 )
+            elif dataset.stage == "clean":
+                drifts[dataset.name] = version_drift(catalog, before, after).summary(
+                    DEFAULT_THRESHOLD
+                )
         models = tuple(Registry(catalog).versions())
-    return DemoResult(workspace, runs, datasets, models, diffs)
+    return DemoResult(workspace, runs, datasets, models, diffs, drifts, deliveries, webhook_events)

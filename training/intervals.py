@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from training.metrics import language_scores, prediction_scores
+from training.metrics import RANGES, language_scores, prediction_scores
 from training.task import Task
 
 CONFIDENCE = 0.95
@@ -125,14 +125,16 @@ def _corrected_scale(values: NDArray[np.float64], test_share: float) -> float:
     return float(np.sqrt((1.0 / folds + ratio) * np.var(values, ddof=1)))
 
 
-def fold_interval(values: Sequence[float], test_share: float) -> Interval:
-    """A t interval around the mean of fold scores, with the corrected variance."""
+def fold_interval(values: Sequence[float], test_share: float, metric: str = "") -> Interval:
+    """A t interval around the mean of fold scores, with the corrected variance, within the
+    values ``metric`` can take."""
     finite = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
     if not len(finite):
         return Interval(float("nan"), float("nan"), "folds")
     mean = float(finite.mean())
     half = _corrected_scale(finite, test_share) * _t(len(finite))
-    return Interval(mean - half, mean + half, "folds")
+    low, high = RANGES.get(metric, (-math.inf, math.inf))
+    return Interval(max(mean - half, low), min(mean + half, high), "folds")
 
 
 def _t(folds: int) -> float:

@@ -50,6 +50,16 @@ METRICS: dict[str, Metric] = {
     )
 }
 
+# The values each metric can take; an interval is clipped to them (a t interval around a
+# mean accuracy of 0.98 would otherwise reach past 1).
+RANGES: dict[str, tuple[float, float]] = {
+    **{name: (0.0, 1.0) for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc")},
+    "r2": (-math.inf, 1.0),
+    **{name: (0.0, math.inf) for name in ("log_loss", "rmse", "mae", "bits_per_byte")},
+    "perplexity": (1.0, math.inf),
+    "std_return": (0.0, math.inf),
+}
+
 TASK_METRICS: dict[Task, tuple[str, ...]] = {
     Task.CLASSIFICATION: ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
     Task.TEXT_CLASSIFICATION: ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),

@@ -90,7 +90,7 @@ class FoldScores:
         return {name: float(np.nanmean(self.of(name))) for name in self.folds[0]}
 
     def intervals(self) -> dict[str, Interval]:
-        return {name: fold_interval(self.of(name), self.test_share) for name in self.folds[0]}
+        return {name: fold_interval(self.of(name), self.test_share, name) for name in self.folds[0]}
 
 
 def cross_validate(

@@ -795,6 +795,38 @@ def _plain(value: object) -> object:
     return str(value)
 
 
+def _evidence_again(
+    registry: Registry,
+    version: ModelVersion,
+    prepared: Prepared,
+    card: dict[str, Any],
+    seed: int,
+) -> _Fitted:
+    """What training gave the champion gate, made again for a registered version, so that a
+    promotion by hand is paired like one at training: its recipe refit on the same folds
+    (repeated CV), or its predictions (a language model's per-text losses) on the test rows."""
+    pipeline, X = _champion_test_rows(registry, version, prepared, version.target)
+    evaluation = Evaluation({}, {}, {}, (), ())
+    cv: _CrossValidation | None = None
+    if card.get("evaluation", {}).get("protocol") == REPEATED_CV:
+        X_all, y_all = all_rows(prepared.splits)
+        empty = FoldScores((), 0.0)
+        cv = _CrossValidation(
+            X_all, y_all, repeated_folds(prepared.task, y_all, seed), empty, empty
+        )
+        cv = replace(cv, model=_champion_on_folds(registry, version, prepared, cv, seed))
+        value = float(np.nanmean(cv.model.of(prepared.metric.name)))
+    else:
+        value = pick(
+            model_scores(prepared.task, pipeline, X, prepared.splits.y_test), prepared.metric
+        )
+        if prepared.task is Task.LANGUAGE_MODELLING:
+            evaluation = replace(evaluation, documents=document_losses(pipeline, X))
+        else:
+            evaluation = replace(evaluation, predicted=_predictions(prepared.task, pipeline, X))
+    return _Fitted(pipeline, evaluation, {}, value, cv=cv)
+
+
 def promote(catalog: Catalog, ref: str) -> Promotion:
     """Make version ``ref`` (``model@N``) the champion if it passes the gates; record the verdict."""
     registry = Registry(catalog)
@@ -818,14 +850,15 @@ def promote(catalog: Catalog, ref: str) -> Promotion:
     if gates[0].passed:
         prepared = prepare(spec, catalog)
         prepared = replace(prepared, metric=metric)
-        value = _score_champion(registry, version, prepared, spec.target)
+        evidence = _evidence_again(registry, version, prepared, card, spec.seed)
         gates.append(
             _champion_gate(
                 registry,
                 replace(spec, name=version.model),
                 prepared,
-                value,
+                evidence.value,
                 exclude=version.version,
+                fitted=evidence,
             )
         )
     passed = all(g.passed for g in gates)

@@ -135,6 +135,22 @@ def print_summary(result: DemoResult, seconds: float) -> None:
             f"{changed} values (harvest catalog diff {name}).",
             markup=False,
         )
+    for name, sentence in sorted(result.drifts.items()):
+        output.console.print(f"{name}: {sentence}", markup=False)
+    if result.deliveries:
+        output.table(
+            ["subscription", "version", "status", "rows", "files", "target"],
+            [
+                (d.subscription, d.ref, d.status, d.rows, len(d.files), d.target)
+                for d in result.deliveries
+            ],
+            title="Deliveries",
+        )
+        output.console.print(
+            f"The loopback webhook verified {result.webhook_events} signed events "
+            "(harvest deliveries list).",
+            markup=False,
+        )
     output.table(
         ["model", "family", "trained on", "metric", "score", "baseline", "gates", "alias"],
         [

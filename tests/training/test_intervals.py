@@ -52,6 +52,16 @@ def test_fold_intervals_use_the_corrected_variance() -> None:
     assert half > 1.8 * naive_half
 
 
+def test_fold_intervals_stay_within_what_the_metric_can_take() -> None:
+    scores = [1.0, 0.9, 1.0, 1.0, 0.95, 1.0, 1.0, 0.9, 1.0, 1.0]
+    unbounded = fold_interval(scores, 0.1)
+    assert unbounded.high > 1.0  # the t interval alone reaches past a perfect score
+    accuracy = fold_interval(scores, 0.1, "accuracy")
+    assert accuracy.high == 1.0 and accuracy.low == unbounded.low
+    assert fold_interval([1.1, 1.0, 1.3], 0.1, "perplexity").low == 1.0
+    assert fold_interval([0.02, 0.0, 0.01], 0.1, "rmse").low == 0.0
+
+
 def test_a_paired_difference_inside_the_noise_is_not_sure() -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(0.80, 0.03, 10)

@@ -269,6 +269,7 @@ def test_gates_promote_a_better_model_and_refuse_a_worse_one(catalog: Catalog) -
     assert registry.alias("wine", "champion") == 2 and registry.alias("wine", "challenger") == 3
     refused = promote(catalog, "wine@3")
     assert not refused.promoted and "wine@3 was not promoted" in refused.message
+    assert "paired t test over the folds" in refused.gates[1].detail, refused.gates[1].detail
     assert registry.alias("wine", "champion") == 2
     events = [(e.version, e.event) for e in registry.events("wine")]
     assert (3, "promotion refused") in events and (3, "gates") in events
