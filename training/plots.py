@@ -310,6 +310,34 @@ def reward_curve(
     return _save(figure, path)
 
 
+def scores(
+    values: Mapping[str, float],
+    intervals: Mapping[str, tuple[float, float]],
+    baseline: Mapping[str, float],
+    protocol: str,
+    path: Path,
+) -> Path:
+    """Each test metric with its 95% interval (a bar) and the baseline's value (a cross)."""
+    names = [n for n in values if n in intervals and np.isfinite(values[n])]
+    figure = Figure(figsize=(6, 0.9 + 0.5 * max(len(names), 1)))
+    ax = figure.add_subplot()
+    rows = np.arange(len(names))
+    points = np.asarray([values[n] for n in names], dtype=float)
+    lows = np.asarray([intervals[n][0] for n in names], dtype=float)
+    highs = np.asarray([intervals[n][1] for n in names], dtype=float)
+    ax.errorbar(
+        points, rows, xerr=[points - lows, highs - points], fmt="o", capsize=4, label="model"
+    )
+    known = [(i, baseline[n]) for i, n in enumerate(names) if np.isfinite(baseline.get(n, np.nan))]
+    if known:
+        ax.plot([v for _, v in known], [i for i, _ in known], "x", color="grey", label="baseline")
+    ax.set_yticks(rows, [_label(n) for n in names])
+    ax.invert_yaxis()
+    ax.set_title(f"Scores with 95% intervals ({protocol.replace('_', ' ')})")
+    ax.legend(fontsize="small")
+    return _save(figure, path)
+
+
 def residuals(y_true: NDArray[Any], y_pred: NDArray[Any], path: Path) -> Path:
     """Predicted against actual values, with the line of perfect prediction.
 
@@ -339,6 +367,7 @@ PLOTS: dict[str, Callable[..., Path]] = {
         loss_history,
         residuals,
         reward_curve,
+        scores,
     )
 }
 """The plots by name: what the plotting process is allowed to draw."""

@@ -48,6 +48,7 @@ from sklearn.pipeline import Pipeline
 
 from catalog import Catalog
 from core.errors import HarvestError, InvalidInputError
+from training import plots
 from training.card import CardInputs, build_card, render_markdown
 from training.data import Prepared, lineage, prepare
 from training.evaluation import Evaluation, evaluate
@@ -540,6 +541,17 @@ class _Run:
                 evaluation, test=cv.model.means(), intervals=cv.model.intervals(), protocol=protocol
             )
             baseline = cv.baseline.means()
+        if evaluation.intervals:
+            path = self.drawing.draw(
+                plots.scores,
+                dict(evaluation.test),
+                {n: (i.low, i.high) for n, i in evaluation.intervals.items()},
+                dict(baseline),
+                evaluation.protocol,
+                self.staging / "plots" / "scores.png",
+            )
+            name = str(path.relative_to(self.staging))
+            evaluation = replace(evaluation, plots=(name, *evaluation.plots))
         return _Fitted(
             model,
             evaluation,

@@ -181,11 +181,12 @@ def test_version_folder_is_immutable_and_complete(trained: tuple[Workspace, str]
     assert {
         "model.skops", "card.json", "MODEL_CARD.md", "leaderboard.json", "metrics.json",
         "plots/confusion_matrix.png", "plots/calibration.png", "plots/permutation_importance.png",
-        "plots/learning_curve.png",
+        "plots/learning_curve.png", "plots/scores.png",
     } <= names  # fmt: skip
     for name in names:
         assert not (folder / name).stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    assert (folder / "plots/confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for plot in ("confusion_matrix", "scores"):
+        assert (folder / f"plots/{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list((workspace.models / "iris").glob(".staging-*"))
 
 
