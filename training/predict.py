@@ -279,13 +279,20 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+DRIFT_MIN_ROWS = 30  # a smaller batch's histogram is mostly chance: PSI of 2 rows runs to 9
+
+
 def drift_warning(
     catalog: Catalog, model: LoadedModel, batch: str | pd.DataFrame, label: str
 ) -> str | None:
     """One sentence when the batch (a dataset version ``name@N``, or a frame) drifts from the
     data ``model`` was trained on beyond its spec's drift threshold (``catalog/drift.py``),
     over the model's features; None when it does not, or when the training data version is
-    no longer there or the frame cannot be read as a table."""
+    no longer there, the frame cannot be read as a table, or the batch is too small to tell
+    drift from chance (under ``DRIFT_MIN_ROWS`` rows)."""
+    rows = len(batch) if isinstance(batch, pd.DataFrame) else catalog.version(batch).rows
+    if rows < DRIFT_MIN_ROWS:
+        return None
     card = Registry(catalog).card(model.version)
     trained_on = card.get("data", {}).get("ref")
     threshold = float(card.get("spec", {}).get("drift", {}).get("threshold", DEFAULT_THRESHOLD))

@@ -464,12 +464,12 @@ def predict_command(
         output.emit_json(predict_record(catalog, model, values))
         return
     if dataset is not None:
-        result = predict_dataset(catalog, model, dataset)
+        input_ref = catalog.version(dataset).ref  # before predictions.<model> may shadow it
+        result = predict_dataset(catalog, model, input_ref)
         output.console.print(
             f"{'Committed' if result.created else 'Unchanged:'} {result.version.ref}: {result.version.rows} predictions.",
             markup=False,
         )
-        input_ref = catalog.version(dataset).ref
         _warn_drift(drift_warning(catalog, load_model(catalog, model), input_ref, input_ref))
         return
     assert input_file is not None

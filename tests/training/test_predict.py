@@ -216,7 +216,8 @@ def test_a_batch_that_drifts_from_the_training_data_is_warned_about(
         model = load_model(catalog, "iris")
         assert drift_warning(catalog, model, same, "same.csv") is None
         sentence = drift_warning(catalog, model, shifted, "shifted.csv")
-        catalog.commit("imports.iris_shifted", shifted, producer="user:test")
+        keyed = shifted.assign(row_id=range(len(shifted)))  # as keyed as predictions.iris
+        catalog.commit("imports.iris_shifted", keyed, producer="user:test", key=("row_id",))
         from_dataset = drift_warning(
             catalog, model, "imports.iris_shifted@1", "imports.iris_shifted@1"
         )

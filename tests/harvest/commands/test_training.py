@@ -148,8 +148,8 @@ def test_predict_a_record_a_file_and_a_dataset(
     )
     code, out, _ = run(capsys, home, "predict", "iris", "--input", str(source))
     assert code == 0 and out.count("\n") == 3 and "virginica" in out
-    code, out, _ = run(capsys, home, "predict", "iris", "--dataset", "iris")
-    assert code == 0 and "Committed predictions.iris@1: 150 predictions." in out
+    code, out, err = run(capsys, home, "predict", "iris", "--dataset", "iris")
+    assert code == 0 and "Committed predictions.iris@1: 150 predictions." in out, err
 
 
 @pytest.mark.parametrize(
