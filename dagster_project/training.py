@@ -298,7 +298,10 @@ def drift_check(model: Model) -> AssetChecksDefinition:
         with as_failure():
             verdict = model_drift(catalog.catalog, spec, spec.dataset.split("@", 1)[0])
         if verdict is None:
-            return AssetCheckResult(passed=True, description=f"No {spec.name} model yet.")
+            return AssetCheckResult(
+                passed=True,
+                description=f"No {spec.name} model, or no column of it, to compare yet.",
+            )
         scores = {f"score_{c.column}": c.score for c in verdict.report.columns}
         return AssetCheckResult(
             passed=verdict.passed,

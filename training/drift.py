@@ -52,7 +52,11 @@ def model_drift(catalog: Catalog, spec: TrainingSpec, dataset: str) -> DriftVerd
     except NotFoundError:
         return None
     card = registry.card(version)
-    features = [str(c["name"]) for c in card["features"]["columns"]]
+    features = [str(c["name"]) for c in card.get("features", {}).get("columns", [])]
+    market = {column for role, column in spec.columns.items() if role != "product"}
+    features = features or sorted(market)  # a policy: its market's columns, not the product ids
+    if not features:
+        return None
     target = catalog.version(dataset)
     report = batch_drift(
         catalog,

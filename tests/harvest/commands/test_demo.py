@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -49,6 +50,15 @@ def test_demo_runs_the_graph_twice_and_summarises_it(workspace: Workspace) -> No
     served = [line for line in out.splitlines() if "/invocations →" in line]
     assert len(served) == 1 and " predicted " in served[0], "the champion answered over HTTP"
 
+    for version in (1, 2):  # day 2's new version reached the folder and the webhook too
+        for subscription in ("products-to-folder", "products-webhook"):
+            assert f"Delivered clean.products@{version} to {subscription}: delivered" in out
+        manifest = workspace.home / f"deliveries/products/clean.products/v{version}/_manifest.json"
+        assert json.loads(manifest.read_text())["version"] == version
+    assert "The loopback webhook verified 2 signed events" in out
+    drift = [line for line in out.splitlines() if line.startswith("clean.products: ")]
+    assert len(drift) == 1 and "clean.products@1 beyond 0.2" in drift[0], "one drift report"
+
     failures = [line for line in out.splitlines() if "✗" in line]
     assert done.returncode == 0, "\n".join(failures) + "\n" + out[-3000:] + done.stderr
     assert not failures, "no step failed"
@@ -62,6 +72,7 @@ def test_demo_runs_the_graph_twice_and_summarises_it(workspace: Workspace) -> No
             "products-image",
             "articles-section",
             "articles-lm",
+            "products-repricing",
         }
         names = {d.name for d in catalog.datasets()}
         assert {"raw.products", "clean.products", "raw.tables", "clean.tables"} <= names
