@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from catalog.engine import CatalogError, first_line
-from catalog.profile import quote_ident
+from catalog.profile import NUMERIC_TYPES, quote_ident
 
 if TYPE_CHECKING:
     from catalog.records import Version
@@ -53,22 +53,6 @@ QUANTILES = tuple(round(0.1 * i, 1) for i in range(1, 10))  # decile edges: ten 
 MANTISSA_BITS = 12  # a number's histogram bucket spans 1/4096 of an octave (see _bucket)
 _HUGE = 1 << 50  # the bucket of infinite (and NaN) values, beyond every finite one's
 TEXT_MIN_MEAN_LENGTH = 40  # as training's feature kinds: longer strings are free text
-_NUMBER_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-    "REAL",
-)
 _TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 _WORD = r"[\p{L}\p{N}]+"
 
@@ -221,7 +205,7 @@ def column_kinds(
     strings = []
     for name, type_name in columns:
         base = _base_type(type_name)
-        if base in _NUMBER_TYPES or base in _TIME_TYPES:
+        if base in NUMERIC_TYPES or base in _TIME_TYPES:
             kinds[name] = "number"
         elif base == "VARCHAR":
             strings.append(name)

@@ -19,7 +19,7 @@ import duckdb
 
 from catalog.records import ColumnStats
 
-_NUMERIC = (
+NUMERIC_TYPES = (
     "TINYINT",
     "SMALLINT",
     "INTEGER",
@@ -29,11 +29,14 @@ _NUMERIC = (
     "USMALLINT",
     "UINTEGER",
     "UBIGINT",
+    "UHUGEINT",
     "FLOAT",
     "DOUBLE",
     "DECIMAL",
+    "REAL",
 )
-_ORDERED = (*_NUMERIC, "VARCHAR", "DATE", "TIMESTAMP", "TIME", "BOOLEAN")
+"""DuckDB's number types (base names, without precision): the columns that have a mean."""
+_ORDERED = (*NUMERIC_TYPES, "VARCHAR", "DATE", "TIMESTAMP", "TIME", "BOOLEAN")
 _SHOWN_CHARS = 80
 
 
@@ -99,7 +102,9 @@ def profile(con: duckdb.DuckDBPyConnection, source: str, volatile: tuple[str, ..
     )
     for name, type_name in columns:
         kind = _kind(type_name)
-        selects.extend(stats_selects(name, ordered=kind in _ORDERED, averaged=kind in _NUMERIC))
+        selects.extend(
+            stats_selects(name, ordered=kind in _ORDERED, averaged=kind in NUMERIC_TYPES)
+        )
     row = con.execute(f"SELECT {', '.join(selects)} FROM {source}").fetchone()
     assert row is not None
     rows, row_hash = int(row[0]), str(row[1])

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     import gymnasium as gym
 
     from training.families.nets.policy import PolicyNetwork
-    from training.train import Promotion, TrainResult
+    from training.train import TrainResult
 
 Echo = Callable[[str], None]
 Act = Callable[["gym.Env[Any, Any]", Any], Any]
@@ -869,30 +869,18 @@ def train_policy(
     )
 
 
-def promote_policy(catalog: Catalog, version: ModelVersion, card: Mapping[str, Any]) -> Promotion:
-    """Re-judge a registered policy on its spec's evaluation seeds; make it champion if it passes."""
+def policy_gates(
+    catalog: Catalog, version: ModelVersion, card: Mapping[str, Any]
+) -> tuple[GateResult, ...]:
+    """A registered policy's gates judged again on its spec's evaluation seeds."""
     from training.spec import spec_from_mapping
-    from training.train import Promotion
 
-    registry = Registry(catalog)
     values = {**card["spec"], "name": version.model}
     if version.dataset and not version.dataset.startswith("gymnasium:"):
         values["dataset"] = version.dataset
     spec = spec_from_mapping(values, origin=f"card of {version.ref}")
     environment, _ = environment_for(spec, catalog)
     network, _ = load_policy(version.path)
-    gates = judge(spec, environment, network, registry, exclude=version.version).gates
-    passed = all(g.passed for g in gates)
-    registry.record(
-        version.model,
-        version.version,
-        "promotion" if passed else "promotion refused",
-        [g.to_json() for g in gates],
+    return tuple(
+        judge(spec, environment, network, Registry(catalog), exclude=version.version).gates
     )
-    if not passed:
-        failed = next(g for g in gates if not g.passed)
-        return Promotion(version, False, gates, f"{version.ref} was not promoted: {failed.detail}")
-    registry.set_alias(version.model, "champion", version.version, {"by": "promote"})
-    if registry.alias(version.model, "challenger") == version.version:
-        registry.clear_alias(version.model, "challenger")
-    return Promotion(version, True, gates, f"{version.ref} is now the champion.")

@@ -843,36 +843,15 @@ def promote(catalog: Catalog, ref: str) -> Promotion:
     """Make version ``ref`` (``model@N``) the champion if it passes the gates; record the verdict."""
     registry = Registry(catalog)
     version = registry.get(ref)
-    card = registry.card(version)
-    if version.task == Task.REINFORCEMENT_LEARNING.value:
-        from training.reinforcement import promote_policy
-
-        if registry.alias(version.model, "champion") == version.version:
-            return Promotion(version, True, (), f"{version.ref} is already the champion.")
-        return promote_policy(catalog, version, card)
-    spec = spec_from_mapping(
-        {**card["spec"], "dataset": version.dataset}, origin=f"card of {version.ref}"
-    )
     if registry.alias(version.model, "champion") == version.version:
         return Promotion(version, True, (), f"{version.ref} is already the champion.")
-    metric: Metric = metric_for(Task(version.task), version.metric)
-    gates: list[GateResult] = [
-        baseline_gate(metric, version.score, version.baseline, spec.gates.baseline_margin)
-    ]
-    if gates[0].passed:
-        prepared = prepare(spec, catalog)
-        prepared = replace(prepared, metric=metric)
-        evidence = _evidence_again(registry, version, prepared, card, spec.seed)
-        gates.append(
-            _champion_gate(
-                registry,
-                replace(spec, name=version.model),
-                prepared,
-                evidence.value,
-                exclude=version.version,
-                fitted=evidence,
-            )
-        )
+    card = registry.card(version)
+    if version.task == Task.REINFORCEMENT_LEARNING.value:
+        from training.reinforcement import policy_gates
+
+        gates = policy_gates(catalog, version, card)
+    else:
+        gates = _gates_again(catalog, registry, version, card)
     passed = all(g.passed for g in gates)
     registry.record(
         version.model,
@@ -882,10 +861,33 @@ def promote(catalog: Catalog, ref: str) -> Promotion:
     )
     if not passed:
         failed = next(g for g in gates if not g.passed)
-        return Promotion(
-            version, False, tuple(gates), f"{version.ref} was not promoted: {failed.detail}"
-        )
+        return Promotion(version, False, gates, f"{version.ref} was not promoted: {failed.detail}")
     registry.set_alias(version.model, "champion", version.version, {"by": "promote"})
     if registry.alias(version.model, "challenger") == version.version:
         registry.clear_alias(version.model, "challenger")
-    return Promotion(version, True, tuple(gates), f"{version.ref} is now the champion.")
+    return Promotion(version, True, gates, f"{version.ref} is now the champion.")
+
+
+def _gates_again(
+    catalog: Catalog, registry: Registry, version: ModelVersion, card: dict[str, Any]
+) -> tuple[GateResult, ...]:
+    """A registered model's gates judged again: the baseline by its recorded scores, the
+    champion paired on the same folds or test rows as at training."""
+    spec = spec_from_mapping(
+        {**card["spec"], "dataset": version.dataset}, origin=f"card of {version.ref}"
+    )
+    metric: Metric = metric_for(Task(version.task), version.metric)
+    baseline = baseline_gate(metric, version.score, version.baseline, spec.gates.baseline_margin)
+    if not baseline.passed:
+        return (baseline,)
+    prepared = replace(prepare(spec, catalog), metric=metric)
+    evidence = _evidence_again(registry, version, prepared, card, spec.seed)
+    champion = _champion_gate(
+        registry,
+        replace(spec, name=version.model),
+        prepared,
+        evidence.value,
+        exclude=version.version,
+        fitted=evidence,
+    )
+    return (baseline, champion)
