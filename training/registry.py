@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import stat
 import uuid
 from collections.abc import Callable, Sequence
@@ -61,7 +62,11 @@ _TABLES = {  # the registry's tables in the catalog's ``harvest`` schema, by nam
     "model_aliases": "model VARCHAR, alias VARCHAR, version INTEGER, set_at TIMESTAMPTZ",
     "model_events": """model VARCHAR, version INTEGER, event VARCHAR, detail VARCHAR,
         happened_at TIMESTAMPTZ""",
+    # Numbers taken by registrations (see ``Registry._claim``); the row of model '' is the
+    # sentinel every claim deletes and writes again.
+    "model_claims": "model VARCHAR, version INTEGER, claimed_by VARCHAR, claimed_at TIMESTAMPTZ",
 }
+_SENTINEL = ""  # no model has this name (check_model_name refuses it)
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,11 @@ class Registry:
     def _create_tables(cur: duckdb.DuckDBPyConnection) -> None:
         for name, columns in _TABLES.items():
             cur.execute(f"CREATE TABLE IF NOT EXISTS {META}.{name} ({columns})")
+        claims = cur.execute(f"SELECT count(*) FROM {META}.model_claims").fetchone()
+        if claims is not None and claims[0] == 0:
+            cur.execute(
+                f"INSERT INTO {META}.model_claims VALUES (?, 0, 'registry', now())", [_SENTINEL]
+            )
 
     # -- writing ---------------------------------------------------------------------
 
@@ -306,17 +316,33 @@ class Registry:
         folder.mkdir()
         return folder
 
-    def _next_number(self, model: str) -> int:
-        row = (
-            self.catalog.cursor()
-            .execute(
-                f"SELECT coalesce(max(version), 0) FROM {META}.model_versions WHERE model = ?",
-                [model],
-            )
-            .fetchone()
-        )
+    def _claim(self, model: str) -> int:
+        """Take the next version number of ``model``, unique across every machine.
+
+        DuckLake lets two transactions that only insert into a table both land, so two
+        machines registering at the same moment could take the same number. A claim deletes
+        and writes again the claims table's sentinel row, which makes any two claims at once
+        conflict (DuckLake checks deletes per table); the loser's retry sees the winner's
+        number. A claim whose registration fails leaves a gap, never a second version N.
+        """
+        claimed_by = f"{socket.gethostname()}:{os.getpid()}"
         on_disk = [int(p.name) for p in (self.root / model).iterdir() if p.name.isdigit()]
-        return max([int(row[0]) if row else 0, *on_disk]) + 1
+
+        def claim(cur: duckdb.DuckDBPyConnection) -> int:
+            row = cur.execute(
+                f"SELECT greatest((SELECT max(version) FROM {META}.model_versions WHERE model = ?),"
+                f" (SELECT max(version) FROM {META}.model_claims WHERE model = ?))",
+                [model, model],
+            ).fetchone()
+            number = max([int(row[0]) if row and row[0] is not None else 0, *on_disk]) + 1
+            cur.execute(f"DELETE FROM {META}.model_claims WHERE model = ?", [_SENTINEL])
+            cur.execute(
+                f"INSERT INTO {META}.model_claims VALUES (?, 0, ?, now()), (?, ?, ?, now())",
+                [_SENTINEL, claimed_by, model, number, claimed_by],
+            )
+            return number
+
+        return self.catalog.transaction(claim, what=f"number a version of model {model}")
 
     def register(
         self,
@@ -337,13 +363,12 @@ class Registry:
         transaction as the version; a new champion ends the model's challenger. A version
         fine-tuned from another records that ``parent`` (``model@N``) as a ``parent`` event.
         """
-        number = self._next_number(model)
         while True:
+            number = self._claim(model)
             target = self.root / model / str(number)
             try:
                 target.mkdir()
-            except FileExistsError:
-                number += 1
+            except FileExistsError:  # a folder left on this machine by a failed registration
                 continue
             os.replace(staging, target)  # onto the empty folder just claimed
             break

@@ -4,10 +4,13 @@ writes, the other reads: datasets (versions, diffs, SQL) and models (cards, plot
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import hashlib
 import json
+import multiprocessing
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,52 @@ def test_what_host_a_writes_host_b_reads_diffs_queries_and_predicts_with(
         workspace.data_path.rstrip("/") + "-files/"
     )
     assert store.exists("models/irises/1.json")
+
+
+def _register_three(home: str, start: float) -> list[int]:
+    """On the host whose home is ``home``: register three versions of model ``m``, from ``start``."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import Pipeline
+
+    from training.registry import Registration, Registry, save_pipeline
+
+    numbers = []
+    with Catalog.open(home) as catalog:
+        registry = Registry(catalog)
+        time.sleep(max(0.0, start - time.time()))  # both hosts begin at the same moment
+        for _ in range(3):
+            staging = registry.staging("m")
+            save_pipeline(Pipeline([("model", DummyClassifier())]).fit([[0], [1]], [0, 1]), staging)
+            entry = Registration(
+                task="classification", target="y", family="dummy", metric="accuracy",
+                score=0.5, baseline=0.5, dataset="imports.x@1", content_hash="abc",
+                gates_passed=True, run_id=home,
+            )  # fmt: skip
+            card = lambda n, folder: (folder / "card.json").write_text(json.dumps({"by": home}))  # noqa: E731
+            numbers.append(registry.register("m", staging, entry, card).version)
+    return numbers
+
+
+def test_two_hosts_registering_one_model_at_once_never_take_the_same_number(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from training.registry import Registry
+
+    with Catalog.open(workspace) as catalog:
+        Registry(catalog)  # the registry's tables, made once before the hosts start
+    homes = [str(tmp_path / "host-a"), str(tmp_path / "host-b")]
+    start = time.time() + 8  # after both processes have started and opened the catalog
+    with concurrent.futures.ProcessPoolExecutor(
+        2, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        taken = list(pool.map(_register_three, homes, [start, start]))
+    assert sorted(taken[0] + taken[1]) == [1, 2, 3, 4, 5, 6]
+    with Catalog.open(workspace) as catalog:
+        registry = Registry(catalog)
+        versions = registry.versions("m")
+        assert sorted(v.version for v in versions) == [1, 2, 3, 4, 5, 6]
+        for home, numbers in zip(homes, taken, strict=True):
+            for number in numbers:  # each number's files are the host's that took it
+                assert {v.run_id for v in versions if v.version == number} == {home}
+                fetched = registry.fetched(registry.get(f"m@{number}"))
+                assert json.loads((Path(fetched.path) / "card.json").read_text()) == {"by": home}
