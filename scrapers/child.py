@@ -51,7 +51,12 @@ def _shared(job: Job) -> SharedFrontier | None:
     if job.frontier is None:
         return None
     assert job.worker is not None and job.budget is not None
-    return SharedFrontier(url=job.frontier, worker=job.worker, budget=job.budget)
+    return SharedFrontier(
+        url=job.frontier,
+        worker=job.worker,
+        budget=job.budget,
+        done_status="crawled" if job.publishes_part else "finished",
+    )
 
 
 def main() -> None:

@@ -68,6 +68,7 @@ class FrontierScheduler(BaseScheduler):
             settings["HARVEST_FRONTIER"], settings["HARVEST_RUN_ID"], settings["HARVEST_WORKER"]
         )
         self.budget = settings.getint("HARVEST_PAGE_BUDGET")
+        self.done_status = settings.get("HARVEST_WORKER_DONE_STATUS", "finished")
         self.concurrency = settings.getint("HARVEST_DOMAIN_CONCURRENCY")
         self.delay = settings.getfloat("HARVEST_DOMAIN_DELAY")
         self.lease_s = lease_seconds()
@@ -102,7 +103,7 @@ class FrontierScheduler(BaseScheduler):
             self.renewal.stop()
         if self.wake is not None and self.wake.active():
             self.wake.cancel()
-        self.frontier.report("finished" if reason == "finished" else reason, self.lease_s)
+        self.frontier.report(self.done_status if reason == "finished" else reason, self.lease_s)
 
     def has_pending_requests(self) -> bool:
         return bool(self.ready or self.leased) or not self.frontier.counts().drained

@@ -37,6 +37,7 @@ class Job:
     frontier: str | None = None  # the Redis URL of a shared frontier (a crawl with workers)
     worker: str | None = None  # this worker's id in it
     budget: int | None = None  # the crawl's page budget, shared by its workers
+    publishes_part: bool = False  # a worker elsewhere: its part goes through the file store
 
 
 @dataclass(frozen=True)

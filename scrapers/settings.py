@@ -121,6 +121,9 @@ class SharedFrontier:
     url: str
     worker: str
     budget: int
+    # What the worker says when its crawl ends well: "finished", or "crawled" for a worker
+    # that has yet to put its landing part into the file store (``scrapers.shared``).
+    done_status: str = "finished"
 
 
 def _shared(
@@ -140,6 +143,7 @@ def _shared(
         "HARVEST_FRONTIER": frontier.url,
         "HARVEST_WORKER": frontier.worker,
         "HARVEST_PAGE_BUDGET": frontier.budget,
+        "HARVEST_WORKER_DONE_STATUS": frontier.done_status,
         "HARVEST_DOMAIN_CONCURRENCY": spec.politeness.concurrency,
         "HARVEST_DOMAIN_DELAY": spec.politeness.delay,
     }

@@ -8,8 +8,11 @@ the frontier is drained and no worker that joined from elsewhere (``join_crawl``
 all the parts, keeping each page's records from the worker that acknowledged it first:
 a worker killed mid-crawl loses nothing (its leases expire and other workers crawl those
 pages) and doubles nothing (what it landed but never acknowledged is left out).
-A worker that joins from another machine writes its part to the landing folder the job
-names, which must be storage both machines reach.
+A worker that joins from another machine crawls into its own landing folder and, once its
+crawl ends, puts its part into the workspace's file store (object storage in a team setup,
+``crawl-parts/<run_id>/<worker>/``) before it says it is finished; the coordinator fetches
+the parts it lacks from there. Without object storage the worker writes straight into the
+landing folder the job names, which must then be storage both machines reach.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from catalog import Catalog
 from core.errors import HarvestError, InvalidInputError
+from core.objects import FileStore, file_store
 from core.workspace import Workspace
 from scrapers.crawl import (
     LOG,
@@ -46,6 +50,9 @@ from scrapers.spec import load_spec
 from scrapers.spider import spider_class
 
 WORKERS = "workers"
+PARTS = "crawl-parts"  # the file store's folder for parts of workers elsewhere
+_PART_FILES = (ITEMS, PROGRESS, LOG, STATS)  # statistics last: a part with them is whole
+_BUSY = ("joined", "crawling", "crawled", "landing")  # a worker that may still add a part
 _POLL_S = 0.2
 
 
@@ -68,6 +75,7 @@ def scrape_shared(
     run_id = new_run_id()
     landing = workspace.landing / run_id
     (landing / WORKERS).mkdir(parents=True)
+    store = file_store(workspace)
     frontier = Frontier(redis_url, run_id)
     job = Job(
         run_id=run_id,
@@ -88,13 +96,15 @@ def scrape_shared(
         opening = pool.submit(Catalog.open, workspace)  # while the workers crawl
         try:
             failure, note = _run_workers(landing, job, workers, frontier, on_progress, timeout_s)
+            owners = frontier.page_owners()
+            failure = failure or fetch_parts(store, run_id, landing, owners)
             stats = merged_stats(landing)
             with opening.result() as catalog:
                 if failure is not None:
                     run = failed_run(spec, run_id, started_at, stats, failure)
                     record_run(catalog, run)
                     return CrawlResult(run=run, version=None)
-                kept = merge_parts(landing, frontier.page_owners())
+                kept = merge_parts(landing, owners)
                 stats = replace(stats, items=kept)
                 return commit_landed(catalog, spec, run_id, started_at, stats, landing, note)
         except BaseException as error:
@@ -106,10 +116,29 @@ def scrape_shared(
             shutil.rmtree(landing, ignore_errors=True)
             with contextlib.suppress(Exception):
                 frontier.clear()
+            with contextlib.suppress(Exception):
+                for key in store.keys(f"{PARTS}/{run_id}/"):
+                    store.delete(key)
 
 
-def join_crawl(source: str, run_id: str, spec_path: Path, redis_url: str) -> str | None:
-    """Crawl as one more worker of the shared crawl ``run_id``; why it failed, or None."""
+@dataclass(frozen=True)
+class Joined:
+    """What a worker that joined a crawl did: why it stopped early (or None), its counts."""
+
+    failure: str | None
+    pages: int
+    items: int
+
+
+def join_crawl(
+    source: str, run_id: str, spec_path: Path, redis_url: str, workspace: Workspace
+) -> Joined:
+    """Crawl as one more worker of the shared crawl ``run_id``.
+
+    With the workspace's files in object storage the worker crawls into its own landing
+    folder and puts its part there when the crawl ends (even a failed crawl's part: the
+    pages it acknowledged are only in it); otherwise it writes into the job's own folder.
+    """
     name = worker_name()
     frontier = Frontier(redis_url, run_id, name)
     published = frontier.job()
@@ -125,13 +154,63 @@ def join_crawl(source: str, run_id: str, spec_path: Path, redis_url: str) -> str
     known = {f.name for f in fields(Job)}
     job = Job(**{k: v for k, v in published.items() if k in known})
     job = replace(job, spec_path=str(spec_path.resolve()), worker=name)
-    folder = Path(published["landing"]) / WORKERS / name
+    store = file_store(workspace)
+    remote = store.local_path(PARTS) is None
+    if remote:
+        folder = workspace.ensure().landing / run_id / WORKERS / name
+        job = replace(job, home=str(workspace.home), publishes_part=True)
+    else:
+        folder = Path(published["landing"]) / WORKERS / name
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / JOB, asdict(job))
     frontier.report("joined", lease_seconds())
-    child = _start_child(folder)
-    child.wait()
-    return _child_failure(folder, child.returncode)
+    try:
+        child = _start_child(folder)
+        child.wait()
+        failure = _child_failure(folder, child.returncode)
+        pages, items = _landed(folder)
+        if remote:
+            frontier.report("landing", lease_seconds())
+            publish_part(store, run_id, name, folder)
+    finally:
+        if remote:
+            shutil.rmtree(workspace.landing / run_id, ignore_errors=True)
+    frontier.report("finished" if failure is None else "stopped", lease_seconds())
+    return Joined(failure=failure, pages=pages, items=items)
+
+
+def _landed(folder: Path) -> tuple[int, int]:
+    """Pages and records one worker's part holds, by its last progress report."""
+    with contextlib.suppress(OSError, ValueError):
+        counts = read_json(folder / PROGRESS)
+        return int(counts.get("pages", 0)), int(counts.get("items", 0))
+    return 0, 0
+
+
+def publish_part(store: FileStore, run_id: str, worker: str, folder: Path) -> None:
+    """Put a worker's landing part into the file store, for the coordinator to fetch."""
+    for name in _PART_FILES:
+        if (folder / name).is_file():
+            store.upload(f"{PARTS}/{run_id}/{worker}/{name}", folder / name)
+
+
+def fetch_parts(store: FileStore, run_id: str, landing: Path, owners: dict[str, str]) -> str | None:
+    """Fetch the parts workers elsewhere put into the file store; why the crawl cannot be
+    committed (a worker acknowledged pages whose part never arrived), or None."""
+    prefix = f"{PARTS}/{run_id}/"
+    for key in store.keys(prefix):
+        worker, _, name = key[len(prefix) :].partition("/")
+        target = landing / WORKERS / worker / name
+        if not target.exists():
+            store.download(key, target)
+    missing = sorted({w for w in owners.values() if not (landing / WORKERS / w).is_dir()})
+    if not missing:
+        return None
+    pages = sum(1 for worker in owners.values() if worker in missing)
+    return (
+        f"the landing part of worker {', '.join(missing)} never reached the file store, "
+        f"and the {pages} pages it acknowledged are only there"
+    )
 
 
 def _run_workers(
@@ -187,7 +266,7 @@ def _finished(children: dict[str, subprocess.Popen[bytes]], frontier: Frontier) 
     if any(child.poll() is None for child in children.values()):
         return False
     return not any(
-        state["alive"] and state["status"] in ("joined", "crawling")
+        state["alive"] and state["status"] in _BUSY
         for name, state in frontier.workers().items()
         if name not in children
     )

@@ -68,6 +68,14 @@ def scrape(
             help="Crawl with this many processes sharing a Redis frontier (HARVEST_REDIS_URL).",
         ),
     ] = 1,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared",
+            help="Share the frontier in Redis even with one worker, so workers on other "
+            "machines can join (harvest scrape-worker).",
+        ),
+    ] = False,
     owner: OwnerOption = None,
     visibility: VisibilityOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
@@ -78,7 +86,7 @@ def scrape(
     workspace: Workspace = ctx.obj
     path = _spec_path(source, spec, workspace)
     spec_model = load_spec(path, base_url)
-    redis_url = _frontier_url(workers, replay)
+    redis_url = _frontier_url(workers, replay, shared)
     if owner is not None or visibility is not None:
         with Catalog.open(workspace) as catalog:
             check_owner(catalog, owner, visibility)
@@ -123,22 +131,26 @@ def scrape_worker(
             f"Joining a crawl needs its Redis frontier: set {REDIS_ENV} to the URL the "
             "crawl uses (harvest services env prints it)."
         )
-    failure = join_crawl(source, run, find_source(source, workspace).path, url)
-    if failure is not None:
-        raise HarvestError(f"The worker stopped before the crawl was done: {failure}.")
-    output.console.print(f"[bold]{source}[/]: worker done; the crawl's coordinator commits it")
+    done = join_crawl(source, run, find_source(source, workspace).path, url, workspace)
+    if done.failure is not None:
+        raise HarvestError(f"The worker stopped before the crawl was done: {done.failure}.")
+    output.console.print(
+        f"[bold]{source}[/]: worker done, {done.pages} pages and {done.items} records landed; "
+        "the crawl's coordinator commits them"
+    )
 
 
-def _frontier_url(workers: int, replay: bool) -> str | None:
-    """The Redis URL a crawl with ``workers`` shares (None for one worker)."""
+def _frontier_url(workers: int, replay: bool, shared: bool) -> str | None:
+    """The Redis URL a crawl with ``workers`` shares (None for one worker, not shared)."""
     from scrapers.frontier import REDIS_ENV, redis_url
 
-    if workers == 1:
+    if workers == 1 and not shared:
         return None
     url = redis_url()
     if url is None:
+        asked = "--shared" if workers == 1 else f"--workers {workers}"
         raise InvalidInputError(
-            f"--workers {workers} needs a Redis frontier to share: set {REDIS_ENV} "
+            f"{asked} needs a Redis frontier to share: set {REDIS_ENV} "
             "(harvest services up starts one) or crawl with one worker."
         )
     if replay:

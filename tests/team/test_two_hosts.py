@@ -10,16 +10,20 @@ import hashlib
 import json
 import multiprocessing
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from catalog import Catalog
 from catalog.sandbox import Sandbox
 from core import services
 from core.objects import file_store
 from core.workspace import Workspace
+from demo_site import DemoSite
 from tests.team.conftest import harvest
 
 pytestmark = pytest.mark.team
@@ -162,3 +166,60 @@ def test_two_hosts_registering_one_model_at_once_never_take_the_same_number(
                 assert {v.run_id for v in versions if v.version == number} == {home}
                 fetched = registry.fetched(registry.get(f"m@{number}"))
                 assert json.loads((Path(fetched.path) / "card.json").read_text()) == {"by": home}
+
+
+def _shop_spec(folder: Path, base_url: str, delay: float) -> Path:
+    """One category of the demo shop: listings, pagination and products (about 65 pages)."""
+    spec = {
+        "name": "shop",
+        "base_url": base_url,
+        "start_urls": ["/shop/garden/"],
+        "follow": [{"css": "nav.pagination"}, {"css": ".listing .product-grid a.product-link"}],
+        "item": {"fields": {"title": "h1"}},
+        "key": ["_url"],
+        "cache": False,
+        "politeness": {"delay": delay, "concurrency": 4},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "shop.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_a_crawl_with_one_worker_on_each_host_lands_every_page_once(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    host_a, host_b = tmp_path / "host-a", tmp_path / "host-b"
+    with DemoSite() as site:
+        # A: the coordinator and one worker, a page every 0.15 s across both hosts; B joins.
+        spec = _shop_spec(host_a, site.url, 0.15)
+        _shop_spec(host_b / "sources", site.url, 0.15)
+        coordinator = subprocess.Popen(
+            [sys.executable, "-m", "harvest", "--home", str(host_a), "scrape", "--spec",
+             str(spec), "--shared", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert coordinator.stderr is not None
+            announced = coordinator.stderr.readline()
+            run_id = announced.split("--run ")[1].strip()
+            joined = harvest(host_b, "scrape-worker", "shop", "--run", run_id)
+            out, err = coordinator.communicate(timeout=240)
+        finally:
+            if coordinator.poll() is None:
+                coordinator.kill()
+                coordinator.wait()
+        alone = tmp_path / "alone"  # one ordinary crawl of the same shop finds the same rows
+        again = _ok(alone, "scrape", "--spec", str(_shop_spec(alone, site.url, 0)), "--json")
+    assert joined.returncode == 0, joined.stderr
+    assert coordinator.returncode == 0, err
+    pages_b = int(joined.stdout.split("worker done, ")[1].split()[0])
+    assert pages_b > 0  # B crawled part of the shop, and its part reached A through S3 only
+    run = json.loads(out)
+    assert run["status"] == "committed" and run["pages"] > pages_b
+    with Catalog.open(workspace) as catalog:
+        urls = catalog.read("raw.shop").column("_url").to_pylist()
+    assert len(urls) == len(set(urls)) > 40  # none doubled
+    assert json.loads(again)["status"] == "unchanged"  # and none missing
+    assert not (host_b / "landing").exists() or not any((host_b / "landing").iterdir())
+    assert file_store(workspace).keys(f"crawl-parts/{run_id}/") == []  # the parts were removed
