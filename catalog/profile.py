@@ -91,28 +91,86 @@ def stats_from(name: str, type_name: str, rows: int, values: Sequence[Any]) -> C
 
 def profile(con: duckdb.DuckDBPyConnection, source: str, volatile: tuple[str, ...] = ()) -> Profile:
     """Return (rows, content hash, columns, stats) of the table or view named by ``source``."""
+    columns = _columns(con, source)
+    row = con.execute(
+        f"SELECT {', '.join([*_fingerprint_selects(columns, volatile), *_stats_selects(columns)])} "
+        f"FROM {source}"
+    ).fetchone()
+    assert row is not None
+    rows = int(row[0])
+    return (
+        rows,
+        _digest(columns, volatile, rows, str(row[1])),
+        columns,
+        _stats(columns, rows, row[2:]),
+    )
+
+
+def fingerprint(
+    con: duckdb.DuckDBPyConnection, source: str, volatile: tuple[str, ...] = ()
+) -> tuple[int, str, tuple[tuple[str, str], ...]]:
+    """(rows, content hash, columns) of ``source``: the part of :func:`profile` a commit
+    needs before it writes (an unchanged table makes no version), in a scan of its own."""
+    columns = _columns(con, source)
+    row = con.execute(
+        f"SELECT {', '.join(_fingerprint_selects(columns, volatile))} FROM {source}"
+    ).fetchone()
+    assert row is not None
+    rows = int(row[0])
+    return rows, _digest(columns, volatile, rows, str(row[1])), columns
+
+
+def column_stats(
+    con: duckdb.DuckDBPyConnection, source: str, columns: tuple[tuple[str, str], ...], rows: int
+) -> tuple[ColumnStats, ...]:
+    """The per-column statistics of :func:`profile`, in a scan of their own (a commit runs
+    it on another cursor while DuckDB writes the data file)."""
+    if not columns:
+        return ()
+    row = con.execute(f"SELECT {', '.join(_stats_selects(columns))} FROM {source}").fetchone()
+    assert row is not None
+    return _stats(columns, rows, row)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, source: str) -> tuple[tuple[str, str], ...]:
     described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-    columns = tuple((str(row[0]), str(row[1])) for row in described)
+    return tuple((str(row[0]), str(row[1])) for row in described)
+
+
+def _fingerprint_selects(
+    columns: tuple[tuple[str, str], ...], volatile: tuple[str, ...]
+) -> list[str]:
     hashed = [name for name, _ in columns if name not in volatile]
-    selects = ["count(*)"]
-    selects.append(
+    return [
+        "count(*)",
         f"sum(hash({', '.join(quote_ident(c) for c in hashed)})::HUGEINT)::VARCHAR"
         if hashed
-        else "'0'"
-    )
+        else "'0'",
+    ]
+
+
+def _stats_selects(columns: tuple[tuple[str, str], ...]) -> list[str]:
+    selects = []
     for name, type_name in columns:
         kind = _kind(type_name)
         selects.extend(
             stats_selects(name, ordered=kind in _ORDERED, averaged=kind in NUMERIC_TYPES)
         )
-    row = con.execute(f"SELECT {', '.join(selects)} FROM {source}").fetchone()
-    assert row is not None
-    rows, row_hash = int(row[0]), str(row[1])
-    stats = tuple(
-        stats_from(name, type_name, rows, row[2 + 5 * index : 7 + 5 * index])
+    return selects
+
+
+def _stats(
+    columns: tuple[tuple[str, str], ...], rows: int, values: Sequence[Any]
+) -> tuple[ColumnStats, ...]:
+    return tuple(
+        stats_from(name, type_name, rows, values[5 * index : 5 * index + 5])
         for index, (name, type_name) in enumerate(columns)
     )
-    digest = hashlib.sha256(
+
+
+def _digest(
+    columns: tuple[tuple[str, str], ...], volatile: tuple[str, ...], rows: int, row_hash: str
+) -> str:
+    return hashlib.sha256(
         json.dumps([[c for c in columns if c[0] not in volatile], rows, row_hash]).encode()
     ).hexdigest()
-    return rows, digest, columns, stats

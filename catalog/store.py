@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -31,7 +32,7 @@ from catalog import integrity
 from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
 from catalog.integrity import IntegrityError
 from catalog.plain import plain_files, read_parquet_sql
-from catalog.profile import Profile, profile, quote_ident
+from catalog.profile import column_stats, fingerprint, profile, quote_ident
 from catalog.records import (
     STAGES,
     ColumnStats,
@@ -169,6 +170,13 @@ class Staged:
 
     cursor: duckdb.DuckDBPyConnection
     table: str
+    # The rows as Arrow when they came as a table: another cursor can then read them while
+    # ``cursor`` writes them (the statistics' scan beside the data file's write).
+    arrow: pa.Table | None = None
+
+
+# rows, content hash, columns and statistics (None: to be scanned beside the data's write)
+_Profiled = tuple[int, str, tuple[tuple[str, str], ...], tuple[ColumnStats, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -601,11 +609,14 @@ class Catalog:
         cur = self.cursor()
         staging = f"_staging_{uuid.uuid4().hex}"
         try:
+            arrow = None
             if data is not None:
-                cur.register(staging, _as_arrow(data))
+                arrow = _as_arrow(data)
+                cur.register(staging, arrow)
             else:
                 cur.execute(f"CREATE TEMP TABLE {staging} AS {sql}")
-            return self._commit_staged(ref, Staged(cur, staging), key, volatile, listing, record)
+            staged = Staged(cur, staging, arrow)
+            return self._commit_staged(ref, staged, key, volatile, listing, record)
         except duckdb.Error as error:
             raise CatalogError(f"Could not commit {ref.qualified}: {first_line(error)}") from error
         finally:
@@ -625,7 +636,7 @@ class Catalog:
         """Look up, profile and write in one lake transaction (one catalog load, not two)."""
         cur, staging = staged.cursor, staged.table
         columns = [r[0] for r in cur.execute(f"DESCRIBE {staging}").fetchall()]
-        profiles: dict[tuple[str, ...], Profile] = {}  # kept across conflict retries
+        profiles: dict[tuple[str, ...], _Profiled] = {}  # kept across conflict retries
 
         def attempt(c: duckdb.DuckDBPyConnection) -> CommitResult:
             rows = self._dataset_rows(("=", ref.qualified), c)
@@ -633,15 +644,19 @@ class Catalog:
             highest = int(rows[0][13] or 0) if rows else 0  # in this transaction's snapshot
             meta = _Meta.merge(existing, key, volatile, listing, record.first_listing)
             _check_columns(ref, columns, meta)
-            if meta.volatile not in profiles:
-                profiles[meta.volatile] = profile(c, staging, meta.volatile)
+            if meta.volatile not in profiles:  # the statistics come with the write for Arrow
+                profiles[meta.volatile] = (
+                    (*fingerprint(c, staging, meta.volatile), None)
+                    if staged.arrow is not None
+                    else profile(c, staging, meta.volatile)
+                )
             profiled = profiles[meta.volatile]
             if meta.changed:
                 self._save_dataset(c, ref.qualified, meta, existing)
             latest = existing.latest if existing else None
             if latest is not None and latest.content_hash == profiled[1]:
                 return CommitResult(version=latest, created=False)
-            version = self._write_version(c, ref, staging, profiled, record, highest + 1)
+            version = self._write_version(c, ref, staged, profiled, record, highest + 1)
             return CommitResult(version=version, created=True)
 
         try:
@@ -653,14 +668,22 @@ class Catalog:
         self,
         c: duckdb.DuckDBPyConnection,
         ref: DatasetRef,
-        staging: str,
-        profiled: Profile,
+        staged: Staged,
+        profiled: _Profiled,
         record: _Record,
         number: int,
     ) -> Version:
         """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot."""
-        rows, content_hash, columns, stats = profiled
-        files = self._write_data(c, ref, staging, [name for name, _ in columns])
+        rows, content_hash, columns, scanned = profiled
+        names = [name for name, _ in columns]
+        if scanned is not None or staged.arrow is None:
+            files = self._write_data(c, ref, staged.table, names)
+            stats = scanned or ()
+        else:  # DuckDB writes the file on this cursor while another scans for the statistics
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                aside = pool.submit(self._stats_aside, staged.arrow, columns, rows)
+                files = self._write_data(c, ref, staged.table, names)
+                stats = aside.result()
         created_at = datetime.now(UTC)
         c.execute(
             f"INSERT INTO {META}.versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -702,6 +725,20 @@ class Catalog:
             created_at=created_at,
             quality_score=record.quality_score,
         )
+
+    def _stats_aside(
+        self, arrow: pa.Table, columns: tuple[tuple[str, str], ...], rows: int
+    ) -> tuple[ColumnStats, ...]:
+        """The column statistics of ``arrow``, on a cursor of their own."""
+        cur = self.cursor()
+        name = f"_stats_{uuid.uuid4().hex}"
+        try:
+            cur.register(name, arrow)
+            return column_stats(cur, name, columns, rows)
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cur.unregister(name)
+            cur.close()
 
     def _write_data(
         self, c: duckdb.DuckDBPyConnection, ref: DatasetRef, staging: str, columns: list[str]

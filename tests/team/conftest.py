@@ -25,7 +25,7 @@ from core.workspace import Workspace
 
 
 def harvest(
-    home: Path, *args: str, env: dict[str, str] | None = None
+    home: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """A ``harvest`` command in a child process, as a shell would run it."""
     return subprocess.run(
@@ -33,6 +33,7 @@ def harvest(
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
+        input=stdin,
         timeout=300,
     )
 

@@ -4,6 +4,7 @@ stopping in the middle of a commit."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from catalog import Catalog
@@ -21,6 +23,7 @@ from catalog.engine import CatalogError, create_s3_secret, extension_files, quot
 from catalog.sandbox import Limits, QueryError, Sandbox
 from core import services
 from core.workspace import Workspace
+from demo_site import DemoSite
 from tests.team.conftest import harvest
 
 pytestmark = pytest.mark.team
@@ -205,14 +208,70 @@ def test_the_s3_server_stopping_mid_commit_is_one_sentence_and_no_partial_versio
     print(message)
 
 
-def test_the_command_line_works_unchanged(workspace: Workspace) -> None:
+def _ok(home: Path, *args: str, stdin: str | None = None) -> str:
+    done = harvest(home, *args, stdin=stdin)
+    assert done.returncode == 0, (args, done.stderr)
+    return done.stdout
+
+
+def test_the_readmes_commands_work_unchanged(workspace: Workspace, tmp_path: Path) -> None:
+    """The README's commands, in order, on PostgreSQL and S3: crawl, clean, import, read,
+    query, check, train, predict, deliver and the accounts."""
+    home = workspace.home
     iris = Path(__file__).resolve().parents[2] / "catalog" / "samples" / "iris.csv"
-    imported = harvest(workspace.home, "import", str(iris), "--name", "iris_team", "--key", "id")
-    assert imported.returncode == 0, imported.stderr
-    counted = harvest(
-        workspace.home, "sql", "SELECT count(*) AS n FROM imports.iris_team", "--json"
-    )
-    assert counted.returncode == 0 and '"n": 150' in counted.stdout
+    changed = tmp_path / "iris2.csv"
+    lines = iris.read_text().splitlines()
+    changed.write_text("\n".join([*lines[:-1], lines[-1].replace(",", ",9", 1)]) + "\n")
+    with DemoSite() as site:
+        crawled = json.loads(
+            _ok(home, "scrape", "products", "--base-url", site.url, "--max-pages", "25", "--json")
+        )
+        assert crawled["status"] == "committed" and crawled["items"] > 0
+    assert "clean.products" in _ok(home, "clean", "products")
+    _ok(home, "import", str(iris), "--name", "iris", "--key", "id")
+    _ok(home, "import", str(changed), "--name", "iris", "--key", "id")
+
+    listed = {d["name"] for d in json.loads(_ok(home, "catalog", "list", "--json"))}
+    assert {"raw.products", "clean.products", "imports.iris"} <= listed
+    assert "species" in _ok(home, "catalog", "show", "imports.iris")
+    assert len(json.loads(_ok(home, "catalog", "versions", "imports.iris", "--json"))) == 2
+    diff = json.loads(_ok(home, "catalog", "diff", "imports.iris@1", "imports.iris@2", "--json"))
+    assert diff["counts"] == {"added": 0, "removed": 0, "changed": 1}
+    assert "sepal_length_cm" in _ok(home, "catalog", "drift", "imports.iris@1", "imports.iris@2")
+    _ok(home, "catalog", "export", "imports.iris@2", str(tmp_path / "iris.parquet"))
+    assert pq.read_table(tmp_path / "iris.parquet").num_rows == 150
+    verified = json.loads(_ok(home, "catalog", "verify", "--json"))
+    assert verified and {v["status"] for v in verified} == {"intact"}
+    counted = json.loads(_ok(home, "sql", "SELECT count(*) AS n FROM imports.iris", "--json"))
+    assert counted == [{"n": 150}]
+    assert "sepal_length_cm" in _ok(home, "quality", "imports.iris@2")
+
+    trained = json.loads(
+        _ok(home, "train", "--dataset", "imports.iris", "--target", "species", "--families",
+            "tree", "--trials", "0", "--time-budget", "3", "--json")
+    )  # fmt: skip
+    model = trained["model"].split("@")[0]
+    assert model in {m["model"] for m in json.loads(_ok(home, "models", "list", "--json"))}
+    assert "species" in _ok(home, "models", "show", model)
+    _ok(home, "predict", model, "--dataset", "imports.iris")
+    predicted = json.loads(
+        _ok(home, "sql", f"SELECT count(*) AS n FROM predictions.{model.replace('-', '_')}",
+            "--json")
+    )  # fmt: skip
+    assert predicted == [{"n": 150}]
+
+    delivered = tmp_path / "delivered"
+    _ok(home, "subscriptions", "add", "imports.iris", "--to", str(delivered))
+    _ok(home, "deliver")
+    assert list(delivered.rglob("*.parquet"))
+    assert json.loads(_ok(home, "deliveries", "list", "--json"))
+
+    _ok(home, "users", "add", "ada", "--password-stdin", stdin="a long enough secret\n")
+    token = _ok(home, "tokens", "create", "--user", "ada", "--json")
+    assert json.loads(token)["user"] == "ada"
+    _ok(home, "catalog", "visibility", "imports.iris", "private")
+    _ok(home, "catalog", "vacuum")
+    assert {v["status"] for v in json.loads(_ok(home, "catalog", "verify", "--json"))} == {"intact"}
 
 
 def test_a_file_altered_or_deleted_on_s3_is_found_by_verify(
