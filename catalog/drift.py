@@ -523,14 +523,18 @@ def version_drift(
     catalog: Catalog, before: str | Version, after: str | Version, *, after_sql: str | None = None
 ) -> DriftReport:
     """The drift from version ``before`` to version ``after`` (``name@N``), over the columns
-    both have; provenance columns (``_url``, ``_fetched_at``...) are left out.
+    both have; provenance columns (``_url``, ``_fetched_at``...) and the dataset's key
+    columns (identifiers: new rows bring new ones, which is growth, not drift) are left out.
 
     ``after_sql`` reads the ``after`` rows from another table expression (rows not yet
     committed, say); ``after`` then only names them.
     """
     a = before if not isinstance(before, str) else catalog.version(before)
     b = after if not isinstance(after, str) else catalog.version(after)
-    return _drift_of(catalog, a, a.columns, b.columns, b.ref, after_sql or catalog.source_sql(b))
+    found = catalog.find(b.dataset)
+    keys = found.key if found is not None else ()
+    after_rows = after_sql or catalog.source_sql(b)
+    return _drift_of(catalog, a, a.columns, b.columns, b.ref, after_rows, skip=keys)
 
 
 def _drift_of(
@@ -541,9 +545,10 @@ def _drift_of(
     label: str,
     after_sql: str,
     cursor: duckdb.DuckDBPyConnection | None = None,
+    skip: Sequence[str] = (),
 ) -> DriftReport:
     provenance = [n for n, _ in reference_columns if n.startswith("_")]
-    shared, added, removed = shared_columns(reference_columns, columns, provenance)
+    shared, added, removed = shared_columns(reference_columns, columns, [*provenance, *skip])
     report = drift(
         cursor or catalog.cursor(),
         catalog.source_sql(reference),
