@@ -161,12 +161,16 @@ def fit_pipeline(
     validation: tuple[pd.DataFrame, NDArray[Any] | None] | None = None,
     *,
     keep_features: bool = False,
+    processes: int = 1,
 ) -> Pipeline:
     """Fit ``pipeline``; PyTorch models get the (transformed) validation rows for early stopping.
 
     With ``keep_features`` the fitted feature steps are kept and only the model is fit on
     what they make of ``X`` (fine-tuning: the model's inputs stay the ones it learned).
+    With ``processes`` > 1 a PyTorch model of numeric inputs is fit by DistributedDataParallel
+    in that many processes (``training.distributed``); text and language models in this one.
     """
+    from training.distributed import fit_distributed, numeric_rows
     from training.families.nets.language import GPTLanguageModel
     from training.families.nets.torch_base import TorchEstimator
 
@@ -179,10 +183,14 @@ def fit_pipeline(
         return pipeline
     features = pipeline[:-1] if keep_features else pipeline[:-1].fit(X, y)
     X_val = features.transform(validation[0])
+    X_fit = features.transform(X)
     if isinstance(model, GPTLanguageModel):
-        model.fit(features.transform(X), None, validation_data=X_val)
+        model.fit(X_fit, None, validation_data=X_val)
+    elif processes > 1 and not model._continuing() and numeric_rows(X_fit):
+        fitted = fit_distributed(model, X_fit, y, (X_val, validation[1]), processes)
+        pipeline.steps[-1] = (pipeline.steps[-1][0], fitted)
     else:
-        model.fit(features.transform(X), y, validation_data=(X_val, validation[1]))
+        model.fit(X_fit, y, validation_data=(X_val, validation[1]))
     return pipeline
 
 

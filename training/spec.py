@@ -28,6 +28,8 @@ Keys (all but ``dataset`` and ``target`` optional)::
     image_root: media           # folder image paths are relative to (default: workspace media)
     from: products-price@2      # fine-tune this registered version (see training.finetune)
     freeze: [blocks.0]          # when fine-tuning: layers left as the parent had them
+    processes: 2                # a PyTorch table or image model's final fit: this many
+                                # processes under torchrun (DistributedDataParallel, gloo)
 
 Reinforcement learning (``task: reinforcement_learning``, see :mod:`training.reinforcement`)
 needs no ``target``; ``dataset`` only for an environment built from data::
@@ -118,6 +120,7 @@ class TrainingSpec:
     drift: DriftSpec = field(default_factory=DriftSpec)
     from_model: str | None = None  # ``from:``: fine-tune this registered version (model@N)
     freeze: tuple[str, ...] = ()  # when fine-tuning: layers (parameter prefixes) not trained
+    processes: int = 1  # the final fit of a PyTorch MLP or CNN: processes under torchrun
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -155,6 +158,7 @@ class TrainingSpec:
             "episodes": self.episodes,
             "drift": {"threshold": self.drift.threshold, "action": self.drift.action},
             **({"from": self.from_model, "freeze": list(self.freeze)} if self.from_model else {}),
+            **({"processes": self.processes} if self.processes > 1 else {}),
         }
 
 
@@ -204,6 +208,7 @@ class SpecFile(BaseModel):
     drift: _DriftFile = Field(default_factory=lambda: _DriftFile.model_validate({}))
     from_model: str | None = Field(None, alias="from", min_length=1)
     freeze: list[str] = Field(default_factory=list)
+    processes: int = Field(1, ge=1, le=64)
 
     @field_validator("name")
     @classmethod
@@ -293,6 +298,7 @@ class SpecFile(BaseModel):
             drift=DriftSpec(self.drift.threshold, self.drift.action),
             from_model=self.from_model,
             freeze=tuple(self.freeze),
+            processes=self.processes,
         )
 
 

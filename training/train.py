@@ -473,8 +473,13 @@ class _Run:
         splits, winner = prepared.splits, family(best.family)
         context = _context(prepared, self.spec.seed, max_time=max(self.spec.time_budget, 10.0))
 
+        processes = self.spec.processes if winner.uses_torch else 1
+        if processes > 1:
+            self.say(f"fitting {best.family} with DistributedDataParallel in {processes} processes")
+
         def refit(X: pd.DataFrame, y: Any, validation: Any = None) -> Pipeline:
-            return fit_pipeline(build_pipeline(winner, context, best.params), X, y, validation)
+            pipeline = build_pipeline(winner, context, best.params)
+            return fit_pipeline(pipeline, X, y, validation, processes=processes)
 
         started = time.perf_counter()
         model = (start.fit if start else refit)(

@@ -151,19 +151,28 @@ class TorchEstimator(BaseEstimator):
                 self.history_.append([0.0, best_loss, best_loss])
             started = time.perf_counter()
             n = len(X)
+            rank, world = _process_group()
+            # Under torchrun (training.distributed) gradients are averaged across processes
+            # after each step; each process takes its share of every epoch's batches.
+            forward = nn.parallel.DistributedDataParallel(self.module_) if world > 1 else None
             self.best_epoch_ = 0
             for epoch in range(1, self.max_epochs + 1):
                 self.module_.train()
-                order = torch.randperm(n, generator=generator).to(device)
+                order = torch.randperm(n, generator=generator)
+                if world > 1:  # the same order everywhere: each process its own rows of it
+                    order = order[: n - n % world][rank::world]
+                order = order.to(device)
                 total = torch.zeros((), device=device)
-                for start in range(0, n, self.batch_size):
+                for start in range(0, len(order), self.batch_size):
                     index = order[start : start + self.batch_size]
                     optimiser.zero_grad(set_to_none=True)
-                    loss = self._loss(self.module_(X[index]), y[index])
+                    loss = self._loss((forward or self.module_)(X[index]), y[index])
                     loss.backward()
                     optimiser.step()
                     total += loss.detach() * len(index)
-                train_loss = float(total) / n
+                if world > 1:
+                    torch.distributed.all_reduce(total)
+                train_loss = float(total) / max(len(order) * world, 1)
                 val_loss = self._evaluate_loss(val) if val else train_loss
                 self.history_.append([float(epoch), train_loss, val_loss])
                 if val_loss < best_loss - 1e-6:
@@ -174,7 +183,12 @@ class TorchEstimator(BaseEstimator):
                 out_of_time = (
                     self.max_time is not None and time.perf_counter() - started > self.max_time
                 )
-                if since_best >= self.patience or out_of_time or not np.isfinite(train_loss):
+                stop = since_best >= self.patience or out_of_time or not np.isfinite(train_loss)
+                if world > 1:  # every process stops at the same epoch (the clocks differ)
+                    flag = torch.tensor(float(stop))
+                    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+                    stop = bool(flag)
+                if stop:
                     break
             self.n_epochs_ = len(self.history_)
             if best_state is not None:
@@ -211,6 +225,14 @@ class TorchEstimator(BaseEstimator):
     def _restore(self, fitted: dict[str, JSON]) -> None:
         for name, value in fitted.items():
             setattr(self, name, value)
+
+
+def _process_group() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed group this process is in, or (0, 1)."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def _jsonable(value: object) -> JSON:
