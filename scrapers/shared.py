@@ -163,19 +163,19 @@ def join_crawl(
         folder = Path(published["landing"]) / WORKERS / name
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / JOB, asdict(job))
-    frontier.report("joined", lease_seconds())
+    lease = lease_seconds()
+    frontier.report("joined", lease)
     try:
         child = _start_child(folder)
         child.wait()
         failure = _child_failure(folder, child.returncode)
         pages, items = _landed(folder)
         if remote:
-            frontier.report("landing", lease_seconds())
-            publish_part(store, run_id, name, folder)
+            publish_part(store, run_id, name, folder, lambda: frontier.report("landing", lease))
     finally:
         if remote:
             shutil.rmtree(workspace.landing / run_id, ignore_errors=True)
-    frontier.report("finished" if failure is None else "stopped", lease_seconds())
+    frontier.report("finished" if failure is None else "stopped", lease)
     return Joined(failure=failure, pages=pages, items=items)
 
 
@@ -187,10 +187,14 @@ def _landed(folder: Path) -> tuple[int, int]:
     return 0, 0
 
 
-def publish_part(store: FileStore, run_id: str, worker: str, folder: Path) -> None:
-    """Put a worker's landing part into the file store, for the coordinator to fetch."""
+def publish_part(
+    store: FileStore, run_id: str, worker: str, folder: Path, alive: Callable[[], None]
+) -> None:
+    """Put a worker's landing part into the file store, for the coordinator to fetch;
+    ``alive()`` before each file keeps the worker's lease while a large part uploads."""
     for name in _PART_FILES:
         if (folder / name).is_file():
+            alive()
             store.upload(f"{PARTS}/{run_id}/{worker}/{name}", folder / name)
 
 
