@@ -1,4 +1,4 @@
-"""The catalog's own tests, run a second time on the team configuration (PostgreSQL and S3:
+"""The catalog's and the model registry's own tests, run a second time on the team configuration (PostgreSQL and S3:
 ``tests/team/conftest.py`` gives each its own database and S3 folder).
 
 Left out: tests that reach into the data path's local files (overwriting, globbing or
@@ -50,6 +50,10 @@ from tests.catalog.test_store import (  # noqa: F401
     test_vacuum_merges_small_files_and_time_travel_still_reads_every_version,
     test_vacuum_with_no_cutoff_keeps_every_file_a_version_or_the_registry_needs,
     test_version_records_rows_schema_stats_producer_parents,
+)
+from tests.training.test_registry import (  # noqa: F401
+    test_a_failed_catalog_write_leaves_no_version_folder,
+    test_versions_count_up_and_skip_orphan_folders,
 )
 
 pytestmark = pytest.mark.team
