@@ -269,6 +269,7 @@ def test_the_readmes_commands_work_unchanged(workspace: Workspace, tmp_path: Pat
     _ok(home, "users", "add", "ada", "--password-stdin", stdin="a long enough secret\n")
     token = _ok(home, "tokens", "create", "--user", "ada", "--json")
     assert json.loads(token)["user"] == "ada"
+    _ok(home, "catalog", "owner", "imports.iris", "ada")
     _ok(home, "catalog", "visibility", "imports.iris", "private")
     _ok(home, "catalog", "vacuum")
     assert {v["status"] for v in json.loads(_ok(home, "catalog", "verify", "--json"))} == {"intact"}
