@@ -1,4 +1,4 @@
-"""The search: a leaderboard of every trial, a trial cap, failures recorded, the best mean wins."""
+"""The search: a leaderboard of every trial, a trial cap, failures recorded, the simplest near-best wins."""
 
 from __future__ import annotations
 
@@ -76,23 +76,17 @@ def test_a_family_that_fails_is_a_failed_trial_not_a_crash() -> None:
     assert result.best.family == "linear"
 
 
-def test_the_best_mean_wins_and_a_tie_goes_to_the_simpler_family() -> None:
-    from training.search import _best_mean
+def test_one_standard_error_rule_prefers_the_simpler_family() -> None:
+    from training.search import _one_standard_error
 
     families = families_for(Task.CLASSIFICATION, ["linear", "forest"])
     near = [
         TrialRecord(1, "selection", "linear", {}, "complete", score=0.95, std=0.02),
         TrialRecord(2, "selection", "forest", {}, "complete", score=0.96, std=0.04),
     ]
-    assert _best_mean(near, families, METRICS["accuracy"]).family == "forest"  # type: ignore[union-attr]
-    tied = [near[0], TrialRecord(2, "selection", "forest", {}, "complete", score=0.95, std=0.01)]
-    assert _best_mean(tied, families, METRICS["accuracy"]).family == "linear"  # type: ignore[union-attr]
-    rmse = families_for(Task.REGRESSION, ["linear", "forest"])
-    lower = [
-        TrialRecord(1, "selection", "linear", {}, "complete", score=3.0, std=0.1),
-        TrialRecord(2, "selection", "forest", {}, "complete", score=2.0, std=0.1),
-    ]
-    assert _best_mean(lower, rmse, METRICS["rmse"]).family == "forest"  # type: ignore[union-attr]
+    assert _one_standard_error(near, families, METRICS["accuracy"], 5).family == "linear"  # type: ignore[union-attr]
+    far = [near[0], TrialRecord(2, "selection", "forest", {}, "complete", score=0.99, std=0.01)]
+    assert _one_standard_error(far, families, METRICS["accuracy"], 5).family == "forest"  # type: ignore[union-attr]
 
 
 def test_regression_search_reports_r2() -> None:
