@@ -48,6 +48,9 @@ _RETRYABLE = (
     "the database system is starting up",
     "the database system is shutting down",
     "failed: connection refused",
+    # DuckLake's commit failed and so did its ROLLBACK, with libpq's message empty: the
+    # connection died under the commit (the content hash finds a commit that did land)
+    'failed to execute query "rollback"',
 )
 T = TypeVar("T")
 

@@ -329,9 +329,12 @@ def test_postgresql_restarting_during_a_commit_is_retried_and_nothing_is_lost(
             return files
 
         monkeypatch.setattr(Catalog, "_write_data", write_then_restart_postgres)
-        landed = catalog.commit("raw.ledger", pa.table({"n": [1, 2]}), producer="t")
-        monkeypatch.undo()
-        restarts[0].join()
+        try:
+            landed = catalog.commit("raw.ledger", pa.table({"n": [1, 2]}), producer="t")
+        finally:  # PostgreSQL is back before the next test, whatever happened here
+            monkeypatch.undo()
+            for restart in restarts:
+                restart.join()
         assert landed.version.number == 2 and len(restarts) == 1
         assert services.running(services_home).postgres is not None
         assert [(v.number, v.rows) for v in catalog.versions("raw.ledger")] == [(1, 1), (2, 2)]
