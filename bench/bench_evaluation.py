@@ -32,6 +32,7 @@ from bench.common import Figure
 
 if TYPE_CHECKING:
     from training.data import Prepared
+    from training.protocol import FoldScores
     from training.task import Task
     from training.train import TrainResult
 
@@ -119,13 +120,11 @@ def _folds(y: np.ndarray, classification: bool) -> list[tuple[np.ndarray, np.nda
     return list(KFold(FOLDS, shuffle=True, random_state=0).split(rows))
 
 
-def _scores(
-    build: Callable[[], Any], X: pd.DataFrame, y: np.ndarray, task: Task
-) -> dict[str, float]:
-    """Every metric of ``build()``, averaged over the same 10 folds (Harvest's own scoring)."""
+def _scores(build: Callable[[], Any], X: pd.DataFrame, y: np.ndarray, task: Task) -> FoldScores:
+    """Every metric of ``build()`` on each of the same 10 folds (Harvest's own scoring)."""
     from training.protocol import cross_validate
 
-    return cross_validate(task, build, X, y, _folds(y, task.is_classification)).means()
+    return cross_validate(task, build, X, y, _folds(y, task.is_classification))
 
 
 def _forest(case: Case) -> Callable[[], object]:
@@ -184,8 +183,13 @@ def _compare(case: Case, home: Path) -> list[Figure]:
         chosen = load_model(catalog, result.version.ref).pipeline
     task, metric = result.task, result.metric
     plain = "accuracy" if case.classification else "r2"
-    harvest = _scores(lambda: clone(chosen), X, y, task)
-    forest = _scores(_forest(case), X, y, task)
+    from training.intervals import paired_folds
+
+    harvest_folds = _scores(lambda: clone(chosen), X, y, task)
+    forest_folds = _scores(_forest(case), X, y, task)
+    harvest, forest = harvest_folds.means(), forest_folds.means()
+    # the same folds: the difference's 95% interval (corrected paired t), oriented as the metric
+    paired = paired_folds(harvest_folds.of(metric), forest_folds.of(metric), 1 / FOLDS)
     second, _ = _search(case, home, seed=1)
 
     low, high = result.intervals.get(metric, (float("nan"), float("nan")))
@@ -199,7 +203,9 @@ def _compare(case: Case, home: Path) -> list[Figure]:
             goal=0.0,
             op=">=",
             detail=f"search {harvest[metric]:.3f} ({result.version.family}), "
-            f"forest {forest[metric]:.3f}; {plain} {harvest[plain]:.3f} vs {forest[plain]:.3f}",
+            f"forest {forest[metric]:.3f}, difference's 95% interval "
+            f"[{paired.low:+.3f}, {paired.high:+.3f}]; "
+            f"{plain} {harvest[plain]:.3f} vs {forest[plain]:.3f}",
         ),
         Figure(
             f"{case.name}: seed 1's {metric} inside seed 0's 95% interval",
