@@ -284,8 +284,6 @@ class Catalog:
         self,
         name: tuple[str, str] | None = None,
         cursor: duckdb.DuckDBPyConnection | None = None,
-        *,
-        snapshots: bool = True,
     ) -> list[tuple[Any, ...]]:
         """Datasets with their latest version; ``name`` is ``("=", n)`` or ``("LIKE", p)``.
 
@@ -297,19 +295,11 @@ class Catalog:
             raise ValueError(operator)
         on_versions = f"WHERE dataset {operator} ?" if operator else ""
         on_datasets = f"WHERE d.name {operator} ?" if operator else ""
-        # Without ``snapshots`` the snapshot id is NULL, so the row has no ``latest`` version
-        # (its number and content hash are still there): a commit's look-up, which needs no
-        # more, skips reading every snapshot's commit information.
-        snapshot_rows = (
-            _SNAPSHOTS
-            if snapshots
-            else "SELECT NULL::BIGINT AS snapshot_id, NULL AS dataset, NULL::INTEGER AS version WHERE false"
-        )
         return (
             (cursor or self.cursor())
             .execute(
                 f"""
-            WITH s AS ({snapshot_rows}),
+            WITH s AS ({_SNAPSHOTS}),
             v AS (
                 SELECT *, count(*) OVER (PARTITION BY dataset) AS n
                 FROM {META}.versions {on_versions}
@@ -649,10 +639,9 @@ class Catalog:
         profiles: dict[tuple[str, ...], _Profiled] = {}  # kept across conflict retries
 
         def attempt(c: duckdb.DuckDBPyConnection) -> CommitResult:
-            rows = self._dataset_rows(("=", ref.qualified), c, snapshots=False)
+            rows = self._dataset_rows(("=", ref.qualified), c)
             existing = self._dataset(rows[0]) if rows else None
             highest = int(rows[0][13] or 0) if rows else 0  # in this transaction's snapshot
-            latest_hash = rows[0][18] if rows else None
             meta = _Meta.merge(existing, key, volatile, listing, record.first_listing)
             _check_columns(ref, columns, meta)
             if meta.volatile not in profiles:  # the statistics come with the write for Arrow
@@ -664,10 +653,9 @@ class Catalog:
             profiled = profiles[meta.volatile]
             if meta.changed:
                 self._save_dataset(c, ref.qualified, meta, existing)
-            if latest_hash is not None and latest_hash == profiled[1]:
-                unchanged = self._dataset(self._dataset_rows(("=", ref.qualified), c)[0]).latest
-                assert unchanged is not None
-                return CommitResult(version=unchanged, created=False)
+            latest = existing.latest if existing else None
+            if latest is not None and latest.content_hash == profiled[1]:
+                return CommitResult(version=latest, created=False)
             version = self._write_version(c, ref, staged, profiled, record, highest + 1)
             return CommitResult(version=version, created=True)
 
@@ -688,10 +676,10 @@ class Catalog:
         """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot."""
         rows, content_hash, columns, scanned = profiled
         names = [name for name, _ in columns]
-        if scanned is not None or staged.arrow is None:
-            files = self._write_data(c, ref, staged.table, names)
-            stats = scanned or ()
+        if scanned is not None:
+            files, stats = self._write_data(c, ref, staged.table, names), scanned
         else:  # DuckDB writes the file on this cursor while another scans for the statistics
+            assert staged.arrow is not None  # only Arrow rows leave their statistics for now
             with ThreadPoolExecutor(max_workers=1) as pool:
                 aside = pool.submit(self._stats_aside, staged.arrow, columns, rows)
                 files = self._write_data(c, ref, staged.table, names)

@@ -181,10 +181,17 @@ def join_crawl(
 
 def _landed(folder: Path) -> tuple[int, int]:
     """Pages and records one worker's part holds, by its last progress report."""
+    counts = _reported(folder)
+    return counts["pages"], counts["items"]
+
+
+def _reported(folder: Path) -> dict[str, int]:
+    """A worker's last progress report (pages, items, errors; zeros before its first)."""
+    totals = {"pages": 0, "items": 0, "errors": 0}
     with contextlib.suppress(OSError, ValueError):
         counts = read_json(folder / PROGRESS)
-        return int(counts.get("pages", 0)), int(counts.get("items", 0))
-    return 0, 0
+        totals = {key: int(counts.get(key, 0)) for key in totals}
+    return totals
 
 
 def publish_part(
@@ -296,10 +303,8 @@ def _child_failure(folder: Path, code: int) -> str | None:
 def _progress(landing: Path, elapsed: float) -> Progress:
     totals = {"pages": 0, "items": 0, "errors": 0}
     for path in (landing / WORKERS).glob(f"*/{PROGRESS}"):
-        with contextlib.suppress(OSError, ValueError):
-            counts = read_json(path)
-            for key in totals:
-                totals[key] += int(counts.get(key, 0))
+        for key, count in _reported(path.parent).items():
+            totals[key] += count
     return Progress(elapsed_s=elapsed, **totals)
 
 
