@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import duckdb
 
 from catalog.engine import LAKE
 
+RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamps, local or networked
 _LATEST = f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE}.ducklake_snapshot"
 
 
@@ -30,7 +32,9 @@ class Commits:
     On SQLite it is read (one small query on the catalog's own DuckDB connection) only when
     the catalog file or its WAL changed: their inode, size or modification time, a few
     microseconds to look at. Every commit writes WAL frames, and a checkpoint rewrites the
-    database file. A catalog on a server (PostgreSQL) has no file to look at: there the query
+    database file. A file's modification time moves in coarse ticks, and a reused WAL keeps
+    its size, so a stamp whose file changed within the last ``RACY_NS`` is not trusted (git's
+    "racy" rule): a commit finishing in the same tick as the stamp would otherwise go unseen. A catalog on a server (PostgreSQL) has no file to look at: there the query
     runs on every mark, one round trip to the server, still far cheaper than what it spares.
     """
 
@@ -48,11 +52,15 @@ class Commits:
         self._lock = threading.Lock()  # stamp and snapshot change together
 
     def mark(self) -> int:
+        now = time.time_ns()
         stamp = tuple(file_stamp(file) for file in self._files)
         with self._lock:
             if stamp != self._stamp or not self._files:
                 row = self._cursor().execute(_LATEST).fetchone()
-                self._stamp = stamp  # taken before the read: a commit in between reads again
+                # taken before the read, so a commit in between reads again; a recent one may
+                # share its tick with a commit still being written, so it reads again too
+                racy = any(s is not None and now - s[2] < RACY_NS for s in stamp)
+                self._stamp = () if racy else stamp
                 self._snapshot = int(row[0]) if row and row[0] is not None else -1
             return self._snapshot
 
