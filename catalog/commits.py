@@ -22,7 +22,7 @@ import duckdb
 
 from catalog.engine import LAKE
 
-RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamps, local or networked
+RACY_NS = 100_000_000  # ten times a local filesystem's tick (a jiffy, at most 10 ms)
 _LATEST = f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE}.ducklake_snapshot"
 
 
@@ -34,7 +34,8 @@ class Commits:
     microseconds to look at. Every commit writes WAL frames, and a checkpoint rewrites the
     database file. A file's modification time moves in coarse ticks, and a reused WAL keeps
     its size, so a stamp whose file changed within the last ``RACY_NS`` is not trusted (git's
-    "racy" rule): a commit finishing in the same tick as the stamp would otherwise go unseen. A catalog on a server (PostgreSQL) has no file to look at: there the query
+    "racy" rule): a commit finishing in the same tick as the stamp would otherwise go unseen.
+    (A catalog on a filesystem with coarser timestamps than that, such as FAT, is unsupported.) A catalog on a server (PostgreSQL) has no file to look at: there the query
     runs on every mark, one round trip to the server, still far cheaper than what it spares.
     """
 

@@ -175,7 +175,7 @@ class Staged:
     arrow: pa.Table | None = None
 
 
-# rows, content hash, columns and statistics (None: to be scanned beside the data's write)
+# rows, content hash, columns and statistics (None: scanned beside the data's write)
 _Profiled = tuple[int, str, tuple[tuple[str, str], ...], tuple[ColumnStats, ...] | None]
 
 
@@ -206,6 +206,13 @@ def _snapshot_of(c: duckdb.DuckDBPyConnection, info: str) -> int:
     if found is None:
         found = scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()")
     return int(found)
+
+
+def _hash_first(staged: Staged, latest: Version | None) -> bool:
+    """Whether the content hash must be known before the write: always for SQL rows (profiled
+    in one scan), and for Arrow rows that may equal the latest version (the row count is part
+    of the hash; a different count is a new version for sure, hashed beside the write)."""
+    return staged.arrow is None or (latest is not None and latest.rows == staged.arrow.num_rows)
 
 
 def _check_columns(ref: DatasetRef, columns: Sequence[str], meta: _Meta) -> None:
@@ -644,19 +651,27 @@ class Catalog:
             highest = int(rows[0][13] or 0) if rows else 0  # in this transaction's snapshot
             meta = _Meta.merge(existing, key, volatile, listing, record.first_listing)
             _check_columns(ref, columns, meta)
-            if meta.volatile not in profiles:  # the statistics come with the write for Arrow
+            latest = existing.latest if existing else None
+            if meta.volatile not in profiles and _hash_first(staged, latest):
                 profiles[meta.volatile] = (
                     (*fingerprint(c, staging, meta.volatile), None)
                     if staged.arrow is not None
                     else profile(c, staging, meta.volatile)
                 )
-            profiled = profiles[meta.volatile]
+            profiled = profiles.get(meta.volatile)
             if meta.changed:
                 self._save_dataset(c, ref.qualified, meta, existing)
-            latest = existing.latest if existing else None
-            if latest is not None and latest.content_hash == profiled[1]:
+            if latest is not None and profiled is not None and latest.content_hash == profiled[1]:
                 return CommitResult(version=latest, created=False)
-            version = self._write_version(c, ref, staged, profiled, record, highest + 1)
+            version = self._write_version(
+                c, ref, staged, columns, profiled, meta.volatile, record, highest + 1
+            )
+            profiles[meta.volatile] = (
+                version.rows,
+                version.content_hash,
+                version.columns,
+                version.stats,
+            )
             return CommitResult(version=version, created=True)
 
         try:
@@ -669,21 +684,26 @@ class Catalog:
         c: duckdb.DuckDBPyConnection,
         ref: DatasetRef,
         staged: Staged,
-        profiled: _Profiled,
+        names: list[str],
+        profiled: _Profiled | None,
+        volatile: tuple[str, ...],
         record: _Record,
         number: int,
     ) -> Version:
-        """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot."""
-        rows, content_hash, columns, scanned = profiled
-        names = [name for name, _ in columns]
-        if scanned is not None:
-            files, stats = self._write_data(c, ref, staged.table, names), scanned
-        else:  # DuckDB writes the file on this cursor while another scans for the statistics
-            assert staged.arrow is not None  # only Arrow rows leave their statistics for now
+        """Inside a transaction: replace the table's rows, record version ``number``, tag the snapshot.
+
+        What ``profiled`` lacks (the statistics, or everything when it is None) is scanned
+        from the Arrow rows on another cursor while DuckDB writes the data file on ``c``.
+        """
+        if profiled is not None and (scanned := profiled[3]) is not None:
+            files = self._write_data(c, ref, staged.table, names)
+            (rows, content_hash, columns), stats = profiled[:3], scanned
+        else:
+            assert staged.arrow is not None  # only Arrow rows can be read by another cursor
             with ThreadPoolExecutor(max_workers=1) as pool:
-                aside = pool.submit(self._stats_aside, staged.arrow, columns, rows)
+                aside = pool.submit(self._profile_aside, staged.arrow, profiled, volatile)
                 files = self._write_data(c, ref, staged.table, names)
-                stats = aside.result()
+                rows, content_hash, columns, stats = aside.result()
         created_at = datetime.now(UTC)
         c.execute(
             f"INSERT INTO {META}.versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -726,15 +746,18 @@ class Catalog:
             quality_score=record.quality_score,
         )
 
-    def _stats_aside(
-        self, arrow: pa.Table, columns: tuple[tuple[str, str], ...], rows: int
-    ) -> tuple[ColumnStats, ...]:
-        """The column statistics of ``arrow``, on a cursor of their own."""
+    def _profile_aside(
+        self, arrow: pa.Table, profiled: _Profiled | None, volatile: tuple[str, ...]
+    ) -> tuple[int, str, tuple[tuple[str, str], ...], tuple[ColumnStats, ...]]:
+        """What ``profiled`` lacks of ``arrow``'s profile, on a cursor of its own."""
         cur = self.cursor()
-        name = f"_stats_{uuid.uuid4().hex}"
+        name = f"_profile_{uuid.uuid4().hex}"
         try:
             cur.register(name, arrow)
-            return column_stats(cur, name, columns, rows)
+            if profiled is None:
+                return profile(cur, name, volatile)
+            rows, content_hash, columns, _ = profiled
+            return rows, content_hash, columns, column_stats(cur, name, columns, rows)
         finally:
             with contextlib.suppress(duckdb.Error):
                 cur.unregister(name)
