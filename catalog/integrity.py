@@ -1,7 +1,9 @@
 """Tamper evidence: what a version's data files were when committed, and whether they still are.
 
 A commit records each Parquet file DuckLake wrote for the version (its path, relative to the
-data path when it lies there, its size and its SHA-256) in its row of ``harvest.versions``,
+data path when it lies there, its size and its SHA-256; on S3 the object's ETag, which the
+server derives from the content, so that a commit need not read back what it just uploaded)
+in its row of ``harvest.versions``,
 so in the same transaction as the version. Checking a version compares that record with the files
 on storage now and with the files DuckLake lists for the version's snapshot, so a file
 overwritten, truncated or deleted, and a file swapped in through the catalog's metadata,
@@ -18,8 +20,10 @@ import duckdb
 
 from catalog.records import CommittedFile, DataFile, Integrity, VersionCheck
 from core.errors import HarvestError
+from core.objects import object_stamp
 
 CHECKSUM = "sha256"
+ETAG = "etag"  # what a file on S3 is recorded with since commits stopped reading them back
 
 
 class IntegrityError(HarvestError):
@@ -43,12 +47,16 @@ _MEASURED: dict[tuple[str, int, int, int, int], tuple[int, str]] = {}
 _KEEP_MEASURED = 4096
 
 
-def measure(cur: duckdb.DuckDBPyConnection, path: str) -> tuple[int, str] | None:
-    """The size and checksum of the file at ``path`` now, or None when it is gone.
+def measure(
+    cur: duckdb.DuckDBPyConnection, path: str, kind: str = CHECKSUM
+) -> tuple[int, str] | None:
+    """The size and checksum (``kind:value``) of the file at ``path`` now, or None when it
+    is gone.
 
     Local files are hashed with hashlib (about 1 ms per MB; once per process while the file
-    is untouched); a remote data path is read through DuckDB, which reaches whatever storage
-    the lake's data path is on.
+    is untouched). A remote file's ETag is one HEAD request; its SHA-256 (versions committed
+    before ETags were recorded) is read through DuckDB, which reaches whatever storage the
+    lake's data path is on.
     """
     if "://" not in path:
         try:
@@ -64,6 +72,9 @@ def measure(cur: duckdb.DuckDBPyConnection, path: str) -> tuple[int, str] | None
                 return known
         except FileNotFoundError:
             return None
+    if kind == ETAG:
+        found_object = object_stamp(path)
+        return None if found_object is None else (found_object[0], f"{ETAG}:{found_object[1]}")
     try:
         row = cur.execute(f"SELECT size, {CHECKSUM}(content) FROM read_blob(?)", [path]).fetchone()
     except duckdb.IOException:
@@ -77,7 +88,7 @@ def record(
     """Size and checksum of each file a commit just wrote, to be recorded with its version."""
     files = []
     for path in sorted(paths):
-        measured = measure(cur, path)
+        measured = measure(cur, path, ETAG if "://" in path else CHECKSUM)
         if measured is None:
             raise IntegrityError(f"The data file {path} vanished while it was being committed.")
         files.append(CommittedFile(relative(path, data_path), *measured))
@@ -100,7 +111,7 @@ def check(
         return VersionCheck(ref, "altered", tuple(relative(p, data_path) for p in swapped))
     found: dict[Integrity, list[str]] = {"altered": [], "missing": []}
     for path, file in sorted(recorded.items()):
-        now = measure(cur, path)
+        now = measure(cur, path, file.checksum.partition(":")[0])
         if now is None:
             found["missing"].append(file.path)
         elif now != (file.size, file.checksum):

@@ -208,6 +208,19 @@ def _snapshot_of(c: duckdb.DuckDBPyConnection, info: str) -> int:
     return int(found)
 
 
+def _written_files(c: duckdb.DuckDBPyConnection, table: str, rows: int) -> list[str]:
+    """The data files of ``table``'s ``rows`` rows, all written in this transaction: the one
+    file a row is read from when its footer says it holds them all (a look at one row and
+    one footer), else every file any row is read from (a scan of the whole table)."""
+    first = c.execute(f"SELECT filename FROM {table} LIMIT 1").fetchone()
+    if first is None:
+        return []
+    held = c.execute("SELECT num_rows FROM parquet_file_metadata(?)", [first[0]]).fetchone()
+    if held is not None and held[0] == rows:
+        return [str(first[0])]
+    return [str(r[0]) for r in c.execute(f"SELECT DISTINCT filename FROM {table}").fetchall()]
+
+
 def _hash_first(staged: Staged, latest: Version | None) -> bool:
     """Whether the content hash must be known before the write: always for SQL rows (profiled
     in one scan), and for Arrow rows that may equal the latest version (the row count is part
@@ -696,13 +709,13 @@ class Catalog:
         from the Arrow rows on another cursor while DuckDB writes the data file on ``c``.
         """
         if profiled is not None and (scanned := profiled[3]) is not None:
-            files = self._write_data(c, ref, staged.table, names)
+            files = self._write_data(c, ref, staged.table, names, profiled[0])
             (rows, content_hash, columns), stats = profiled[:3], scanned
         else:
             assert staged.arrow is not None  # only Arrow rows can be read by another cursor
             with ThreadPoolExecutor(max_workers=1) as pool:
                 aside = pool.submit(self._profile_aside, staged.arrow, profiled, volatile)
-                files = self._write_data(c, ref, staged.table, names)
+                files = self._write_data(c, ref, staged.table, names, staged.arrow.num_rows)
                 rows, content_hash, columns, stats = aside.result()
         created_at = datetime.now(UTC)
         c.execute(
@@ -764,12 +777,17 @@ class Catalog:
             cur.close()
 
     def _write_data(
-        self, c: duckdb.DuckDBPyConnection, ref: DatasetRef, staging: str, columns: list[str]
+        self,
+        c: duckdb.DuckDBPyConnection,
+        ref: DatasetRef,
+        staging: str,
+        columns: list[str],
+        rows: int,
     ) -> list[CommittedFile] | None:
         """Inside a transaction: replace the table's rows; return the data files written.
 
-        Each version is one new Parquet file (earlier ones stay for time travel), found by
-        DuckDB's ``filename`` virtual column. A column named ``filename`` hides that, so the
+        Each version is new Parquet files (usually one; earlier ones stay for time travel),
+        found by DuckDB's ``filename`` virtual column. A column named ``filename`` hides that, so the
         table's folder is listed before and after instead (None, nothing recorded, where the
         data path is remote and cannot be listed).
         """
@@ -785,7 +803,7 @@ class Catalog:
         if shadowed:
             written = [str(path) for path in set(folder.glob("*.parquet")) - before]
         else:
-            written = [r[0] for r in c.execute(f"SELECT DISTINCT filename FROM {table}").fetchall()]
+            written = _written_files(c, table, rows)
         return integrity.record(c, written, data_path)
 
     def find(self, name: str) -> Dataset | None:

@@ -165,6 +165,14 @@ class S3Bucket:
             return False
         return True
 
+    def stamp(self, key: str) -> tuple[int, str] | None:
+        """The size and ETag of ``key``, or None when there is none (see :func:`object_stamp`)."""
+        try:
+            head = self._call("read", key, self.client.head_object, Key=self.prefix + key)
+        except NotFoundError:
+            return None
+        return int(head["ContentLength"]), str(head["ETag"]).strip('"')
+
     def keys(self, prefix: str) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix + prefix
@@ -217,10 +225,16 @@ def file_store(workspace: Workspace, environ: Mapping[str, str] = os.environ) ->
     path = files_path(workspace, environ)
     if path is None:
         return LocalFolder(workspace.home)
-    scheme, _, rest = path.partition("://")
+    return s3_bucket(path, environ)
+
+
+def s3_bucket(url: str, environ: Mapping[str, str] = os.environ) -> S3Bucket:
+    """The bucket and prefix of ``url`` (``s3://bucket/prefix/``), reached with the
+    ``HARVEST_S3_*`` settings of ``environ``."""
+    scheme, _, rest = url.partition("://")
     if scheme not in ("s3", "s3a", "r2"):
         raise FileStoreError(
-            f"Files cannot be kept at {path}: only S3 (s3://bucket/prefix/) is supported."
+            f"Files cannot be kept at {url}: only S3 (s3://bucket/prefix/) is supported."
         )
     bucket, _, prefix = rest.partition("/")
     settings = tuple((name, environ.get(variable, "")) for name, variable in S3_SETTINGS.items())
@@ -231,6 +245,15 @@ def file_store(workspace: Workspace, environ: Mapping[str, str] = os.environ) ->
         _s3_client(settings),
         tuple(s for s in (given["KEY_ID"], given["SECRET"], given["SESSION_TOKEN"]) if s),
     )
+
+
+def object_stamp(url: str, environ: Mapping[str, str] = os.environ) -> tuple[int, str] | None:
+    """The size and ETag of the S3 object at ``url`` (one HEAD request), or None when there
+    is none. The server derives the ETag from the object's content (an MD5 for a single
+    upload, a digest of the parts' MD5s for a multipart one), so rewriting it changes it."""
+    scheme, _, rest = url.partition("://")
+    bucket, _, key = rest.partition("/")
+    return s3_bucket(f"{scheme}://{bucket}/", environ).stamp(key)
 
 
 @cache

@@ -117,6 +117,18 @@ def test_an_empty_version_and_a_filename_column_are_recorded(catalog: Catalog) -
     assert {c.status for c in catalog.verify()} == {"intact"}
 
 
+def test_a_version_written_as_several_files_records_each(catalog: Catalog) -> None:
+    for option, value in (("target_file_size", "64KB"), ("parquet_row_group_size", "10000")):
+        catalog.cursor().execute(f"CALL lake.set_option('{option}', '{value}')")
+    rows = pa.table({"id": range(100_000), "v": [f"row {i}" for i in range(100_000)]})
+    catalog.commit("imports.large", rows, producer="t")
+    listed = sorted(f.path for f in catalog.data_files("imports.large@1"))
+    recorded = catalog.committed_files("imports.large@1") or []
+    assert len(listed) > 1
+    assert sorted(str(Path(catalog.workspace.data_path, f.path)) for f in recorded) == listed
+    assert [c.status for c in catalog.verify("imports.large")] == ["intact"]
+
+
 def test_export_diff_and_training_refuse_an_altered_version_in_one_sentence(
     committed: Catalog, tmp_path: Path
 ) -> None:

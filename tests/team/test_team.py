@@ -4,12 +4,14 @@ stopping in the middle of a commit."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
 import shutil
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -17,11 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from catalog import Catalog
+from catalog import Catalog, integrity
 from catalog.access import Accounts
 from catalog.engine import CatalogError, create_s3_secret, extension_files, quote_literal
+from catalog.records import CommittedFile
 from catalog.sandbox import Limits, QueryError, Sandbox
 from core import services
+from core.objects import s3_bucket
 from core.workspace import Workspace
 from demo_site import DemoSite
 from tests.team.conftest import harvest
@@ -185,10 +189,9 @@ def test_the_s3_server_stopping_mid_commit_is_one_sentence_and_no_partial_versio
             os.kill(s3.pid, signal.SIGKILL)  # the data file is on S3; the rest of the commit is not
             return files
 
-        monkeypatch.setattr(Catalog, "_write_data", write_then_lose_s3)
-        with pytest.raises(CatalogError) as raised:
+        with monkeypatch.context() as patched, pytest.raises(CatalogError) as raised:
+            patched.setattr(Catalog, "_write_data", write_then_lose_s3)
             catalog.commit("raw.stock", pa.table({"n": [1, 2, 3]}), producer="t")
-        monkeypatch.undo()
         message = str(raised.value)
         assert "\n" not in message and team_settings["HARVEST_S3_SECRET"] not in message
         restarted = harvest(services_home, "services", "up")  # same port and keys as before
@@ -275,21 +278,19 @@ def test_the_readmes_commands_work_unchanged(workspace: Workspace, tmp_path: Pat
     assert {v["status"] for v in json.loads(_ok(home, "catalog", "verify", "--json"))} == {"intact"}
 
 
-def test_a_file_altered_or_deleted_on_s3_is_found_by_verify(
-    workspace: Workspace, services_home: Path
-) -> None:
-    s3 = services.running(services_home).s3
-    assert s3 is not None
+def test_a_file_altered_or_deleted_on_s3_is_found_by_verify(workspace: Workspace) -> None:
     with Catalog.open(workspace) as catalog:
         catalog.commit("raw.kept", pa.table({"n": [1, 2, 3]}), producer="t")
         catalog.commit("raw.kept", pa.table({"n": [4, 5, 6]}), producer="t")
-        first, second = (catalog.data_files(f"raw.kept@{n}")[0].path for n in (1, 2))
-        # the S3 server serves its folder: s3://bucket/key is root/bucket/key there
-        on_disk = [Path(s3.folder, "root", p.removeprefix("s3://")) for p in (first, second)]
-        data = bytearray(on_disk[0].read_bytes())
+        (bucket_name, first), (_, second) = (
+            catalog.data_files(f"raw.kept@{n}")[0].path.removeprefix("s3://").split("/", 1)
+            for n in (1, 2)
+        )
+        bucket = s3_bucket(f"s3://{bucket_name}/")  # changed through the S3 API, as anyone could
+        data = bytearray(bucket.read(first))
         data[len(data) // 2] ^= 0xFF  # the same size, other bytes
-        on_disk[0].write_bytes(bytes(data))
-        on_disk[1].unlink()
+        bucket.write(first, bytes(data))
+        bucket.delete(second)
         assert [c.status for c in catalog.verify("raw.kept")] == ["altered", "missing"]
 
 
@@ -328,11 +329,11 @@ def test_postgresql_restarting_during_a_commit_is_retried_and_nothing_is_lost(
                 restarts[0].start()  # back a second later, on the same port
             return files
 
-        monkeypatch.setattr(Catalog, "_write_data", write_then_restart_postgres)
         try:
-            landed = catalog.commit("raw.ledger", pa.table({"n": [1, 2]}), producer="t")
+            with monkeypatch.context() as patched:
+                patched.setattr(Catalog, "_write_data", write_then_restart_postgres)
+                landed = catalog.commit("raw.ledger", pa.table({"n": [1, 2]}), producer="t")
         finally:  # PostgreSQL is back before the next test, whatever happened here
-            monkeypatch.undo()
             for restart in restarts:
                 restart.join()
         assert landed.version.number == 2 and len(restarts) == 1
@@ -344,3 +345,27 @@ def test_postgresql_restarting_during_a_commit_is_retried_and_nothing_is_lost(
             == 3
         )
         assert [c.status for c in catalog.verify("raw.ledger")] == ["intact"] * 3
+
+
+def test_a_file_on_s3_is_recorded_by_etag_and_older_sha256_records_still_verify(
+    workspace: Workspace,
+) -> None:
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.kept", pa.table({"n": [1, 2, 3]}), producer="t")
+        (recorded,) = catalog.committed_files("raw.kept@1") or []
+        assert recorded.checksum.startswith("etag:") and len(recorded.checksum) > len("etag:")
+        listed = catalog.data_files("raw.kept@1")
+        bucket_name, key = listed[0].path.removeprefix("s3://").split("/", 1)
+        bucket = s3_bucket(f"s3://{bucket_name}/")
+        content = bucket.read(key)
+        older = replace(recorded, checksum=f"sha256:{hashlib.sha256(content).hexdigest()}")
+
+        def status(record: CommittedFile) -> str:
+            cur = catalog.cursor()
+            return integrity.check("raw.kept@1", [record], listed, cur, workspace.data_path).status
+
+        assert [status(recorded), status(older)] == ["intact", "intact"]
+        bucket.write(key, content[::-1])  # the same size, other bytes
+        assert [status(recorded), status(older)] == ["altered", "altered"]
+        bucket.delete(key)
+        assert [status(recorded), status(older)] == ["missing", "missing"]
