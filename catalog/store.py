@@ -47,6 +47,7 @@ from catalog.records import (
     VersionCheck,
 )
 from core.errors import InvalidInputError, NotFoundError
+from core.objects import s3_bucket
 from core.workspace import Workspace
 
 if TYPE_CHECKING:  # pandas is only needed when a DataFrame is passed in
@@ -206,6 +207,14 @@ def _snapshot_of(c: duckdb.DuckDBPyConnection, info: str) -> int:
     if found is None:
         found = scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()")
     return int(found)
+
+
+def _parquet_files(data_path: str, folder: str) -> set[str]:
+    """The Parquet files in ``folder`` (``stage/name/``) of the data path, local or on S3."""
+    if "://" in data_path:
+        bucket = s3_bucket(data_path)
+        return {data_path + key for key in bucket.keys(folder) if key.endswith(".parquet")}
+    return {str(path) for path in Path(data_path, folder).glob("*.parquet")}
 
 
 def _written_files(c: duckdb.DuckDBPyConnection, table: str, rows: int) -> list[str]:
@@ -783,25 +792,21 @@ class Catalog:
         staging: str,
         columns: list[str],
         rows: int,
-    ) -> list[CommittedFile] | None:
+    ) -> list[CommittedFile]:
         """Inside a transaction: replace the table's rows; return the data files written.
 
         Each version is new Parquet files (usually one; earlier ones stay for time travel),
-        found by DuckDB's ``filename`` virtual column. A column named ``filename`` hides that, so the
-        table's folder is listed before and after instead (None, nothing recorded, where the
-        data path is remote and cannot be listed).
+        found by DuckDB's ``filename`` virtual column. A column named ``filename`` hides that,
+        so the table's folder is listed before and after instead (on S3 too).
         """
         table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
         data_path = self.workspace.data_path
         shadowed = "filename" in {name.lower() for name in columns}
-        if shadowed and "://" in data_path:
-            c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
-            return None
-        folder = Path(data_path, ref.stage, ref.name)
-        before = set(folder.glob("*.parquet")) if shadowed else set()
+        folder = f"{ref.stage}/{ref.name}/"
+        before = _parquet_files(data_path, folder) if shadowed else set()
         c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
         if shadowed:
-            written = [str(path) for path in set(folder.glob("*.parquet")) - before]
+            written = sorted(_parquet_files(data_path, folder) - before)
         else:
             written = _written_files(c, table, rows)
         return integrity.record(c, written, data_path)

@@ -22,6 +22,8 @@ from tests.catalog.test_access import (  # noqa: F401
 )
 from tests.catalog.test_integrity import (  # noqa: F401
     committed,
+    test_a_version_written_as_several_files_records_each,
+    test_an_empty_version_and_a_filename_column_are_recorded,
     test_versions_committed_before_checksums_are_unverified_not_failed,
 )
 from tests.catalog.test_sandbox import (  # noqa: F401
