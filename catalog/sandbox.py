@@ -52,6 +52,8 @@ from catalog.engine import LAKE, connect, first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import STAGES
 from core.errors import HarvestError
+from core.objects import mark_used
+from core.sizes import parse_size
 from core.workspace import Workspace
 
 _PINNED = re.compile(
@@ -64,8 +66,6 @@ _REQUEST_SECONDS = 60.0  # how long parsing a statement or loading views may tak
 _ADDRESS_SPACE_MARGIN = 3 * 2**30  # the interpreter, DuckDB and pyarrow beside the buffers
 _KEEP_INSPECTED = 256  # statements whose inspection a sandbox remembers
 _KEEP_VIEWS = 256  # a worker keeps views of earlier queries up to this many
-_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
 
 
 class QueryError(HarvestError):
@@ -386,6 +386,8 @@ class _Resolver:
                 f"TO {quote_literal(str(partial))} (FORMAT parquet)"
             )
             os.replace(partial, target)
+        else:
+            mark_used(target)
         return str(target)
 
 
@@ -555,10 +557,10 @@ def _mib(size: int) -> str:
 
 def _address_space(limits: Limits) -> int:
     """The worker's address-space limit: DuckDB's memory limit and a margin for the rest."""
-    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]I?B)\s*", limits.memory.upper())
-    if match is None:
+    size = parse_size(limits.memory, unit=True)
+    if size is None:
         raise QueryError(f"The memory limit {limits.memory!r} is not a size such as 2GB.")
-    return int(float(match[1]) * _UNITS[match[2]]) + _ADDRESS_SPACE_MARGIN
+    return size + _ADDRESS_SPACE_MARGIN
 
 
 def _rewrite_pinned(sql: str) -> str:

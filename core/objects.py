@@ -18,6 +18,7 @@ Keys never appear in a message: a failure is one sentence naming the object and 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -284,11 +285,21 @@ def _s3_client(settings: tuple[tuple[str, str], ...]) -> Any:
     )
 
 
+def mark_used(path: Path) -> None:
+    """Record that ``path``, a copy of something in the store, was just used (its
+    modification time: access times are often not kept), so pruning keeps it longest."""
+    with contextlib.suppress(OSError):  # gone, or not ours to touch: nothing to remember
+        os.utime(path)
+
+
 def get_files(store: FileStore, keys: list[str], root: Path) -> None:
     """Download each of ``keys`` that ``root`` lacks to ``root/<key>`` (nothing on a local store)."""
     for key in keys:
         target = root / key
-        if store.local_path(key) == target or target.exists():
+        if store.local_path(key) == target:
+            continue
+        if target.exists():
+            mark_used(target)
             continue
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
         try:
@@ -332,7 +343,10 @@ def get_folder(store: FileStore, key: str, folder: Path) -> Path:
     Files are written to a staging folder beside it, checked against their digests and
     renamed into place together, so a fetch cut short leaves nothing behind.
     """
-    if folder.is_dir() or store.local_path(key) == folder:
+    if store.local_path(key) == folder:
+        return folder
+    if folder.is_dir():
+        mark_used(folder)
         return folder
     try:
         manifest = json.loads(store.read(key + MANIFEST_SUFFIX))

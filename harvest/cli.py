@@ -43,6 +43,7 @@ def root(
 def _register() -> None:
     from harvest.commands import (
         access,
+        cache,
         catalog,
         dashboard,
         delivery,
@@ -58,6 +59,7 @@ def _register() -> None:
     )
 
     access.register(app)
+    cache.register(app)
     catalog.register(app)
     dashboard.register(app)
     delivery.register(app)

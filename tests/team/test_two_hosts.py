@@ -9,6 +9,7 @@ import csv
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,14 @@ def test_what_host_a_writes_host_b_reads_diffs_queries_and_predicts_with(
     predicted = json.loads(_ok(host_b, "predict", "irises@1", "--record", json.dumps(record)))
     assert "setosa" in json.dumps(predicted)
     assert _digests(host_b / "models" / "irises" / "1") == written  # every file, byte for byte
+
+    # Host B's copy is pruned once unused for a while, and fetched again when next needed.
+    an_hour_ago = time.time() - 3600
+    os.utime(host_b / "models" / "irises" / "1", (an_hour_ago, an_hour_ago))
+    assert _ok(host_b, "cache", "prune").startswith("Removed 1 copies")
+    assert not (host_b / "models" / "irises" / "1").exists()
+    again = json.loads(_ok(host_b, "predict", "irises@1", "--record", json.dumps(record)))
+    assert again == predicted and _digests(host_b / "models" / "irises" / "1") == written
 
     # The files are beside the data path on S3, never inside it (vacuum would delete them there).
     s3 = services.running(services_home).s3
