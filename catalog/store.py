@@ -55,6 +55,9 @@ if TYPE_CHECKING:  # pandas is only needed when a DataFrame is passed in
 
 T = TypeVar("T")
 META = f"{LAKE}.harvest"
+# On a data path several machines write to, vacuum keeps orphaned files at least this long:
+# there is no lock between machines, and a commit writes its files before it commits them.
+SHARED_ORPHAN_HOURS = 1.0
 
 _BOOTSTRAP = [
     *(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{stage}" for stage in (*STAGES, "harvest")),
@@ -587,11 +590,9 @@ class Catalog:
         """A lock between this machine's writers (shared) and vacuum (exclusive).
 
         A transaction writes its Parquet files before it commits; until then they look
-        orphaned, so vacuum deletes orphans only while no transaction is open. A remote data
-        path is shared by several machines: there only the age cutoff keeps them.
+        orphaned, so vacuum deletes orphans only while no transaction of this machine is
+        open. Other machines' commits to a shared data path are kept by their age (vacuum).
         """
-        if "://" in self.workspace.data_path:
-            return contextlib.nullcontext()
         return _file_lock(str(self.workspace.home / ".writers.lock"), shared=shared)
 
     def commit(
@@ -906,7 +907,9 @@ class Catalog:
         The files that merging replaced, and those left by killed writers, are deleted once
         older than the cutoff, so a reader still on an older snapshot keeps its files; a file
         a version recorded is never deleted, whatever its age. While vacuum runs, this
-        machine's commits wait, so a commit's files are never taken for orphans.
+        machine's commits wait, so a commit's files are never taken for orphans; on a data
+        path other machines write to (S3), orphans younger than ``SHARED_ORPHAN_HOURS`` are
+        kept whatever the cutoff, since a commit elsewhere may still be writing them.
         """
         with self._writing(shared=False):
             for table in self._registry_tables():
@@ -920,6 +923,8 @@ class Catalog:
                 )
             cutoff = datetime.now(UTC) - timedelta(hours=float(older_than_hours))
             replaced = self._remove_replaced(cutoff)
+            if "://" in self.workspace.data_path:
+                cutoff = min(cutoff, datetime.now(UTC) - timedelta(hours=SHARED_ORPHAN_HOURS))
             orphaned = self._delete_files(
                 "ducklake_delete_orphaned_files", "older_than => ?", [cutoff]
             )

@@ -50,6 +50,7 @@ from tests.catalog.test_store import (  # noqa: F401
     test_listing_is_saved_and_updated_without_a_new_version,
     test_unchanged_content_makes_no_new_version,
     test_vacuum_merges_small_files_and_time_travel_still_reads_every_version,
+    test_vacuum_waits_for_an_open_transaction_instead_of_taking_its_files_for_orphans,
     test_vacuum_with_no_cutoff_keeps_every_file_a_version_or_the_registry_needs,
     test_version_records_rows_schema_stats_producer_parents,
 )

@@ -369,3 +369,21 @@ def test_a_file_on_s3_is_recorded_by_etag_and_older_sha256_records_still_verify(
         assert [status(recorded), status(older)] == ["altered", "altered"]
         bucket.delete(key)
         assert [status(recorded), status(older)] == ["missing", "missing"]
+
+
+def test_vacuum_keeps_a_fresh_orphan_on_s3_that_another_machine_may_be_committing(
+    workspace: Workspace,
+) -> None:
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.kept", pa.table({"n": [1, 2, 3]}), producer="t")
+        catalog.commit("raw.kept", pa.table({"n": [4, 5]}), producer="t")
+        bucket_name, key = (
+            catalog.data_files("raw.kept@1")[0].path.removeprefix("s3://").split("/", 1)
+        )
+        bucket = s3_bucket(f"s3://{bucket_name}/")
+        # what a commit on another machine has written and not yet committed
+        pending = key.rsplit("/", 1)[0] + "/ducklake-pending-elsewhere.parquet"
+        bucket.write(pending, bucket.read(key))
+        catalog.vacuum(older_than_hours=0)
+        assert bucket.exists(pending)
+        assert [c.status for c in catalog.verify("raw.kept")] == ["intact", "intact"]
