@@ -51,16 +51,24 @@ def used(path: Path, hours_ago: float) -> None:
     os.utime(path, (stamp, stamp))
 
 
+def used_in_turn(home: Path) -> None:
+    """The machine's copies, last used this many hours ago."""
+    for path, hours_ago in (
+        ("models/price/1", 5),
+        ("media/images/a.jpg", 4),
+        ("media/images/b.jpg", 3),
+        ("cache/sandbox/raw/products-1a2b@s9.parquet", 2),
+        ("models/price/2", 1),
+    ):
+        used(home / path, hours_ago)
+
+
 def test_copies_are_listed_least_recently_used_first_and_only_if_fetchable_again(
     machine: tuple[Workspace, LocalFolder],
 ) -> None:
     workspace, store = machine
     home = workspace.home
-    used(home / "models/price/1", 5)
-    used(home / "models/price/2", 1)
-    used(home / "media/images/a.jpg", 4)
-    used(home / "media/images/b.jpg", 3)
-    used(home / "cache/sandbox/raw/products-1a2b@s9.parquet", 2)
+    used_in_turn(home)
     listed = [
         (c.path.relative_to(home).as_posix(), c.kind, c.size) for c in copies(workspace, store)
     ]
@@ -78,11 +86,7 @@ def test_prune_removes_the_oldest_until_the_rest_fit_and_a_pruned_copy_comes_bac
 ) -> None:
     workspace, store = machine
     home = workspace.home
-    used(home / "models/price/1", 5)
-    used(home / "models/price/2", 1)
-    for name in ("a.jpg", "b.jpg"):
-        used(home / "media/images" / name, 3)
-    used(home / "cache/sandbox/raw/products-1a2b@s9.parquet", 2)
+    used_in_turn(home)
     pruned = prune(workspace, keep=2400, store=store)
     assert [c.path.relative_to(home).as_posix() for c in pruned.removed] == [
         "models/price/1",
