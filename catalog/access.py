@@ -252,7 +252,7 @@ class Accounts:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._lock = threading.Lock()
-        self._commits = watch_commits(catalog.workspace.catalog_file, catalog.cursor)
+        self._commits = watch_commits(catalog.workspace, catalog.cursor)
         self._mark: object = None
         self._state = _State()
         self._verified: dict[str, bytes] = {}  # token id -> sha256 of a token that matched

@@ -232,7 +232,7 @@ class _Resolver:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._commits = watch_commits(workspace.catalog_file, lambda: self.con)
+        self._commits = watch_commits(workspace, lambda: self.con)
         self._data_path = os.path.join(os.path.abspath(workspace.data_path), "")
         self._local = "://" not in workspace.data_path
         self._mark: int | None = None

@@ -101,7 +101,7 @@ class Services:
     loaded: Kept[LoadedModel] = field(default_factory=Kept)
 
     def __post_init__(self) -> None:
-        self._commits = watch_commits(self.workspace.catalog_file, self.catalog.cursor)
+        self._commits = watch_commits(self.workspace, self.catalog.cursor)
         self._kept: dict[str, tuple[int | None, Any]] = {}
         self._kept_lock = threading.Lock()
 

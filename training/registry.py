@@ -276,7 +276,7 @@ class Registry:
         self.catalog = catalog
         self.root = catalog.workspace.models
         self.files = file_store(catalog.workspace)
-        self._commits = watch_commits(catalog.workspace.catalog_file, catalog.cursor)
+        self._commits = watch_commits(catalog.workspace, catalog.cursor)
         self._all: list[ModelVersion] = []
         self._pointed: dict[tuple[str, str], int] = {}  # (model, alias) -> version
         self._read_at: int | None = None

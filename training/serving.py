@@ -90,9 +90,7 @@ class ServedModel:
         self.check_every = check_every
         self._ref = ref.strip()
         self._registry = Registry(catalog)
-        self._commits: Commits | None = watch_commits(
-            catalog.workspace.catalog_file, catalog.cursor
-        )
+        self._commits: Commits | None = watch_commits(catalog.workspace, catalog.cursor)
         self._mark = self._commits.mark() if self._commits is not None else None
         self._checked_at = time.monotonic()
         self._refreshing = threading.Lock()

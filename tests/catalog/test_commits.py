@@ -65,3 +65,12 @@ def test_an_unchanged_old_file_is_not_read_again(tmp_path: Path) -> None:
     snapshots.latest = 3
     rewrite_in_place(catalog, settled + 1)  # any change of the stamp reads again
     assert commits.mark() == 3 and snapshots.reads == 2
+
+
+def test_a_catalog_server_that_cannot_be_reached_is_answered_by_the_catalogs_connection() -> None:
+    snapshots = Snapshots()
+    nobody_listens = "host=127.0.0.1 port=1 dbname=lake user=nobody connect_timeout=2"
+    commits = Commits(None, snapshots.cursor, nobody_listens)
+    assert commits.mark() == 1 and snapshots.reads == 1
+    snapshots.latest = 4
+    assert commits.mark() == 4 and snapshots.reads == 2  # on a server every mark asks

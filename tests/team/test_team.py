@@ -21,6 +21,7 @@ import pytest
 
 from catalog import Catalog, integrity
 from catalog.access import Accounts
+from catalog.commits import watch_commits
 from catalog.engine import CatalogError, create_s3_secret, extension_files, quote_literal
 from catalog.records import CommittedFile
 from catalog.sandbox import Limits, QueryError, Sandbox
@@ -387,3 +388,16 @@ def test_vacuum_keeps_a_fresh_orphan_on_s3_that_another_machine_may_be_committin
         catalog.vacuum(older_than_hours=0)
         assert bucket.exists(pending)
         assert [c.status for c in catalog.verify("raw.kept")] == ["intact", "intact"]
+
+
+def test_commits_are_seen_through_a_connection_of_their_own_to_postgresql(
+    workspace: Workspace,
+) -> None:
+    with Catalog.open(workspace) as catalog:
+        commits = watch_commits(workspace, catalog.cursor)
+        assert commits is not None and commits._server is not None
+        before = commits.mark()
+        assert commits._server.latest() == before  # the server's own answer, not a fallback
+        catalog.commit("raw.seen", pa.table({"n": [1]}), producer="t")
+        assert commits.mark() > before
+        assert commits._server.latest() == commits.mark()
