@@ -54,4 +54,5 @@ def link_allows(workspace: Workspace, path: str, expires: int, given: str) -> bo
     """Whether ``given`` signs ``path`` until ``expires`` and that time has not passed."""
     if expires < time.time():
         return False
-    return hmac.compare_digest(signature(workspace, path, expires), given)
+    # as bytes: compare_digest refuses str with non-ASCII characters, which anyone can send
+    return hmac.compare_digest(signature(workspace, path, expires).encode(), given.encode())

@@ -88,6 +88,7 @@ def test_the_events_download_link_works_until_altered_or_expired(
     fetched = client.get(path)  # no token: the link is the permission
     assert fetched.status_code == 200 and fetched.text.startswith('"id","price"\n1,10')
     assert client.get(path.replace(given["signature"], "0" * 64)).status_code == 401
+    assert client.get(path.replace(given["signature"], "é" * 3)).status_code == 401  # not 500
     assert client.get(path.replace("/versions/1/", "/versions/latest/")).status_code == 401
     expires = int(dict(p.split("=") for p in link.query.split("&"))["expires"])
     signature = link_signature(catalog.workspace, link.path, 1000)
