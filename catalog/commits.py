@@ -86,7 +86,7 @@ class Commits:
             return self._snapshot
 
     def close(self) -> None:
-        """Nothing is held between marks (a server's connection is the process's own)."""
+        """Nothing is held between marks (a server's connection belongs to the process)."""
 
 
 class _Server:
@@ -156,6 +156,7 @@ def watch_commits(
     catalog_file = workspace.catalog_file
     if catalog_file is not None and not catalog_file.exists():
         return None
-    server = workspace.catalog_uri.removeprefix(_POSTGRES)
-    on_server = workspace.catalog_uri.startswith(_POSTGRES)
-    return Commits(catalog_file, cursor, server if on_server else None)
+    uri = workspace.catalog_uri
+    return Commits(
+        catalog_file, cursor, uri.removeprefix(_POSTGRES) if uri.startswith(_POSTGRES) else None
+    )

@@ -20,7 +20,7 @@ import duckdb
 
 from catalog.records import CommittedFile, DataFile, Integrity, VersionCheck
 from core.errors import HarvestError
-from core.objects import object_stamp
+from core.objects import object_stamp, on_s3
 
 CHECKSUM = "sha256"
 ETAG = "etag"  # what a file on S3 is recorded with since commits stopped reading them back
@@ -88,7 +88,7 @@ def record(
     """Size and checksum of each file a commit just wrote, to be recorded with its version."""
     files = []
     for path in sorted(paths):
-        measured = measure(cur, path, ETAG if "://" in path else CHECKSUM)
+        measured = measure(cur, path, ETAG if on_s3(path) else CHECKSUM)
         if measured is None:
             raise IntegrityError(f"The data file {path} vanished while it was being committed.")
         files.append(CommittedFile(relative(path, data_path), *measured))

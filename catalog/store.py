@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
@@ -47,7 +46,6 @@ from catalog.records import (
     VersionCheck,
 )
 from core.errors import InvalidInputError, NotFoundError
-from core.objects import s3_bucket
 from core.workspace import Workspace
 
 if TYPE_CHECKING:  # pandas is only needed when a DataFrame is passed in
@@ -210,14 +208,6 @@ def _snapshot_of(c: duckdb.DuckDBPyConnection, info: str) -> int:
     if found is None:
         found = scalar(c, f"SELECT * FROM {LAKE}.last_committed_snapshot()")
     return int(found)
-
-
-def _parquet_files(data_path: str, folder: str) -> set[str]:
-    """The Parquet files in ``folder`` (``stage/name/``) of the data path, local or on S3."""
-    if "://" in data_path:
-        bucket = s3_bucket(data_path)
-        return {data_path + key for key in bucket.keys(folder) if key.endswith(".parquet")}
-    return {str(path) for path in Path(data_path, folder).glob("*.parquet")}
 
 
 def _written_files(c: duckdb.DuckDBPyConnection, table: str, rows: int) -> list[str]:
@@ -689,12 +679,6 @@ class Catalog:
             version = self._write_version(
                 c, ref, staged, columns, profiled, meta.volatile, record, highest + 1
             )
-            profiles[meta.volatile] = (
-                version.rows,
-                version.content_hash,
-                version.columns,
-                version.stats,
-            )
             return CommitResult(version=version, created=True)
 
         try:
@@ -798,16 +782,18 @@ class Catalog:
 
         Each version is new Parquet files (usually one; earlier ones stay for time travel),
         found by DuckDB's ``filename`` virtual column. A column named ``filename`` hides that,
-        so the table's folder is listed before and after instead (on S3 too).
+        so the table's folder is listed before and after instead (DuckDB's ``glob``, which
+        lists S3 too).
         """
         table = f"{LAKE}.{ref.stage}.{quote_ident(ref.name)}"
         data_path = self.workspace.data_path
         shadowed = "filename" in {name.lower() for name in columns}
-        folder = f"{ref.stage}/{ref.name}/"
-        before = _parquet_files(data_path, folder) if shadowed else set()
+        pattern = [f"{data_path}{ref.stage}/{ref.name}/*.parquet"]  # local or remote alike
+        listed = "SELECT file FROM glob(?)"
+        before = {r[0] for r in c.execute(listed, pattern).fetchall()} if shadowed else set()
         c.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staging}")
         if shadowed:
-            written = sorted(_parquet_files(data_path, folder) - before)
+            written = sorted({r[0] for r in c.execute(listed, pattern).fetchall()} - before)
         else:
             written = _written_files(c, table, rows)
         return integrity.record(c, written, data_path)

@@ -81,15 +81,14 @@ def prune(
     listed = copies(workspace, store)
     total = sum(c.size for c in listed)
     recent = time.time() - idle
-    removed: list[Copy] = []
-    for copy in listed:
+    removed = 0
+    for copy in listed:  # oldest first: once one is kept, every later one is more recent
         if total <= keep or copy.used > recent:
-            break  # oldest first: every later copy is more recent still
+            break
         _remove(copy.path)
-        removed.append(copy)
+        removed += 1
         total -= copy.size
-    kept = tuple(c for c in listed if c not in removed)
-    return Pruned(tuple(removed), kept)
+    return Pruned(tuple(listed[:removed]), tuple(listed[removed:]))
 
 
 def _model_copies(workspace: Workspace, store: FileStore) -> list[Copy]:

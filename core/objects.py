@@ -37,6 +37,7 @@ BLOBS = "blobs"
 MEDIA = "media"  # crawled images and files: media/images/<sha1>.jpg, media/files/<sha1><ext>
 MANIFEST_SUFFIX = ".json"
 _CHUNK = 1 << 20
+S3_SCHEMES = ("s3", "s3a", "r2")
 
 
 class FileStoreError(HarvestError):
@@ -233,7 +234,7 @@ def s3_bucket(url: str, environ: Mapping[str, str] = os.environ) -> S3Bucket:
     """The bucket and prefix of ``url`` (``s3://bucket/prefix/``), reached with the
     ``HARVEST_S3_*`` settings of ``environ``."""
     scheme, _, rest = url.partition("://")
-    if scheme not in ("s3", "s3a", "r2"):
+    if scheme not in S3_SCHEMES:
         raise FileStoreError(
             f"Files cannot be kept at {url}: only S3 (s3://bucket/prefix/) is supported."
         )
@@ -246,6 +247,11 @@ def s3_bucket(url: str, environ: Mapping[str, str] = os.environ) -> S3Bucket:
         _s3_client(settings),
         tuple(s for s in (given["KEY_ID"], given["SECRET"], given["SESSION_TOKEN"]) if s),
     )
+
+
+def on_s3(url: str) -> bool:
+    """Whether ``url`` names a place in S3 (or an S3-compatible store)."""
+    return url.partition("://")[0] in S3_SCHEMES
 
 
 def object_stamp(url: str, environ: Mapping[str, str] = os.environ) -> tuple[int, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -31,7 +32,7 @@ def _size(text: str) -> int:
     return size
 
 
-def _rows(found: tuple[Copy, ...] | list[Copy], workspace: Workspace) -> list[dict[str, object]]:
+def _rows(found: Sequence[Copy], workspace: Workspace) -> list[dict[str, object]]:
     return [
         {"path": str(c.path.relative_to(workspace.home)), "kind": c.kind, "bytes": c.size}
         for c in found

@@ -24,7 +24,8 @@ HOUR = 3600.0
 def machine(tmp_path: Path) -> tuple[Workspace, LocalFolder]:
     """A second machine's home, and the team's store (a folder of its own, as S3 would be)
     holding two model versions and two media files this machine has fetched, one model
-    version it has not, and a sandbox copy written here."""
+    version it has not, and a sandbox copy written here; each copy last used some hours ago
+    (:func:`used_in_turn`)."""
     workspace = Workspace.at(tmp_path / "home").ensure()
     store = LocalFolder(tmp_path / "store")
     for version, size in ((1, 3000), (2, 2000), (3, 5000)):
@@ -43,6 +44,7 @@ def machine(tmp_path: Path) -> tuple[Workspace, LocalFolder]:
     unshared = workspace.models / "local" / "1"  # trained here, never put in the store
     unshared.mkdir(parents=True)
     (unshared / "model.skops").write_bytes(b"u" * 9000)
+    used_in_turn(workspace.home)
     return workspace, store
 
 
@@ -68,7 +70,6 @@ def test_copies_are_listed_least_recently_used_first_and_only_if_fetchable_again
 ) -> None:
     workspace, store = machine
     home = workspace.home
-    used_in_turn(home)
     listed = [
         (c.path.relative_to(home).as_posix(), c.kind, c.size) for c in copies(workspace, store)
     ]
@@ -86,7 +87,6 @@ def test_prune_removes_the_oldest_until_the_rest_fit_and_a_pruned_copy_comes_bac
 ) -> None:
     workspace, store = machine
     home = workspace.home
-    used_in_turn(home)
     pruned = prune(workspace, keep=2400, store=store)
     assert [c.path.relative_to(home).as_posix() for c in pruned.removed] == [
         "models/price/1",
