@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import psycopg2
 
 from core.errors import HarvestError
 from core.workspace import S3_SETTINGS, Workspace
@@ -52,6 +53,8 @@ _RETRYABLE = (
     # connection died under the commit (the content hash finds a commit that did land)
     'failed to execute query "rollback"',
 )
+# psycopg2's own errors come from the writers' lock on a catalog's PostgreSQL (catalog/writers.py)
+_RETRIED = (duckdb.Error, psycopg2.OperationalError)
 T = TypeVar("T")
 
 
@@ -152,7 +155,7 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None
 
 def is_retryable(error: BaseException) -> bool:
     text = str(error).lower()
-    return isinstance(error, duckdb.Error) and any(word in text for word in _RETRYABLE)
+    return isinstance(error, _RETRIED) and any(word in text for word in _RETRYABLE)
 
 
 def retry(fn: Callable[[], T], *, what: str, attempts: int = 12, base_delay: float = 0.05) -> T:
@@ -160,7 +163,7 @@ def retry(fn: Callable[[], T], *, what: str, attempts: int = 12, base_delay: flo
     for attempt in range(attempts):
         try:
             return fn()
-        except duckdb.Error as error:
+        except _RETRIED as error:
             if not is_retryable(error) or attempt == attempts - 1:
                 raise CatalogError(f"Could not {what}: {first_line(error)}") from error
             time.sleep(min(2.0, base_delay * 2**attempt) * (0.5 + random.random()))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from catalog import integrity
+from catalog import integrity, writers
 from catalog.engine import LAKE, CatalogError, connect, first_line, retry, scalar
 from catalog.integrity import IntegrityError
 from catalog.plain import plain_files, read_parquet_sql
@@ -53,9 +53,6 @@ if TYPE_CHECKING:  # pandas is only needed when a DataFrame is passed in
 
 T = TypeVar("T")
 META = f"{LAKE}.harvest"
-# On a data path several machines write to, vacuum keeps orphaned files at least this long:
-# there is no lock between machines, and a commit writes its files before it commits them.
-SHARED_ORPHAN_HOURS = 1.0
 
 _BOOTSTRAP = [
     *(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{stage}" for stage in (*STAGES, "harvest")),
@@ -576,14 +573,20 @@ class Catalog:
 
         return retry(attempt, what=what)
 
-    def _writing(self, *, shared: bool) -> contextlib.AbstractContextManager[None]:
-        """A lock between this machine's writers (shared) and vacuum (exclusive).
+    @contextlib.contextmanager
+    def _writing(self, *, shared: bool) -> Iterator[None]:
+        """A lock between writers (shared) and vacuum (exclusive), on every machine.
 
         A transaction writes its Parquet files before it commits; until then they look
-        orphaned, so vacuum deletes orphans only while no transaction of this machine is
-        open. Other machines' commits to a shared data path are kept by their age (vacuum).
+        orphaned, so vacuum deletes orphans only while no transaction is open: this
+        machine's are kept apart by a file lock, other machines' (a catalog on PostgreSQL)
+        by an advisory lock on the server (catalog/writers.py).
         """
-        return _file_lock(str(self.workspace.home / ".writers.lock"), shared=shared)
+        with (
+            _file_lock(str(self.workspace.home / ".writers.lock"), shared=shared),
+            writers.across_machines(self.workspace, shared=shared),
+        ):
+            yield
 
     def commit(
         self,
@@ -892,10 +895,9 @@ class Catalog:
         are never merged: each version keeps the files its commit recorded and verify checks.
         The files that merging replaced, and those left by killed writers, are deleted once
         older than the cutoff, so a reader still on an older snapshot keeps its files; a file
-        a version recorded is never deleted, whatever its age. While vacuum runs, this
-        machine's commits wait, so a commit's files are never taken for orphans; on a data
-        path other machines write to (S3), orphans younger than ``SHARED_ORPHAN_HOURS`` are
-        kept whatever the cutoff, since a commit elsewhere may still be writing them.
+        a version recorded is never deleted, whatever its age. Vacuum waits for the commits
+        in flight and commits wait while it runs, on this machine and (with the catalog on
+        PostgreSQL) on every other, so a commit's files are never taken for orphans.
         """
         with self._writing(shared=False):
             for table in self._registry_tables():
@@ -909,8 +911,6 @@ class Catalog:
                 )
             cutoff = datetime.now(UTC) - timedelta(hours=float(older_than_hours))
             replaced = self._remove_replaced(cutoff)
-            if "://" in self.workspace.data_path:
-                cutoff = min(cutoff, datetime.now(UTC) - timedelta(hours=SHARED_ORPHAN_HOURS))
             orphaned = self._delete_files(
                 "ducklake_delete_orphaned_files", "older_than => ?", [cutoff]
             )

@@ -10,6 +10,9 @@ import multiprocessing
 import os
 import shutil
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -372,22 +375,77 @@ def test_a_file_on_s3_is_recorded_by_etag_and_older_sha256_records_still_verify(
         assert [status(recorded), status(older)] == ["missing", "missing"]
 
 
-def test_vacuum_keeps_a_fresh_orphan_on_s3_that_another_machine_may_be_committing(
-    workspace: Workspace,
+ELSEWHERE_COMMIT = textwrap.dedent(
+    """
+    import sys
+    from catalog import Catalog
+    with Catalog.open(sys.argv[1]) as catalog:
+        def write(cur):
+            cur.execute("CREATE TABLE lake.raw.elsewhere AS SELECT range AS n FROM range(1000)")
+            print("written", flush=True)
+            sys.stdin.readline()  # the files are on S3, not yet committed
+        catalog.transaction(write)
+    print("committed", flush=True)
+    """
+)
+
+
+def test_vacuum_waits_for_a_commit_in_flight_on_another_machine(
+    workspace: Workspace, tmp_path: Path
 ) -> None:
     with Catalog.open(workspace) as catalog:
         catalog.commit("raw.kept", pa.table({"n": [1, 2, 3]}), producer="t")
-        catalog.commit("raw.kept", pa.table({"n": [4, 5]}), producer="t")
-        bucket_name, key = (
-            catalog.data_files("raw.kept@1")[0].path.removeprefix("s3://").split("/", 1)
+    # another machine: a home of its own, the same PostgreSQL and S3
+    elsewhere = subprocess.Popen(
+        [sys.executable, "-c", ELSEWHERE_COMMIT, str(tmp_path / "elsewhere")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert elsewhere.stdin is not None and elsewhere.stdout is not None
+    try:
+        assert elsewhere.stdout.readline().strip() == "written"
+        with Catalog.open(workspace) as catalog:
+            deleted: list[int] = []
+            vacuum = threading.Thread(
+                target=lambda: deleted.append(catalog.vacuum(older_than_hours=0))
+            )
+            vacuum.start()
+            vacuum.join(timeout=3)
+            assert vacuum.is_alive()  # waiting for the commit in flight, its files untouched
+            elsewhere.stdin.write("\n")
+            elsewhere.stdin.flush()
+            assert elsewhere.stdout.readline().strip() == "committed"
+            vacuum.join(timeout=60)
+            assert not vacuum.is_alive() and deleted
+            rows = catalog.cursor().execute("SELECT count(*) FROM lake.raw.elsewhere").fetchone()
+            assert rows == (1000,)
+    finally:
+        elsewhere.kill()
+        elsewhere.wait(timeout=30)
+
+
+def test_vacuum_removes_the_files_of_a_writer_killed_on_another_machine(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    elsewhere = subprocess.Popen(
+        [sys.executable, "-c", ELSEWHERE_COMMIT, str(tmp_path / "elsewhere")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert elsewhere.stdout is not None and elsewhere.stdout.readline().strip() == "written"
+    finally:
+        elsewhere.kill()  # its session ends, and its share of the lock with it
+        elsewhere.wait(timeout=30)
+    with Catalog.open(workspace) as catalog:
+        orphans = (
+            "CALL ducklake_delete_orphaned_files('lake', dry_run => true, older_than => now())"
         )
-        bucket = s3_bucket(f"s3://{bucket_name}/")
-        # what a commit on another machine has written and not yet committed
-        pending = key.rsplit("/", 1)[0] + "/ducklake-pending-elsewhere.parquet"
-        bucket.write(pending, bucket.read(key))
-        catalog.vacuum(older_than_hours=0)
-        assert bucket.exists(pending)
-        assert [c.status for c in catalog.verify("raw.kept")] == ["intact", "intact"]
+        assert catalog.cursor().execute(orphans).fetchall() != []
+        assert catalog.vacuum(older_than_hours=0) >= 1
+        assert catalog.cursor().execute(orphans).fetchall() == []
 
 
 def test_commits_are_seen_through_a_connection_of_their_own_to_postgresql(
