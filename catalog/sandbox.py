@@ -51,6 +51,7 @@ from catalog.commits import watch_commits
 from catalog.engine import LAKE, connect, first_line, quote_literal, scalar
 from catalog.profile import quote_ident
 from catalog.records import STAGES
+from core.copies import after_fetch
 from core.errors import HarvestError
 from core.objects import mark_used
 from core.sizes import parse_size
@@ -386,6 +387,7 @@ class _Resolver:
                 f"TO {quote_literal(str(partial))} (FORMAT parquet)"
             )
             os.replace(partial, target)
+            after_fetch(self.workspace)
         else:
             mark_used(target)
         return str(target)

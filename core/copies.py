@@ -11,8 +11,11 @@ store, or a sandbox copy (written again from the catalog on its next query). Whe
 home is the file store itself (no S3), models and media are originals and are never
 pruned.
 
-Using a copy marks it used (:func:`core.objects.mark_used`); copies used within the last ``idle`` seconds are kept, whatever the
-size, so a process that has just found a folder can still read it.
+Using a copy marks it used (:func:`core.objects.mark_used`); copies used within the last
+``idle`` seconds are kept, whatever the size, so a process that has just found a folder can
+still read it. ``harvest cache prune`` prunes by hand; with ``HARVEST_CACHE_KEEP`` set (a size,
+such as ``20GB``) every fetch that adds a copy prunes to it (:func:`after_fetch`), so a
+long-running server keeps its home within that size on its own.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import InvalidInputError
 from core.objects import MANIFEST_SUFFIX, MEDIA, FileStore, file_store
+from core.sizes import parse_size
 from core.workspace import Workspace
 
 MODELS = "models"  # the file store's key of model versions (models/<model>/<n>)
+KEEP = "HARVEST_CACHE_KEEP"  # the size a machine prunes its copies to after each fetch
 
 
 @dataclass(frozen=True)
@@ -59,16 +65,17 @@ class Pruned:
 def copies(workspace: Workspace, store: FileStore | None = None) -> list[Copy]:
     """Every copy on this machine that could be fetched again, least recently used first."""
     store = store if store is not None else file_store(workspace)
-    found = [_copy(path, "sandbox") for path in _files(workspace.cache / "sandbox")]
+    found = [(path, "sandbox") for path in _files(workspace.cache / "sandbox")]
     if store.local_path(MODELS) != workspace.models:  # the home is not the store
-        found += _model_copies(workspace, store)
+        found += [(folder, "model") for folder in _model_copies(workspace, store)]
         stored = set(store.keys(f"{MEDIA}/"))
         found += [
-            _copy(path, "media")
+            (path, "media")
             for path in _files(workspace.media)
             if path.relative_to(workspace.home).as_posix() in stored
         ]
-    return sorted(found, key=lambda c: (c.used, str(c.path)))
+    listed = [c for c in (_copy(path, kind) for path, kind in found) if c is not None]
+    return sorted(listed, key=lambda c: (c.used, str(c.path)))
 
 
 def prune(
@@ -91,7 +98,22 @@ def prune(
     return Pruned(tuple(listed[:removed]), tuple(listed[removed:]))
 
 
-def _model_copies(workspace: Workspace, store: FileStore) -> list[Copy]:
+def after_fetch(workspace: Workspace, store: FileStore | None = None) -> Pruned | None:
+    """Prune this machine's copies to ``HARVEST_CACHE_KEEP`` after a fetch added one, when
+    that is set (None when it is not)."""
+    given = os.environ.get(KEEP, "").strip()
+    if not given:
+        return None
+    keep = parse_size(given)
+    if keep is None:
+        raise InvalidInputError(
+            f"{KEEP}={given!r} is not a size: write it as a number of bytes or with a unit "
+            f"(500MB, 20GB, 1.5TB)."
+        )
+    return prune(workspace, keep, store=store)
+
+
+def _model_copies(workspace: Workspace, store: FileStore) -> list[Path]:
     """Model version folders whose manifest is in the store (so they can be fetched again)."""
     stored = {
         key.removesuffix(MANIFEST_SUFFIX)
@@ -99,7 +121,7 @@ def _model_copies(workspace: Workspace, store: FileStore) -> list[Copy]:
         if key.endswith(MANIFEST_SUFFIX)
     }
     return [
-        _copy(folder, "model")
+        folder
         for folder in workspace.models.glob("*/*")
         if folder.is_dir() and folder.relative_to(workspace.home).as_posix() in stored
     ]
@@ -111,21 +133,31 @@ def _files(root: Path) -> Iterable[Path]:
     return (p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def _copy(path: Path, kind: str) -> Copy:
-    found = path.stat()
-    size = (
-        sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-        if path.is_dir()
-        else found.st_size
-    )
+def _copy(path: Path, kind: str) -> Copy | None:
+    """``path`` as a copy, or None when another process pruned it just now."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    size = sum(_size(p) for p in path.rglob("*")) if path.is_dir() else found.st_size
     return Copy(path, kind, size, found.st_mtime)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except FileNotFoundError:  # pruned by another process just now
+        return 0
 
 
 def _remove(path: Path) -> None:
     """Remove a copy so no reader sees half of it: a folder is renamed aside first."""
     if path.is_dir():
         aside = path.with_name(f".pruned-{path.name}-{os.getpid()}")
-        os.rename(path, aside)
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:  # another process pruned it first
+            return
         shutil.rmtree(aside, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)

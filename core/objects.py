@@ -298,8 +298,10 @@ def mark_used(path: Path) -> None:
         os.utime(path)
 
 
-def get_files(store: FileStore, keys: list[str], root: Path) -> None:
-    """Download each of ``keys`` that ``root`` lacks to ``root/<key>`` (nothing on a local store)."""
+def get_files(store: FileStore, keys: list[str], root: Path) -> int:
+    """Download each of ``keys`` that ``root`` lacks to ``root/<key>`` (nothing on a local
+    store); returns how many were downloaded."""
+    fetched = 0
     for key in keys:
         target = root / key
         if store.local_path(key) == target:
@@ -311,8 +313,10 @@ def get_files(store: FileStore, keys: list[str], root: Path) -> None:
         try:
             store.download(key, partial)
             os.replace(partial, target)
+            fetched += 1
         finally:
             partial.unlink(missing_ok=True)
+    return fetched
 
 
 def sha256_of(path: Path) -> str:

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from catalog import Catalog, Version
 from catalog.lineage import walk_ancestors
+from core.copies import after_fetch
 from core.errors import HarvestError, InvalidInputError
 from core.objects import MEDIA, file_store, get_files
 from training.evaluation import Splits
@@ -196,7 +197,9 @@ def prepare(spec: TrainingSpec, catalog: Catalog) -> Prepared:
     if images and image_root == catalog.workspace.media:  # crawled media: fetch what is missing
         paths = {p for c in images for p in frame[c].dropna() if isinstance(p, str)}
         keys = sorted(f"{MEDIA}/{p}" for p in paths if not Path(p).is_absolute())
-        get_files(file_store(catalog.workspace), keys, catalog.workspace.home)
+        store = file_store(catalog.workspace)
+        if get_files(store, keys, catalog.workspace.home):
+            after_fetch(catalog.workspace, store)
     if images:
         size, mode = _image_geometry(frame, images[0], image_root)
 

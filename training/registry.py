@@ -41,6 +41,7 @@ import duckdb
 from catalog import Catalog
 from catalog.commits import watch_commits
 from catalog.engine import LAKE
+from core.copies import after_fetch
 from core.errors import InvalidInputError, NotFoundError
 from core.objects import file_store, get_folder, put_folder
 from training.artifacts import load_skops
@@ -582,8 +583,12 @@ class Registry:
         return previous
 
     def fetched(self, version: ModelVersion) -> ModelVersion:
-        """``version``, its folder fetched from the file store first if this machine lacks it."""
+        """``version``, its folder fetched from the file store first if this machine lacks it
+        (then this machine's copies are pruned to ``HARVEST_CACHE_KEEP``, when set)."""
+        fetching = not version.path.is_dir()
         get_folder(self.files, _key(version.model, version.version), version.path)
+        if fetching:
+            after_fetch(self.catalog.workspace, self.files)
         return version
 
     def card(self, version: ModelVersion) -> dict[str, Any]:

@@ -10,9 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from core.copies import copies, prune
+from catalog import Catalog
+from catalog.sandbox import Sandbox
+from core.copies import KEEP, after_fetch, copies, prune
+from core.errors import InvalidInputError
 from core.objects import LocalFolder, get_files, get_folder, put_folder
 from core.sizes import parse_size
 from core.workspace import Workspace
@@ -160,3 +164,51 @@ def test_harvest_cache_prune_and_list(tmp_path: Path) -> None:
     done = subprocess.run([*command, "prune", "--keep", "5B"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("Removed 1 copies (10 B); 0 left")
     assert not (sandbox / "t@s1.parquet").exists()
+
+
+def test_with_a_keep_size_set_each_fetch_prunes_the_oldest_copies(
+    machine: tuple[Workspace, LocalFolder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, store = machine
+    home = workspace.home
+    monkeypatch.delenv(KEEP, raising=False)
+    assert after_fetch(workspace, store) is None  # not set: copies stay until pruned by hand
+    monkeypatch.setenv(KEEP, "7.5 kB")
+    get_folder(store, "models/price/3", home / "models/price/3")  # 5,000 bytes more
+    pruned = after_fetch(workspace, store)
+    assert pruned is not None
+    assert [c.path.relative_to(home).as_posix() for c in pruned.removed] == [
+        "models/price/1",
+        "media/images/a.jpg",
+    ]
+    assert pruned.left == 7500 and (home / "models/price/3").is_dir()
+
+
+def test_a_keep_size_that_is_no_size_is_one_sentence(
+    machine: tuple[Workspace, LocalFolder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, store = machine
+    monkeypatch.setenv(KEEP, "lots")
+    with pytest.raises(InvalidInputError, match=r"HARVEST_CACHE_KEEP='lots' is not a size"):
+        after_fetch(workspace, store)
+    assert len(copies(workspace, store)) == 5  # nothing removed
+
+
+def test_the_sandbox_prunes_its_old_copies_when_it_writes_a_new_one(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = workspace.cache / "sandbox" / "raw" / "gone-0a0b@s1.parquet"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"p" * 100)
+    used(old, 2)
+    with Catalog.open(workspace) as catalog:
+        catalog.commit("raw.pruned", pa.table({"x": [1, 2, 3]}), producer="t")
+        catalog.cursor().execute("DELETE FROM lake.raw.pruned WHERE x = 2")  # read from a copy
+    monkeypatch.setenv(KEEP, "0")
+    sandbox = Sandbox(workspace)
+    try:
+        assert sandbox.query("SELECT sum(x) AS s FROM raw.pruned").to_pylist() == [{"s": 4}]
+    finally:
+        sandbox.close()
+    left = [p.name for p in (workspace.cache / "sandbox" / "raw").glob("*.parquet")]
+    assert not old.exists() and len(left) == 1 and left[0].startswith("pruned-")
