@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,17 +34,12 @@ from bench.common import Figure, best_of_each, ratio
 from catalog import Catalog
 from catalog.importer import import_file
 from catalog.samples import IRIS
+from core.services import free_port
 from core.workspace import Workspace
 
 CLIENTS = 50
 SECONDS = 20.0
 PREDICTS = 400
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _prepare(home: Path) -> list[str]:
@@ -74,7 +68,7 @@ def _prepare(home: Path) -> list[str]:
 
 
 def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -263,7 +263,7 @@ def _start_postgres(home: Path, port: int | None = None) -> Postgres:
             ),
             "create the PostgreSQL cluster",
         )  # fmt: skip
-    port = port or _free_port()
+    port = port or free_port()
     options = (
         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c lc_messages=C "
         "-c max_connections=200"
@@ -319,7 +319,7 @@ def _start_s3(home: Path, before: ObjectStore | None = None) -> ObjectStore:
     key_id, secret, port = (
         (before.key_id, before.secret, before.port)
         if before
-        else (f"harvest-{secrets.token_hex(6)}", secrets.token_urlsafe(24), _free_port())
+        else (f"harvest-{secrets.token_hex(6)}", secrets.token_urlsafe(24), free_port())
     )
     pid = _spawn(
         [_rclone(), "serve", "s3", str(folder / "root"), "--addr", f"127.0.0.1:{port}",
@@ -339,7 +339,7 @@ def _start_redis(home: Path, port: int | None = None) -> Redis:
         raise HarvestError(
             "Redis is not installed: `apt-get install redis-server` (or `make test`) adds it."
         )
-    port = port or _free_port()
+    port = port or free_port()
     pid = _spawn(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
          "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
@@ -394,7 +394,7 @@ def _answers_redis(port: int) -> bool:
 # ----------------------------------------------------------------------------- processes
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

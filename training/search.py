@@ -36,6 +36,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from core.errors import HarvestError
+from training.distributed import Layout
 from training.families import Family, FamilyContext
 from training.metrics import Metric, metric_score, signed
 from training.task import Params, ParamValue, Task
@@ -162,14 +163,15 @@ def fit_pipeline(
     validation: tuple[pd.DataFrame, NDArray[Any] | None] | None = None,
     *,
     keep_features: bool = False,
-    processes: int = 1,
+    layout: Layout | None = None,
 ) -> Pipeline:
     """Fit ``pipeline``; PyTorch models get the (transformed) validation rows for early stopping.
 
     With ``keep_features`` the fitted feature steps are kept and only the model is fit on
     what they make of ``X`` (fine-tuning: the model's inputs stay the ones it learned).
-    With ``processes`` > 1 a PyTorch model of numeric inputs is fit by DistributedDataParallel
-    in that many processes (``training.distributed``); text and language models in this one.
+    With a ``layout`` of more than one process a PyTorch model of numeric inputs is fit by
+    DistributedDataParallel in them, on this machine or several (``training.distributed``);
+    text and language models in this one.
     """
     from training.distributed import fit_distributed, numeric_rows
     from training.families.nets.language import GPTLanguageModel
@@ -187,8 +189,13 @@ def fit_pipeline(
     X_fit = features.transform(X)
     if isinstance(model, GPTLanguageModel):
         model.fit(X_fit, None, validation_data=X_val)
-    elif processes > 1 and not model._continuing() and numeric_rows(X_fit):
-        fitted = fit_distributed(model, X_fit, y, (X_val, validation[1]), processes)
+    elif (
+        layout is not None
+        and layout.distributed
+        and not model._continuing()
+        and numeric_rows(X_fit)
+    ):
+        fitted = fit_distributed(model, X_fit, y, (X_val, validation[1]), layout)
         pipeline.steps[-1] = (pipeline.steps[-1][0], fitted)
     else:
         model.fit(X_fit, y, validation_data=(X_val, validation[1]))

@@ -30,6 +30,8 @@ Keys (all but ``dataset`` and ``target`` optional)::
     freeze: [blocks.0]          # when fine-tuning: layers left as the parent had them
     processes: 2                # a PyTorch table or image model's final fit: this many
                                 # processes under torchrun (DistributedDataParallel, gloo)
+    nodes: 2                    # ... on this many machines: the others run
+    rendezvous: 10.0.0.5:29400  # `harvest train-node --rendezvous 10.0.0.5:29400 --nodes 2`
 
 Reinforcement learning (``task: reinforcement_learning``, see :mod:`training.reinforcement`)
 needs no ``target``; ``dataset`` only for an environment built from data::
@@ -54,6 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.errors import InvalidInputError, NotFoundError
 from core.workspace import Workspace
+from training.distributed import ENDPOINT_WANTED, Layout, is_endpoint
 from training.families import check_family_names
 from training.task import Params, ParamValue, Task
 
@@ -121,6 +124,13 @@ class TrainingSpec:
     from_model: str | None = None  # ``from:``: fine-tune this registered version (model@N)
     freeze: tuple[str, ...] = ()  # when fine-tuning: layers (parameter prefixes) not trained
     processes: int = 1  # the final fit of a PyTorch MLP or CNN: processes under torchrun
+    nodes: int = 1  # ... on each of this many machines, meeting at ``rendezvous`` (host:port)
+    rendezvous: str | None = None
+
+    @property
+    def layout(self) -> Layout:
+        """Where the final fit of a PyTorch model runs."""
+        return Layout(self.processes, self.nodes, self.rendezvous)
 
     def with_overrides(self, **changes: object) -> TrainingSpec:
         """A copy with the given fields replaced (``None`` values are ignored)."""
@@ -159,6 +169,7 @@ class TrainingSpec:
             "drift": {"threshold": self.drift.threshold, "action": self.drift.action},
             **({"from": self.from_model, "freeze": list(self.freeze)} if self.from_model else {}),
             **({"processes": self.processes} if self.processes > 1 else {}),
+            **({"nodes": self.nodes, "rendezvous": self.rendezvous} if self.nodes > 1 else {}),
         }
 
 
@@ -209,6 +220,8 @@ class SpecFile(BaseModel):
     from_model: str | None = Field(None, alias="from", min_length=1)
     freeze: list[str] = Field(default_factory=list)
     processes: int = Field(1, ge=1, le=64)
+    nodes: int = Field(1, ge=1, le=1024)
+    rendezvous: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -218,6 +231,12 @@ class SpecFile(BaseModel):
                 "must be lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _machines_have_a_rendezvous(self) -> Self:
+        if self.nodes > 1 and not is_endpoint(self.rendezvous):
+            raise ValueError(ENDPOINT_WANTED.format(self.rendezvous))
+        return self
 
     @model_validator(mode="after")
     def _freeze_needs_a_parent(self) -> Self:
@@ -299,6 +318,8 @@ class SpecFile(BaseModel):
             from_model=self.from_model,
             freeze=tuple(self.freeze),
             processes=self.processes,
+            nodes=self.nodes,
+            rendezvous=self.rendezvous,
         )
 
 

@@ -473,13 +473,21 @@ class _Run:
         splits, winner = prepared.splits, family(best.family)
         context = _context(prepared, self.spec.seed, max_time=max(self.spec.time_budget, 10.0))
 
-        processes = self.spec.processes if winner.uses_torch else 1
-        if processes > 1:
-            self.say(f"fitting {best.family} with DistributedDataParallel in {processes} processes")
+        layout = self.spec.layout if winner.uses_torch else None
+        if layout is not None and layout.nodes > 1:
+            self.say(
+                f"fitting {best.family} with DistributedDataParallel on {layout.nodes} machines: "
+                f"run `harvest train-node --rendezvous {layout.rendezvous} --nodes {layout.nodes}` "
+                f"on the other {layout.nodes - 1}"
+            )
+        elif layout is not None and layout.distributed:
+            self.say(
+                f"fitting {best.family} with DistributedDataParallel in {layout.processes} processes"
+            )
 
         def refit(X: pd.DataFrame, y: Any, validation: Any = None) -> Pipeline:
             pipeline = build_pipeline(winner, context, best.params)
-            return fit_pipeline(pipeline, X, y, validation, processes=processes)
+            return fit_pipeline(pipeline, X, y, validation, layout=layout)
 
         started = time.perf_counter()
         model = (start.fit if start else refit)(

@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     """Add the training commands to ``app``."""
     app.command("train")(train_command)
     app.command("tune-worker")(tune_worker_command)
+    app.command("train-node")(train_node_command)
     app.add_typer(models_app, name="models")
     app.command("predict")(predict_command)
 
@@ -183,6 +184,23 @@ def tune_worker_command(
     echo = None if quiet else (lambda line: output.console.print(line, markup=False))
     ran = tune_worker(Catalog.open(ctx.obj), run, echo=echo)
     output.console.print(f"Ran {ran} trial(s) of run {run}.")
+
+
+def train_node_command(
+    rendezvous: Annotated[
+        str, typer.Option(help="host:port of the first machine, as its training spec says.")
+    ],
+    nodes: Annotated[int, typer.Option(min=2, help="Machines in the fit, this one included.")] = 2,
+    processes: Annotated[int, typer.Option(min=1, help="Processes on this machine.")] = 1,
+) -> None:
+    """Join, from this machine, the distributed fit of a training run on another one (its
+    spec's ``nodes`` and ``rendezvous``); returns when the fit is done."""
+    from training.distributed import Layout, join_fit
+
+    layout = Layout(processes, nodes, rendezvous)
+    output.console.print(f"Joining the fit at {rendezvous} with {processes} process(es)...")
+    join_fit(layout)
+    output.console.print(f"Done: the fit at {rendezvous} finished.")
 
 
 def _catalog(ctx: typer.Context) -> Catalog:

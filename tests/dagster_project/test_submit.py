@@ -31,12 +31,13 @@ from catalog import Catalog
 from catalog.importer import import_file
 from catalog.samples import IRIS, IRIS_LISTING
 from core.errors import HarvestError
+from core.services import free_port
 from core.workspace import Workspace
 from dagster_project.instance import open_instance, prepare_dagster_home
 from dagster_project.submit import CODE_LOCATION, REPOSITORY, TRAINING_RUN_TAG, run_status
 from dagster_project.training import TRAIN_OP, TRAINING_JOB
 from harvest.commands.orchestration import LOOPBACK
-from tests.dagster_project.webserver import free_port, wait_for_location
+from tests.dagster_project.webserver import wait_for_location
 from training.runs import RunProgress, process_alive, read_progress, runs_folder
 from training.spec import spec_from_mapping
 

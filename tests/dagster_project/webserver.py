@@ -4,7 +4,6 @@ until the code location is served (``harvest dagster`` and the launcher's submis
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.request
 
@@ -12,12 +11,6 @@ from harvest.commands.orchestration import LOOPBACK
 
 QUERY = """{ version workspaceOrError { __typename ... on Workspace { locationEntries {
   name locationOrLoadError { __typename } } } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def graphql(port: int, query: str) -> dict[str, object]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
+from core.services import free_port
 from core.workspace import Workspace
 from demo_site import DemoSite
 from scrapers.crawl import scrape
@@ -30,17 +30,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server of the module's own, on a free loopback port, in a temporary folder."""
     folder = tmp_path_factory.mktemp("redis")
-    port = _free_port()
+    port = free_port()
     options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), *options], stdout=subprocess.DEVNULL

@@ -5,7 +5,6 @@ every role the access rules know.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 
 from catalog import Catalog, Listing
 from catalog.access import Accounts
+from core.services import free_port
 from core.workspace import Workspace
 from server.app import create_app
 from server.deps import Services, Settings
@@ -32,12 +32,6 @@ PUBLIC, PRIVATE, GATED = "imports.open", "imports.secret", "imports.gate"
 DERIVED = "clean.mixed"  # made from a public and a private version
 MISSING = "imports.nothing"
 GATED_LICENCE = "CC-BY-NC-4.0"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

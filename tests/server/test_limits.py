@@ -13,10 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from core.services import free_port
 from core.workspace import Workspace
 from server.deps import Settings
 from server.problems import install
-from tests.server.conftest import PUBLIC, Running, free_port, serve, serve_app
+from tests.server.conftest import PUBLIC, Running, serve, serve_app
 
 PROBLEM = "application/problem+json"
 

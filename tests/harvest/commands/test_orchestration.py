@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 import jobs
+from core.services import free_port
 from core.workspace import Workspace
 from harvest.cli import main
 from harvest.commands.orchestration import LOOPBACK
-from tests.dagster_project.webserver import free_port, graphql, wait_for_location
+from tests.dagster_project.webserver import graphql, wait_for_location
 
 ASSETS = "{ assetNodes { assetKey { path } } }"
 SOURCE = "name: storeinfo\nstart_urls: [http://127.0.0.1:9/tables]\nschedule: '15 5 * * *'\n"
