@@ -96,6 +96,17 @@ def fit_distributed(
         (folder / _JOB).write_text(json.dumps(job))
         done = _torchrun(layout, folder, host=True)
         if done.returncode != 0 or not (folder / _DONE).exists():
+            if "RendezvousTimeoutError" in done.stderr:
+                raise HarvestError(
+                    f"Not all {layout.nodes} machines joined the fit at {layout.rendezvous} within "
+                    f"{JOIN_TIMEOUT_S} s: run `harvest train-node --rendezvous "
+                    f"{layout.rendezvous} --nodes {layout.nodes}` on the others."
+                )
+            if "RendezvousConnectionError" in done.stderr:
+                raise HarvestError(
+                    f"Could not open the rendezvous at {layout.rendezvous}: give an address of "
+                    "this machine and a port nothing else uses."
+                )
             raise HarvestError(f"The distributed fit {_where(layout)} failed: {_last(done)}")
         import torch
 
@@ -106,20 +117,29 @@ def fit_distributed(
         return fitted
 
 
-def join_fit(layout: Layout) -> None:
+def join_fit(layout: Layout, wait_s: int = 3600) -> None:
     """Run this machine's processes of a fit that another machine started (``layout``'s
-    rendezvous), until it is done."""
+    rendezvous), until it is done; wait up to ``wait_s`` for that run to reach its fit (a
+    search runs first)."""
     with tempfile.TemporaryDirectory(prefix="harvest-ddp-") as scratch:
-        done = _torchrun(layout, Path(scratch), host=False)
+        done = _torchrun(layout, Path(scratch), host=False, wait_s=wait_s)
+    if done.returncode != 0 and "RendezvousConnectionError" in done.stderr:
+        raise HarvestError(
+            f"No training run answered at {layout.rendezvous} within {wait_s} s: start the run "
+            "whose spec names this rendezvous, or wait longer with --wait."
+        )
     if done.returncode != 0:
         raise HarvestError(f"Joining the distributed fit {_where(layout)} failed: {_last(done)}")
 
 
-def _torchrun(layout: Layout, folder: Path, *, host: bool) -> subprocess.CompletedProcess[str]:
+def _torchrun(
+    layout: Layout, folder: Path, *, host: bool, wait_s: int = JOIN_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     if layout.nodes == 1:
         where = ["--standalone"]
     else:
-        conf = f"is_host={str(host).lower()},join_timeout={JOIN_TIMEOUT_S}"
+        # read_timeout: how long a joining machine keeps trying to reach the rendezvous
+        conf = f"is_host={str(host).lower()},join_timeout={JOIN_TIMEOUT_S},read_timeout={wait_s}"
         where = [
             "--nnodes", str(layout.nodes), "--rdzv-backend", "c10d",
             "--rdzv-endpoint", str(layout.rendezvous), "--rdzv-id", _RUN_ID, "--rdzv-conf", conf,

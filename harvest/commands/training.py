@@ -192,6 +192,9 @@ def train_node_command(
     ],
     nodes: Annotated[int, typer.Option(min=2, help="Machines in the fit, this one included.")] = 2,
     processes: Annotated[int, typer.Option(min=1, help="Processes on this machine.")] = 1,
+    wait: Annotated[
+        int, typer.Option(min=1, help="Seconds to wait for the run to reach its fit.")
+    ] = 3600,
 ) -> None:
     """Join, from this machine, the distributed fit of a training run on another one (its
     spec's ``nodes`` and ``rendezvous``); returns when the fit is done."""
@@ -199,7 +202,7 @@ def train_node_command(
 
     layout = Layout(processes, nodes, rendezvous)
     output.console.print(f"Joining the fit at {rendezvous} with {processes} process(es)...")
-    join_fit(layout)
+    join_fit(layout, wait)
     output.console.print(f"Done: the fit at {rendezvous} finished.")
 
 

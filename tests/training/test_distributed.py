@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,21 @@ def test_a_training_run_fits_its_winner_on_two_machines(catalog: Catalog, tmp_pa
     assert result.version.ref == "wine@1" and result.test["accuracy"] > 0.8
     card = Registry(catalog).card(result.version)
     assert (card["spec"]["nodes"], card["spec"]["rendezvous"]) == (2, endpoint)
+
+
+def test_a_rendezvous_nobody_answers_or_nobody_can_open_is_one_sentence(tmp_path: Path) -> None:
+    with socket.socket() as busy:  # a port something else holds
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = f"127.0.0.1:{busy.getsockname()[1]}"
+        X, y = _rows(50, 4)
+        with pytest.raises(HarvestError, match=f"Could not open the rendezvous at {taken}"):
+            fit_distributed(MLPRegressor(max_epochs=2), X, y, None, Layout(1, 2, taken))
+    nobody = f"127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "harvest", "--home", str(tmp_path), "train-node",
+         "--rendezvous", nobody, "--wait", "2"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"No training run answered at {nobody} within 2 s" in done.stderr
