@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -110,9 +110,9 @@ def test_tokens_are_hashed_scoped_expire_and_revoke(accounts: Accounts, catalog:
     accounts.revoke_token(token.id)
     with pytest.raises(AuthenticationError, match="revoked"):
         accounts.authenticate(secret)
-    short, _ = accounts.create_token("bob", ["read"], timedelta(seconds=1))
+    short, made = accounts.create_token("bob", ["read"], timedelta(seconds=2))
     assert accounts.authenticate(short).user == "bob"
-    time.sleep(1.1)
+    time.sleep(max(0.0, (made.expires_at - datetime.now(UTC)).total_seconds()) + 0.1)
     with pytest.raises(AuthenticationError, match="expired"):
         accounts.authenticate(short)
 
