@@ -28,6 +28,7 @@ from catalog.access import (
 )
 from core.errors import InvalidInputError, NotFoundError
 from harvest import output
+from harvest.output import JsonFlag
 
 users_app = typer.Typer(
     help="User accounts: add, list, remove, set a password.", no_args_is_help=True
@@ -40,7 +41,6 @@ access_app = typer.Typer(
     help="Access to gated datasets: requests, grants, refusals, revocations.", no_args_is_help=True
 )
 REQUEST_STATES = ("pending", "granted", "refused", "revoked")
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 OwnerOption = Annotated[
     str | None,

@@ -12,6 +12,7 @@ from core.errors import InvalidInputError
 from core.sizes import parse_size, shown_size
 from core.workspace import Workspace
 from harvest import output
+from harvest.output import JsonFlag
 
 cache_app = typer.Typer(
     help="Copies this machine keeps of model versions, media and versions read in SQL.",
@@ -42,7 +43,7 @@ def _rows(found: Sequence[Copy], workspace: Workspace) -> list[dict[str, object]
 @cache_app.command("list")
 def list_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Every copy that could be fetched again, least recently used first."""
     workspace: Workspace = ctx.obj
@@ -63,7 +64,7 @@ def prune_command(
     keep: Annotated[
         str, typer.Option(help="How much to keep, most recently used first (e.g. 2GB; 0: none).")
     ] = "0",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Remove the least recently used copies until the rest take at most --keep (never one
     used in the last minute); each is fetched again when next used."""

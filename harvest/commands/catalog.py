@@ -28,11 +28,11 @@ from harvest.commands.access import (
     describe_access,
     print_access,
 )
+from harvest.output import JsonFlag
 
 catalog_app = typer.Typer(
     help="Browse datasets, their versions and diffs; export a version.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def register(app: typer.Typer) -> None:

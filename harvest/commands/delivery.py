@@ -13,6 +13,7 @@ from catalog.subscriptions import Delivery, Subscription, Subscriptions, target_
 from core.errors import HarvestError
 from delivery.run import deliver_pending, retry, subscribe, test_target
 from harvest import output
+from harvest.output import JsonFlag
 
 subscriptions_app = typer.Typer(
     help="Subscriptions: each new version of a dataset delivered to a folder, S3 or a webhook.",
@@ -21,7 +22,6 @@ subscriptions_app = typer.Typer(
 deliveries_app = typer.Typer(
     help="Deliveries made, failed and dead-lettered.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Name = Annotated[str, typer.Argument(help="The subscription's name.")]
 
 

@@ -9,11 +9,11 @@ import typer
 import jobs
 from core.errors import InvalidInputError
 from harvest import output
+from harvest.output import JsonFlag
 
 jobs_app = typer.Typer(
     help="Background jobs: crawls, training runs, any command.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def register(app: typer.Typer) -> None:

@@ -19,12 +19,11 @@ from harvest.commands.access import (
     check_owner,
     print_access,
 )
+from harvest.output import JsonFlag
 
 if TYPE_CHECKING:  # the cleaning package is imported when a command runs: startup stays quick
     from catalog.cleaning import CleanResult, QualityReport
     from catalog.cleaning.profile import ColumnProfile
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from harvest.commands.access import (
     check_owner,
     print_access,
 )
+from harvest.output import JsonFlag
 from scrapers.landing import DROPPED
 from scrapers.sources import SourceFile, find_source, source_files
 from scrapers.spec import SourceSpec, load_spec
@@ -254,7 +255,7 @@ def _summary(result: crawl.CrawlResult) -> None:
 @sources_app.command("list")
 def sources_list(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """List the bundled and user source specs."""
     workspace: Workspace = ctx.obj
@@ -272,7 +273,7 @@ def sources_list(
 def sources_show(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The source's name.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show one source spec, validated, with its start URLs resolved and its recent crawls."""
     workspace: Workspace = ctx.obj

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from typing import Annotated
 
 import typer
 
@@ -11,6 +10,7 @@ from core import services
 from core.errors import HarvestError
 from core.workspace import Workspace
 from harvest import output
+from harvest.output import JsonFlag
 
 services_app = typer.Typer(
     help="Start the servers of a team setup (PostgreSQL, an S3 server, Redis) on loopback.",
@@ -55,7 +55,7 @@ def down_command(ctx: typer.Context) -> None:
 @services_app.command("status")
 def status_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Which servers are running, where."""
     workspace: Workspace = ctx.obj

@@ -13,11 +13,11 @@ from catalog import Catalog
 from core.errors import InvalidInputError
 from core.workspace import Workspace
 from harvest import output
+from harvest.output import JsonFlag
 
 models_app = typer.Typer(
     help="Registered models: versions, cards, promotion.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def register(app: typer.Typer) -> None:
