@@ -12,18 +12,17 @@ turn into a corrupt one (https://www.sqlite.org/howtocorrupt.html, section 2.2.1
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import psycopg2
 
 from catalog.engine import LAKE
+from core.postgres import ProcessConnection
 from core.workspace import Workspace
 
 RACY_NS = 100_000_000  # ten times a local filesystem's tick (a jiffy, at most 10 ms)
@@ -93,10 +92,7 @@ class _Server:
     """One connection per process to a catalog's PostgreSQL, for its latest snapshot."""
 
     def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._connection: Any = None
-        self._pid = 0
-        self._inherited: list[Any] = []
+        self._connection = ProcessConnection(dsn)
         self._retry_at = 0.0  # after a failure the catalog's own connection answers a while
         self._lock = threading.Lock()
 
@@ -107,23 +103,11 @@ class _Server:
             if time.monotonic() < self._retry_at:
                 return None
             try:
-                if self._connection is not None and self._pid != os.getpid():
-                    # a fork's copy: kept, never closed or collected (that would end the
-                    # parent's session on the socket they share), and never used
-                    self._inherited.append(self._connection)
-                    self._connection = None
-                if self._connection is None:
-                    self._connection = psycopg2.connect(self.dsn, connect_timeout=5)
-                    self._connection.autocommit = True
-                    self._pid = os.getpid()
-                with self._connection.cursor() as cur:
+                with self._connection.get().cursor() as cur:
                     cur.execute(_SERVER_LATEST)
                     row = cur.fetchone()
             except psycopg2.Error:
-                if self._connection is not None:
-                    with contextlib.suppress(psycopg2.Error):
-                        self._connection.close()
-                self._connection = None
+                self._connection.drop()
                 self._retry_at = time.monotonic() + _SERVER_RETRY_SECONDS
                 return None
         return int(row[0]) if row and row[0] is not None else -1

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg2
 
 from catalog.engine import CatalogError, first_line
-from core.postgres import catalog_dsn
+from core.postgres import ProcessConnection, catalog_dsn
 from core.workspace import Workspace
 
 
@@ -89,22 +87,15 @@ class _SharedHold:
     last (``holders`` counts them)."""
 
     def __init__(self, dsn: str, key: int) -> None:
-        self._dsn = dsn
+        self._connection = ProcessConnection(dsn)
         self._key = key
-        self._connection: Any = None
-        self._pid = os.getpid()
         self._holders = 0
-        self._inherited: list[Any] = []
         self._lock = threading.Lock()
 
     def enter(self) -> None:
         with self._lock:
-            if self._pid != os.getpid():
-                # a fork's copy of the parent's connection: kept, never closed or collected
-                # (that would end the parent's session and its lock), and never used
-                if self._connection is not None:
-                    self._inherited.append(self._connection)
-                self._connection, self._holders, self._pid = None, 0, os.getpid()
+            if self._connection.forked:
+                self._holders = 0  # the parent's writers, not this process's
             if self._holders == 0:
                 self._take()
             self._holders += 1
@@ -112,31 +103,22 @@ class _SharedHold:
     def leave(self) -> None:
         with self._lock:
             self._holders -= 1
-            if self._holders == 0 and self._connection is not None:
+            if self._holders == 0:
                 try:
-                    with self._connection.cursor() as cur:
+                    with self._connection.get().cursor() as cur:
                         cur.execute("SELECT pg_advisory_unlock_shared(%s)", (self._key,))
                 except psycopg2.Error:
-                    self._drop()  # the session is gone, and its lock with it
+                    self._connection.drop()  # the session is gone, and its lock with it
 
     def _take(self) -> None:
         """Wait while vacuum holds the lock, then share it. A failure propagates as
         ``psycopg2.OperationalError``, which the commit's retry knows (a server restarting)."""
         try:
-            if self._connection is None or self._connection.closed:
-                self._connection = psycopg2.connect(self._dsn, connect_timeout=5)
-                self._connection.autocommit = True
-            with self._connection.cursor() as cur:
+            with self._connection.get().cursor() as cur:
                 cur.execute("SELECT pg_advisory_lock_shared(%s)", (self._key,))
         except psycopg2.Error:
-            self._drop()
+            self._connection.drop()
             raise
-
-    def _drop(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(psycopg2.Error):
-                self._connection.close()
-        self._connection = None
 
 
 _HOLDS: dict[tuple[str, int], _SharedHold] = {}

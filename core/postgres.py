@@ -4,12 +4,16 @@
 (``dagster-postgres``) and Optuna (its RDB storage) connect to the same database through
 SQLAlchemy, each in a schema of its own (both keep an ``alembic_version`` table). The URL
 names the ``psycopg2`` driver: SQLAlchemy 2.1 defaults ``postgresql://`` to psycopg 3.
+Harvest's own small questions to the server (has anything been committed, the writers' lock)
+go over one :class:`ProcessConnection` each.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from core.errors import HarvestError
@@ -73,3 +77,46 @@ def create_schema(dsn: str, schema: str) -> None:
             cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     finally:
         connection.close()
+
+
+class ProcessConnection:
+    """One autocommit psycopg2 connection to ``dsn`` for this process, opened when first
+    needed and again after :meth:`drop`.
+
+    A fork's copy of the parent's connection is kept, never closed or collected (that would
+    end the parent's session on the socket they share, and any lock it holds), and never
+    used: the child opens its own. Callers serialise their use of it.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._connection: Any = None
+        self._pid = os.getpid()
+        self._inherited: list[Any] = []
+
+    @property
+    def forked(self) -> bool:
+        """Whether this object was copied into another process since it last connected."""
+        return self._pid != os.getpid()
+
+    def get(self) -> Any:
+        """This process's connection (psycopg2's errors propagate)."""
+        import psycopg2
+
+        if self.forked:
+            if self._connection is not None:
+                self._inherited.append(self._connection)
+            self._connection, self._pid = None, os.getpid()
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg2.connect(self.dsn, connect_timeout=5)
+            self._connection.autocommit = True
+        return self._connection
+
+    def drop(self) -> None:
+        """Close the connection after a failure; the next :meth:`get` opens another."""
+        import psycopg2
+
+        if self._connection is not None and not self.forked:
+            with contextlib.suppress(psycopg2.Error):
+                self._connection.close()
+        self._connection = None

@@ -16,6 +16,7 @@ import textwrap
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -30,6 +31,7 @@ from catalog.records import CommittedFile
 from catalog.sandbox import Limits, QueryError, Sandbox
 from core import services
 from core.objects import s3_bucket
+from core.postgres import ProcessConnection, catalog_dsn
 from core.workspace import Workspace
 from demo_site import DemoSite
 from tests.team.conftest import harvest
@@ -459,3 +461,32 @@ def test_commits_are_seen_through_a_connection_of_their_own_to_postgresql(
         catalog.commit("raw.seen", pa.table({"n": [1]}), producer="t")
         assert commits.mark() > before
         assert commits._server.latest() == commits.mark()
+
+
+def _backend_of_a_fork(connection: ProcessConnection, answer: Any) -> None:
+    with connection.get().cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        answer.put(cur.fetchone()[0])
+
+
+def test_a_forked_process_opens_its_own_connection_and_leaves_the_parents_alone(
+    workspace: Workspace,
+) -> None:
+    dsn = catalog_dsn(workspace)
+    assert dsn is not None
+    connection = ProcessConnection(dsn)
+
+    def backend() -> int:
+        with connection.get().cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            return int(cur.fetchone()[0])
+
+    parents = backend()
+    fork = multiprocessing.get_context("fork")
+    answer = fork.Queue()
+    child = fork.Process(target=_backend_of_a_fork, args=(connection, answer))
+    child.start()
+    childs = answer.get(timeout=30)
+    child.join(timeout=30)
+    assert child.exitcode == 0 and childs != parents
+    assert backend() == parents  # the child's exit did not end the parent's session
