@@ -27,9 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import InvalidInputError
 from core.objects import MANIFEST_SUFFIX, MEDIA, FileStore, file_store
-from core.sizes import parse_size
+from core.sizes import given_size
 from core.workspace import Workspace
 
 MODELS = "models"  # the file store's key of model versions (models/<model>/<n>)
@@ -104,13 +103,7 @@ def after_fetch(workspace: Workspace, store: FileStore | None = None) -> Pruned 
     given = os.environ.get(KEEP, "").strip()
     if not given:
         return None
-    keep = parse_size(given)
-    if keep is None:
-        raise InvalidInputError(
-            f"{KEEP}={given!r} is not a size: write it as a number of bytes or with a unit "
-            f"(500MB, 20GB, 1.5TB)."
-        )
-    return prune(workspace, keep, store=store)
+    return prune(workspace, given_size(given, KEEP), store=store)
 
 
 def _model_copies(workspace: Workspace, store: FileStore) -> list[Path]:

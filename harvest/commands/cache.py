@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from core.copies import Copy, copies, prune
-from core.errors import InvalidInputError
-from core.sizes import parse_size, shown_size
+from core.sizes import given_size, shown_size
 from core.workspace import Workspace
 from harvest import output
 from harvest.output import JsonFlag
@@ -22,15 +21,6 @@ cache_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(cache_app, name="cache")
-
-
-def _size(text: str) -> int:
-    size = parse_size(text)
-    if size is None:
-        raise InvalidInputError(
-            f"{text!r} is not a size: give bytes, or a number with a unit such as 500MB or 2GB."
-        )
-    return size
 
 
 def _rows(found: Sequence[Copy], workspace: Workspace) -> list[dict[str, object]]:
@@ -69,7 +59,7 @@ def prune_command(
     """Remove the least recently used copies until the rest take at most --keep (never one
     used in the last minute); each is fetched again when next used."""
     workspace: Workspace = ctx.obj
-    pruned = prune(workspace.ensure(), _size(keep))
+    pruned = prune(workspace.ensure(), given_size(keep, "--keep"))
     if as_json:
         output.emit_json(
             {
