@@ -163,7 +163,7 @@ def fit_pipeline(
     validation: tuple[pd.DataFrame, NDArray[Any] | None] | None = None,
     *,
     keep_features: bool = False,
-    layout: Layout | None = None,
+    layout: Layout = Layout(),
 ) -> Pipeline:
     """Fit ``pipeline``; PyTorch models get the (transformed) validation rows for early stopping.
 
@@ -189,12 +189,7 @@ def fit_pipeline(
     X_fit = features.transform(X)
     if isinstance(model, GPTLanguageModel):
         model.fit(X_fit, None, validation_data=X_val)
-    elif (
-        layout is not None
-        and layout.distributed
-        and not model._continuing()
-        and numeric_rows(X_fit)
-    ):
+    elif layout.distributed and not model._continuing() and numeric_rows(X_fit):
         fitted = fit_distributed(model, X_fit, y, (X_val, validation[1]), layout)
         pipeline.steps[-1] = (pipeline.steps[-1][0], fitted)
     else:

@@ -51,6 +51,7 @@ from core.errors import HarvestError, InvalidInputError
 from training import plots
 from training.card import CardInputs, build_card, render_markdown
 from training.data import Prepared, lineage, prepare
+from training.distributed import Layout
 from training.evaluation import Evaluation, evaluate
 from training.families import Family, FamilyContext, families_for, family
 from training.finetune import FineTuning
@@ -473,14 +474,14 @@ class _Run:
         splits, winner = prepared.splits, family(best.family)
         context = _context(prepared, self.spec.seed, max_time=max(self.spec.time_budget, 10.0))
 
-        layout = self.spec.layout if winner.uses_torch else None
-        if layout is not None and layout.nodes > 1:
+        layout = self.spec.layout if winner.uses_torch else Layout()
+        if layout.nodes > 1:
             self.say(
                 f"fitting {best.family} with DistributedDataParallel on {layout.nodes} machines: "
                 f"run `harvest train-node --rendezvous {layout.rendezvous} --nodes {layout.nodes}` "
                 f"on the other {layout.nodes - 1}"
             )
-        elif layout is not None and layout.distributed:
+        elif layout.distributed:
             self.say(
                 f"fitting {best.family} with DistributedDataParallel in {layout.processes} processes"
             )
