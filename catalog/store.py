@@ -730,7 +730,7 @@ class Catalog:
                 created_at,
                 record.quality_score,
                 json.dumps(record.report) if record.report is not None else None,
-                None if files is None else [asdict(f) for f in files],
+                [asdict(f) for f in files],
             ],
         )
         info = json.dumps({"dataset": ref.qualified, "version": number})
