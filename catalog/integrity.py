@@ -3,11 +3,10 @@
 A commit records each Parquet file DuckLake wrote for the version (its path, relative to the
 data path when it lies there, its size and its SHA-256; on S3 the object's ETag, which the
 server derives from the content, so that a commit need not read back what it just uploaded)
-in its row of ``harvest.versions``,
-so in the same transaction as the version. Checking a version compares that record with the files
-on storage now and with the files DuckLake lists for the version's snapshot, so a file
-overwritten, truncated or deleted, and a file swapped in through the catalog's metadata,
-are all found. Versions committed before checksums were recorded are ``unverified``.
+in its row of ``harvest.versions``, so in the same transaction as the version. Checking a
+version compares that record with the files on storage now and with the files DuckLake lists
+for the version's snapshot, so a file overwritten, truncated or deleted, and a file swapped
+in through the catalog's metadata, are all found. Versions committed before checksums were recorded are ``unverified``.
 """
 
 from __future__ import annotations
